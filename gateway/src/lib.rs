@@ -1,0 +1,5 @@
+//! UGIA, the Unified Internet Access Gateway: the reference implementation.
+
+pub mod desk;
+
+pub use desk::DEFECTS;

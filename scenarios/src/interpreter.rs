@@ -1,0 +1,102 @@
+//! Plays one scenario against a target's desk on the business calendar, recording what the
+//! harness's probes observe.
+
+use jiff::Timestamp;
+use qaqpa_sim::agenda::Agenda;
+use qaqpa_sim::calendar::{BusinessCalendar, CalendarError};
+use qaqpa_sim::clock;
+use qaqpa_sim::target::{Desk, DeskEnv, Target, TargetError};
+use qaqpa_sim::trace::{Document, Event, Subject, Trace};
+
+use crate::scenario::{Scenario, When};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlayError {
+    #[error("{file}: {source}")]
+    Calendar { file: String, source: CalendarError },
+    #[error("{file}: {source}")]
+    Target { file: String, source: TargetError },
+}
+
+enum Happening {
+    Step(usize),
+    Deliver(Document),
+    Wake,
+}
+
+/// The probe at a party's inbox: where the harness sees a document arrive.
+pub fn inbox(party: &str) -> String {
+    format!("inbox:{party}")
+}
+
+pub struct Timeline<'a> {
+    pub calendar: &'a BusinessCalendar,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+impl Timeline<'_> {
+    pub fn resolve(&self, scenario: &Scenario, when: When, end_of_day: bool) -> Result<Timestamp, CalendarError> {
+        let start = scenario.start;
+        let (date, time) = match when {
+            When::At(dt) => return Ok(clock::instant(dt)),
+            When::WorkingDay(n, t) => (self.calendar.add_working_days(start.date(), n)?, t),
+            When::Day(n, t) => (self.calendar.add_calendar_days(start.date(), n as i32), t),
+        };
+        Ok(match (time, end_of_day) {
+            (Some(t), _) => clock::instant(date.to_datetime(t)),
+            (None, true) => clock::end_of_day(date),
+            (None, false) => clock::instant(date.to_datetime(start.time())),
+        })
+    }
+}
+
+/// Runs `scenario` with `seed` (the scenario's own, derived from the run's) and returns the
+/// trace of everything observed until the scenario's end.
+pub fn play(scenario: &Scenario, calendar: &BusinessCalendar, target: &dyn Target, seed: u64) -> Result<Trace, PlayError> {
+    let file = || scenario.file.clone();
+    let cal_err = |source| PlayError::Calendar { file: file(), source };
+    let mut desk: Box<dyn Desk> = target.desk(scenario.desk, seed).map_err(|source| PlayError::Target { file: file(), source })?;
+    let start = clock::instant(scenario.start);
+    let mut line = Timeline { calendar, start, end: start };
+    line.end = line.resolve(scenario, scenario.until, true).map_err(cal_err)?;
+
+    let mut agenda = Agenda::starting_at(start);
+    for (i, step) in scenario.steps.iter().enumerate() {
+        agenda.schedule(line.resolve(scenario, step.at, false).map_err(cal_err)?, Happening::Step(i));
+    }
+
+    let mut trace = Trace::new();
+    let desk_party = desk.party().to_string();
+    while let Some((now, happening)) = agenda.pop_until(line.end) {
+        let mut env = DeskEnv::new(calendar);
+        match happening {
+            Happening::Step(i) => {
+                let send = &scenario.steps[i].send;
+                let doc = Document {
+                    case: send.case.clone(),
+                    doc: send.document,
+                    from: send.from.value.clone(),
+                    to: desk_party.clone(),
+                    channel: send.channel,
+                    fields: send.fields.clone(),
+                    reasons: Vec::new(),
+                };
+                trace.record(now, inbox(&desk_party), Subject::case(&doc.case), Event::Document(doc.clone()));
+                desk.receive(now, &doc, &mut env);
+            }
+            Happening::Deliver(doc) => {
+                trace.record(now, inbox(&doc.to), Subject::case(&doc.case), Event::Document(doc));
+            }
+            Happening::Wake => desk.wake(now, &mut env),
+        }
+        let (sends, wakeups) = env.take();
+        for (at, doc) in sends {
+            agenda.schedule(at, Happening::Deliver(doc));
+        }
+        for at in wakeups {
+            agenda.schedule(at, Happening::Wake);
+        }
+    }
+    Ok(trace)
+}

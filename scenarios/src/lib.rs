@@ -1,0 +1,12 @@
+//! The conformance suite: scenario files, their interpreter, and one oracle per clause.
+//!
+//! This crate must not depend on the reference systems (`gateway`, `mailgw`, `esb`): the same
+//! oracles judge a vendor's product. `tests/independence.rs` holds it to that.
+
+pub mod interpreter;
+pub mod oracle;
+pub mod scenario;
+pub mod suite;
+
+pub use scenario::{Scenario, ScenarioError, SystemName};
+pub use suite::{RunConfig, RunOutcome, Suite, SuiteError};

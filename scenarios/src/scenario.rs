@@ -1,0 +1,234 @@
+//! The scenario file: scripted parties, the steps they take at business times, the desk of
+//! the target that answers them, and the clauses the scenario exercises.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::{DateTime, Time};
+use qaqpa_sim::target::DeskKind;
+use qaqpa_sim::trace::{Channel, DocKind};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Scenario {
+    pub id: String,
+    pub title: String,
+    pub system: SystemName,
+    /// The target's desk that plays the counter-party of the scripted parties.
+    pub desk: DeskKind,
+    /// Local time, Asia/Almaty: the instant the scenario's clock starts.
+    pub start: DateTime,
+    /// When the scenario ends; without a time of day, at the end of that day.
+    pub until: When,
+    pub parties: BTreeMap<String, Party>,
+    pub steps: Vec<Step>,
+    pub expect: Vec<Expectation>,
+    /// Where the scenario came from, for reports and errors; set by the loader.
+    #[serde(skip)]
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SystemName {
+    Ugia,
+    Ugem,
+    Bus,
+}
+
+impl SystemName {
+    pub const ALL: [SystemName; 3] = [SystemName::Ugia, SystemName::Ugem, SystemName::Bus];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SystemName::Ugia => "ugia",
+            SystemName::Ugem => "ugem",
+            SystemName::Bus => "bus",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SystemName> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Party {
+    pub name: String,
+    /// What the party is in the rules' terms: telecom-operator, state-body, service-owner, …
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Step {
+    pub at: When,
+    pub send: Send,
+}
+
+/// A scripted party hands a document to the desk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Send {
+    pub from: Spanned<String>,
+    pub document: DocKind,
+    pub case: String,
+    pub channel: Channel,
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Expectation {
+    pub clause: Spanned<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// A business time relative to the scenario's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// `working-day N [HH:MM]`: the N-th working day after the start day (0: the start day).
+    WorkingDay(u32, Option<Time>),
+    /// `day N [HH:MM]`: N calendar days after the start day.
+    Day(u32, Option<Time>),
+    /// `YYYY-MM-DDTHH:MM`: an absolute local time.
+    At(DateTime),
+}
+
+const WHEN_FORMS: &str = "`working-day N [HH:MM]`, `day N [HH:MM]` or `YYYY-MM-DDTHH:MM`";
+
+impl std::str::FromStr for When {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<When, String> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let time = |w: Option<&&str>| -> Result<Option<Time>, String> {
+            w.map(|t| t.parse::<Time>().map_err(|_| format!("`{t}` is not a time of day HH:MM"))).transpose()
+        };
+        let count = |w: &str| -> Result<u32, String> { w.parse::<u32>().map_err(|_| format!("`{w}` is not a whole number of days")) };
+        match words.as_slice() {
+            ["working-day", n] | ["working-day", n, _] => Ok(When::WorkingDay(count(n)?, time(words.get(2))?)),
+            ["day", n] | ["day", n, _] => Ok(When::Day(count(n)?, time(words.get(2))?)),
+            [dt] => dt.parse::<DateTime>().map(When::At).map_err(|_| format!("`{s}` is not one of {WHEN_FORMS}")),
+            _ => Err(format!("`{s}` is not one of {WHEN_FORMS}")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for When {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<When, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    pub message: String,
+}
+
+impl Scenario {
+    /// Parses and checks a scenario. `known_clause` says whether a clause id is in the
+    /// catalogue and has an oracle; the error names the file, line and column.
+    pub fn parse(text: &str, file: &str, has_oracle: &dyn Fn(&str) -> Result<(), String>) -> Result<Scenario, ScenarioError> {
+        let mut s: Scenario = serde_saphyr::from_str(text).map_err(|e| {
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            ScenarioError { file: file.to_string(), line, column, message: first_line(&e.to_string()) }
+        })?;
+        s.file = file.to_string();
+        let at = |loc: &serde_saphyr::Location, message: String| ScenarioError { file: file.to_string(), line: loc.line(), column: loc.column(), message };
+        for step in &s.steps {
+            let from = &step.send.from;
+            if !s.parties.contains_key(&from.value) {
+                let known: Vec<&str> = s.parties.keys().map(String::as_str).collect();
+                return Err(at(&from.referenced, format!("`from: {}` names no party of this scenario (expected one of: {})", from.value, known.join(", "))));
+            }
+        }
+        if s.expect.is_empty() {
+            return Err(ScenarioError { file: file.to_string(), line: 1, column: 1, message: "`expect` names no clause: a scenario must exercise at least one".into() });
+        }
+        for e in &s.expect {
+            has_oracle(&e.clause.value).map_err(|m| at(&e.clause.referenced, m))?;
+        }
+        Ok(s)
+    }
+
+    pub fn clauses(&self) -> Vec<String> {
+        self.expect.iter().map(|e| e.clause.value.clone()).collect()
+    }
+}
+
+/// serde-saphyr appends a source snippet to its messages; the first line is the message.
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "\
+id: t
+title: t
+system: ugia
+desk: ugia-connection
+start: 2025-03-20T10:00
+until: working-day 12
+parties:
+  operator: { name: Op, role: telecom-operator }
+steps:
+  - at: working-day 0 18:30
+    send:
+      from: operator
+      document: channel-application
+      case: C-1
+      channel: aps
+expect:
+  - clause: ugia-6
+";
+
+    fn any_clause(_: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    #[test]
+    fn a_good_scenario_parses() {
+        let s = Scenario::parse(GOOD, "good.yaml", &any_clause).unwrap();
+        assert_eq!(s.steps[0].at, When::WorkingDay(0, Some(Time::constant(18, 30, 0, 0))));
+        assert_eq!(s.until, When::WorkingDay(12, None));
+        assert_eq!(s.clauses(), vec!["ugia-6"]);
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_what_was_expected() {
+        let bad = GOOD.replace("working-day 0 18:30", "workday 0");
+        let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("bad.yaml", 10), "{e}");
+        assert!(e.message.contains("working-day N"), "{e}");
+
+        let bad = GOOD.replace("channel-application", "chanel-application");
+        let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
+        assert_eq!(e.line, 13, "{e}");
+        assert!(e.message.contains("channel-application"), "lists what was expected: {e}");
+
+        let bad = GOOD.replace("from: operator", "from: operater");
+        let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
+        assert_eq!((e.line, e.column), (12, 13), "{e}");
+        assert!(e.message.contains("operater") && e.message.contains("operator"), "{e}");
+
+        let e = Scenario::parse(GOOD, "x.yaml", &|c| Err(format!("no oracle for {c}"))).unwrap_err();
+        assert_eq!(e.line, 17, "{e}");
+
+        let bad = GOOD.replace("title: t\n", "title: t\ncolour: red\n");
+        let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+    }
+}

@@ -1,0 +1,152 @@
+//! The suite: scenarios loaded and checked, run against a target, judged, reported.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use qaqpa_reports::catalogue::Catalogue;
+use qaqpa_reports::{ClauseJudgements, Report, ScenarioRun};
+use qaqpa_sim::calendar::BusinessCalendar;
+use qaqpa_sim::target::Target;
+use qaqpa_sim::trace::Trace;
+use qaqpa_sim::{clock, seed};
+use sha2::{Digest, Sha256};
+
+use crate::interpreter::{PlayError, Timeline, play};
+use crate::oracle::{self, OracleCtx};
+use crate::scenario::{Scenario, ScenarioError, SystemName};
+
+include!(concat!(env!("OUT_DIR"), "/standard_suite.rs"));
+
+pub const SUITE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Checks that a clause a scenario names is in the catalogue and has an oracle.
+pub fn clause_is_judged(clause: &str) -> Result<(), String> {
+    if Catalogue::standard().get(clause).is_none() {
+        return Err(format!("`{clause}` is not a clause of the catalogue (see `qaqpa clauses`)"));
+    }
+    if oracle::find(clause).is_none() {
+        let judged: Vec<&str> = oracle::all().iter().map(|o| o.clause()).collect();
+        return Err(format!("no oracle judges `{clause}` yet (judged: {})", judged.join(", ")));
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: scenario id `{id}` is already used by {other}")]
+    DuplicateId { path: String, id: String, other: String },
+    #[error(transparent)]
+    Play(#[from] PlayError),
+}
+
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub scenarios: Vec<Scenario>,
+}
+
+impl Suite {
+    /// The suite shipped with qaqpa.
+    pub fn standard() -> Result<Suite, SuiteError> {
+        let mut suite = Suite { scenarios: Vec::new() };
+        for (file, text) in STANDARD_SUITE {
+            suite.add(Scenario::parse(text, file, &clause_is_judged)?)?;
+        }
+        Ok(suite)
+    }
+
+    /// Adds every `*.yaml` under `dir` (sorted by path); the first bad file stops the load
+    /// with its name, line and column, and nothing of the suite already loaded is lost.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<usize, SuiteError> {
+        let mut files = Vec::new();
+        walk(dir, &mut files).map_err(|source| SuiteError::Io { path: dir.display().to_string(), source })?;
+        files.sort();
+        let before = self.scenarios.len();
+        for f in files {
+            let path = f.display().to_string();
+            let text = std::fs::read_to_string(&f).map_err(|source| SuiteError::Io { path: path.clone(), source })?;
+            self.add(Scenario::parse(&text, &path, &clause_is_judged)?)?;
+        }
+        Ok(self.scenarios.len() - before)
+    }
+
+    fn add(&mut self, s: Scenario) -> Result<(), SuiteError> {
+        if let Some(other) = self.scenarios.iter().find(|o| o.id == s.id) {
+            return Err(SuiteError::DuplicateId { path: s.file.clone(), id: s.id.clone(), other: other.file.clone() });
+        }
+        self.scenarios.push(s);
+        Ok(())
+    }
+
+    pub fn for_systems(&self, systems: &[SystemName]) -> Vec<&Scenario> {
+        self.scenarios.iter().filter(|s| systems.contains(&s.system)).collect()
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+pub struct RunConfig<'a> {
+    pub seed: u64,
+    pub systems: Vec<SystemName>,
+    pub calendar: &'a BusinessCalendar,
+}
+
+pub struct RunOutcome {
+    pub report: Report,
+    /// Each scenario's trace, by scenario id, in run order.
+    pub traces: Vec<(String, Trace)>,
+}
+
+/// Plays every scenario of the selected systems, judges each expected clause on its trace,
+/// and reports over the whole catalogue. `progress` hears of each scenario as it starts.
+pub fn run(suite: &Suite, target: &dyn Target, config: &RunConfig<'_>, progress: &mut dyn FnMut(usize, usize, &Scenario)) -> Result<RunOutcome, SuiteError> {
+    let selected = suite.for_systems(&config.systems);
+    let mut judgements: BTreeMap<String, ClauseJudgements> = BTreeMap::new();
+    let mut runs = Vec::new();
+    let mut traces = Vec::new();
+    for (i, scenario) in selected.iter().enumerate() {
+        progress(i, selected.len(), scenario);
+        let scenario_seed = seed::derive(config.seed, &scenario.id);
+        let trace = play(scenario, config.calendar, target, scenario_seed)?;
+        let end = Timeline { calendar: config.calendar, start: clock::instant(scenario.start), end: clock::instant(scenario.start) }
+            .resolve(scenario, scenario.until, true)
+            .map_err(|source| PlayError::Calendar { file: scenario.file.clone(), source })?;
+        let ctx = OracleCtx { calendar: config.calendar, scenario: &scenario.id, end };
+        for clause in scenario.clauses() {
+            let oracle = oracle::find(&clause).expect("scenarios are checked for oracles when loaded");
+            judgements.entry(clause).or_default().by_scenario.push((scenario.id.clone(), oracle.judge(&ctx, &trace)));
+        }
+        let mut jsonl = Vec::new();
+        trace.write_jsonl(&mut jsonl).expect("writing to memory");
+        runs.push(ScenarioRun {
+            id: scenario.id.clone(),
+            title: scenario.title.clone(),
+            file: scenario.file.clone(),
+            system: scenario.system.as_str().to_string(),
+            clauses: scenario.clauses(),
+            observations: trace.len(),
+            trace_sha256: hex(&Sha256::digest(&jsonl)),
+        });
+        traces.push((scenario.id.clone(), trace));
+    }
+    let systems: Vec<String> = config.systems.iter().map(|s| s.as_str().to_string()).collect();
+    let report = Report::assemble(Catalogue::standard(), SUITE_VERSION, config.seed, target.info(), &systems, runs, &judgements);
+    Ok(RunOutcome { report, traces })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

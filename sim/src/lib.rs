@@ -1,0 +1,12 @@
+//! The simulated world: business calendar, clocks, seeded randomness, the trace of
+//! observations, network episodes and the `Target` interfaces.
+
+pub mod agenda;
+pub mod calendar;
+pub mod clock;
+pub mod episode;
+pub mod seed;
+pub mod target;
+pub mod trace;
+
+pub use jiff;

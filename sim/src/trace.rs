@@ -1,0 +1,249 @@
+//! The trace: what the harness's probes observed, in order. Oracles read nothing else.
+//!
+//! A trace is also the unit of recorded evidence: it round-trips through JSON lines, so a
+//! regulator can judge a trace written by another tool (ticket logs converted, captures
+//! summarised) with the same oracles.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Observation {
+    pub seq: u64,
+    pub at: Timestamp,
+    /// The harness's probe that saw it, e.g. `inbox:operator`.
+    pub probe: String,
+    pub subject: Subject,
+    pub event: Event,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subject {
+    pub kind: SubjectKind,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubjectKind {
+    /// A case at a desk: an application and everything answered to it.
+    Case,
+    Host,
+    Message,
+    MailSystem,
+    Service,
+    Flow,
+}
+
+impl Subject {
+    pub fn case(id: impl Into<String>) -> Self {
+        Subject { kind: SubjectKind::Case, id: id.into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Event {
+    /// A document crossed a party's boundary: handed to a desk, or received from one.
+    Document(Document),
+}
+
+/// A letter, notice or application between parties of a workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    pub case: String,
+    #[serde(rename = "document")]
+    pub doc: DocKind,
+    pub from: String,
+    pub to: String,
+    pub channel: Channel,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
+    /// The reasons a refusal or a return gives; the rules demand them (e.g. ugia-10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DocKind {
+    /// ugia-5: a telecom operator's application to connect main and reserve channels.
+    ChannelApplication,
+    /// ugia-6, Appendix 2: the STS's technical specifications.
+    TechnicalSpecifications,
+    /// ugem-7: an applicant's application to connect its mail system.
+    MailConnectionApplication,
+    /// ugem-9: the STS's notice that the mail system is connected.
+    ConnectionNotice,
+    /// eint-45-9: a service owner's application to update an integration service.
+    ServiceUpdateApplication,
+    /// eint-45-10: the operator found the application complete and correct.
+    CheckPassed,
+    /// eint-45-10: the operator returns the application for rework, with reasons.
+    ReturnedForRework,
+    /// eint-45-11: the operator performed the update.
+    UpdateCompleted,
+    /// A reasoned refusal (ugia-10, ugem-10).
+    Rejection,
+}
+
+impl DocKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::ChannelApplication => "channel-application",
+            DocKind::TechnicalSpecifications => "technical-specifications",
+            DocKind::MailConnectionApplication => "mail-connection-application",
+            DocKind::ConnectionNotice => "connection-notice",
+            DocKind::ServiceUpdateApplication => "service-update-application",
+            DocKind::CheckPassed => "check-passed",
+            DocKind::ReturnedForRework => "returned-for-rework",
+            DocKind::UpdateCompleted => "update-completed",
+            DocKind::Rejection => "rejection",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Channel {
+    /// The application processing system (support.sts.kz).
+    Aps,
+    OfficialLetter,
+    Email,
+    /// The e-government web portal (eint-45-9: after authorisation on the portal).
+    Portal,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    observations: Vec<Observation>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("{origin}:{line}: {message}")]
+    Line { origin: String, line: usize, message: String },
+    #[error("{origin}: {source}")]
+    Io { origin: String, source: std::io::Error },
+}
+
+impl Trace {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records an observation; times never run backwards within one trace.
+    pub fn record(&mut self, at: Timestamp, probe: impl Into<String>, subject: Subject, event: Event) -> u64 {
+        let seq = self.observations.len() as u64;
+        if let Some(last) = self.observations.last() {
+            assert!(at >= last.at, "observation at {at} recorded after one at {}", last.at);
+        }
+        self.observations.push(Observation { seq, at, probe: probe.into(), subject, event });
+        seq
+    }
+
+    pub fn observations(&self) -> &[Observation] {
+        &self.observations
+    }
+
+    pub fn len(&self) -> usize {
+        self.observations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.observations.is_empty()
+    }
+
+    /// The documents observed, in order.
+    pub fn documents(&self) -> impl Iterator<Item = (&Observation, &Document)> {
+        self.observations.iter().map(|o| match &o.event {
+            Event::Document(d) => (o, d),
+        })
+    }
+
+    pub fn write_jsonl(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        for o in &self.observations {
+            serde_json::to_writer(&mut *out, o)?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
+    }
+
+    /// Reads recorded evidence. Every line must be an observation whose `seq` follows the
+    /// previous one and whose time does not run backwards; the error names the line.
+    pub fn read_jsonl(input: impl BufRead, origin: &str) -> Result<Trace, TraceError> {
+        let mut trace = Trace::new();
+        for (i, line) in input.lines().enumerate() {
+            let line_no = i + 1;
+            let line = line.map_err(|source| TraceError::Io { origin: origin.to_string(), source })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = |message: String| TraceError::Line { origin: origin.to_string(), line: line_no, message };
+            let o: Observation = serde_json::from_str(&line)
+                .map_err(|e| bad(format!("not an observation: {e} (expected an object with seq, at, probe, subject, event)")))?;
+            let expected = trace.observations.len() as u64;
+            if o.seq != expected {
+                return Err(bad(format!("seq is {}, expected {expected}", o.seq)));
+            }
+            if let Some(last) = trace.observations.last()
+                && o.at < last.at
+            {
+                return Err(bad(format!("time {} runs backwards (previous observation at {})", o.at, last.at)));
+            }
+            trace.observations.push(o);
+        }
+        Ok(trace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(case: &str) -> Event {
+        Event::Document(Document {
+            case: case.into(),
+            doc: DocKind::ChannelApplication,
+            from: "operator".into(),
+            to: "STS".into(),
+            channel: Channel::Aps,
+            fields: BTreeMap::from([("main-channel-gbps".into(), "10".into())]),
+            reasons: vec![],
+        })
+    }
+
+    #[test]
+    fn jsonl_round_trip_keeps_every_observation() {
+        let mut t = Trace::new();
+        let t0: Timestamp = "2025-03-18T05:00:00Z".parse().unwrap();
+        t.record(t0, "inbox:STS", Subject::case("A-1"), doc("A-1"));
+        t.record(t0, "inbox:STS", Subject::case("A-2"), doc("A-2"));
+        let mut buf = Vec::new();
+        t.write_jsonl(&mut buf).unwrap();
+        let back = Trace::read_jsonl(buf.as_slice(), "mem").unwrap();
+        assert_eq!(back, t);
+        let text = String::from_utf8(buf).unwrap();
+        assert!(text.contains(r#""document":"channel-application""#), "{text}");
+    }
+
+    #[test]
+    fn recorded_evidence_errors_name_the_line() {
+        let good = r#"{"seq":0,"at":"2025-03-18T05:00:00Z","probe":"p","subject":{"kind":"case","id":"A"},"event":{"kind":"document","case":"A","document":"rejection","from":"STS","to":"op","channel":"aps"}}"#;
+        let back_in_time = good.replace(r#""seq":0,"at":"2025-03-18T05"#, r#""seq":1,"at":"2025-03-18T04"#);
+        let input = format!("{good}\n{back_in_time}\n");
+        let err = Trace::read_jsonl(input.as_bytes(), "log.jsonl").unwrap_err().to_string();
+        assert!(err.starts_with("log.jsonl:2:"), "{err}");
+        assert!(err.contains("runs backwards"), "{err}");
+
+        let unknown = good.replace("rejection", "rejektion");
+        let err = Trace::read_jsonl(unknown.as_bytes(), "log.jsonl").unwrap_err().to_string();
+        assert!(err.starts_with("log.jsonl:1:") && err.contains("rejektion"), "{err}");
+    }
+}

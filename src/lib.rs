@@ -1,0 +1,7 @@
+//! qaqpa: a deterministic simulation and conformance harness for the Kazakhstan
+//! e-government network gateways. This crate is the command line and the wiring of the
+//! reference systems behind the suite's `Target` interfaces.
+
+pub mod calendar_cmd;
+pub mod cli;
+pub mod reference;

@@ -1,0 +1,56 @@
+//! The reference systems behind the `Target` interfaces, with their named defects.
+
+use qaqpa_sim::target::{Defect, Desk, DeskKind, Target, TargetError, TargetInfo};
+
+/// Every named defect of the reference, system by system.
+pub fn defects() -> impl Iterator<Item = &'static Defect> {
+    qaqpa_gateway::DEFECTS.iter().chain(qaqpa_mailgw::DEFECTS).chain(qaqpa_esb::DEFECTS)
+}
+
+pub fn defects_breaking(clause: &str) -> Vec<&'static Defect> {
+    defects().filter(|d| d.clauses.contains(&clause)).collect()
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Reference {
+    defects: Vec<&'static str>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("--defect {given}: no such defect (known: {known})")]
+pub struct UnknownDefect {
+    pub given: String,
+    pub known: String,
+}
+
+impl Reference {
+    /// The reference with `ids` switched on; an unknown id is refused, naming the known ones.
+    pub fn with_defects(ids: &[String]) -> Result<Reference, UnknownDefect> {
+        let mut on = Vec::new();
+        for id in ids {
+            let d = defects().find(|d| d.id == id).ok_or_else(|| UnknownDefect {
+                given: id.clone(),
+                known: defects().map(|d| d.id).collect::<Vec<_>>().join(", "),
+            })?;
+            if !on.contains(&d.id) {
+                on.push(d.id);
+            }
+        }
+        on.sort_unstable();
+        Ok(Reference { defects: on })
+    }
+}
+
+impl Target for Reference {
+    fn info(&self) -> TargetInfo {
+        TargetInfo { kind: "reference".into(), name: "qaqpa reference".into(), defects: self.defects.iter().map(|d| d.to_string()).collect() }
+    }
+
+    fn desk(&self, kind: DeskKind, seed: u64) -> Result<Box<dyn Desk>, TargetError> {
+        Ok(match kind {
+            DeskKind::UgiaConnection => Box::new(qaqpa_gateway::desk::ConnectionDesk::new(seed, &self.defects)),
+            DeskKind::UgemConnection => Box::new(qaqpa_mailgw::desk::ConnectionDesk::new(seed, &self.defects)),
+            DeskKind::BusServiceUpdate => Box::new(qaqpa_esb::desk::ServiceUpdateDesk::new(seed, &self.defects)),
+        })
+    }
+}
