@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -24,8 +26,14 @@ fn main() {
     let mut src = String::from("pub static STANDARD_SUITE: &[(&str, &str)] = &[\n");
     for f in &files {
         println!("cargo::rerun-if-changed={}", f.display());
-        let rel = std::path::Path::new("scenarios").join(f.strip_prefix(&root).unwrap()).to_string_lossy().replace('\\', "/");
-        src.push_str(&format!("    ({rel:?}, include_str!({:?})),\n", f.display().to_string()));
+        let rel = std::path::Path::new("scenarios")
+            .join(f.strip_prefix(&root).unwrap())
+            .to_string_lossy()
+            .replace('\\', "/");
+        src.push_str(&format!(
+            "    ({rel:?}, include_str!({:?})),\n",
+            f.display().to_string()
+        ));
     }
     src.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("standard_suite.rs");

@@ -15,7 +15,11 @@ use crate::calendar_cmd;
 use crate::reference::{self, Reference};
 
 #[derive(Parser)]
-#[command(name = "qaqpa", version, about = "Conformance harness for the Kazakhstan e-government gateways (UGIA, UGEM, the SHEP bus)")]
+#[command(
+    name = "qaqpa",
+    version,
+    about = "Conformance harness for the Kazakhstan e-government gateways (UGIA, UGEM, the SHEP bus)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,9 +89,24 @@ fn run(args: &RunArgs) -> ExitCode {
     match run_to_disk(args) {
         Ok(outcome) => {
             let r = &outcome.report;
-            let totals: Vec<String> = r.totals.iter().filter(|(_, n)| **n > 0).map(|(v, n)| format!("{n} {v}")).collect();
-            eprintln!("qaqpa: {} scenarios, {} clauses: {}; reports in {}", r.scenarios.len(), r.clauses.len(), totals.join(", "), args.out.display());
-            if r.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            let totals: Vec<String> = r
+                .totals
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(v, n)| format!("{n} {v}"))
+                .collect();
+            eprintln!(
+                "qaqpa: {} scenarios, {} clauses: {}; reports in {}",
+                r.scenarios.len(),
+                r.clauses.len(),
+                totals.join(", "),
+                args.out.display()
+            );
+            if r.failed() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("qaqpa: {e}");
@@ -107,20 +126,36 @@ pub fn run_to_disk(args: &RunArgs) -> Result<RunOutcome, String> {
     let systems = if args.systems.is_empty() {
         SystemName::ALL.to_vec()
     } else {
-        let mut s: Vec<SystemName> = args.systems.iter().filter_map(|s| SystemName::parse(s)).collect();
+        let mut s: Vec<SystemName> = args
+            .systems
+            .iter()
+            .filter_map(|s| SystemName::parse(s))
+            .collect();
         s.sort();
         s.dedup();
         s
     };
-    let config = RunConfig { seed: args.seed, systems, calendar: &calendar };
-    let outcome = with_progress(|progress| suite::run(&suite, &target, &config, progress)).map_err(|e| e.to_string())?;
+    let config = RunConfig {
+        seed: args.seed,
+        systems,
+        calendar: &calendar,
+    };
+    let outcome = with_progress(|progress| suite::run(&suite, &target, &config, progress))
+        .map_err(|e| e.to_string())?;
     write_reports(&args.out, &outcome).map_err(|e| format!("{}: {e}", args.out.display()))?;
     Ok(outcome)
 }
 
 impl RunArgs {
     pub fn new(out: PathBuf, seed: u64) -> RunArgs {
-        RunArgs { systems: vec![], seed, out, defects: vec![], suites: vec![], calendar: None }
+        RunArgs {
+            systems: vec![],
+            seed,
+            out,
+            defects: vec![],
+            suites: vec![],
+            calendar: None,
+        }
     }
 
     pub fn defect(mut self, id: &str) -> RunArgs {
@@ -147,10 +182,15 @@ fn load_calendar(path: Option<&Path>) -> Result<BusinessCalendar, String> {
     }
 }
 
-fn with_progress<T>(f: impl FnOnce(&mut dyn FnMut(usize, usize, &qaqpa_scenarios::Scenario)) -> T) -> T {
+fn with_progress<T>(
+    f: impl FnOnce(&mut dyn FnMut(usize, usize, &qaqpa_scenarios::Scenario)) -> T,
+) -> T {
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").expect("a valid template"));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                .expect("a valid template"),
+        );
         let result = f(&mut |i, n, s| {
             bar.set_length(n as u64);
             bar.set_position(i as u64);
@@ -169,10 +209,14 @@ pub fn write_reports(out: &Path, outcome: &RunOutcome) -> std::io::Result<()> {
     let r = &outcome.report;
     std::fs::write(out.join("report.json"), render::json(r))?;
     std::fs::write(out.join("report.md"), render::markdown(r))?;
-    std::fs::write(out.join("report.html"), render::html(r, Catalogue::standard()))?;
+    std::fs::write(
+        out.join("report.html"),
+        render::html(r, Catalogue::standard()),
+    )?;
     std::fs::write(out.join("report.xml"), render::junit(r))?;
     for (id, trace) in &outcome.traces {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(traces.join(format!("{id}.jsonl")))?);
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(traces.join(format!("{id}.jsonl")))?);
         trace.write_jsonl(&mut f)?;
         f.flush()?;
     }
@@ -190,23 +234,49 @@ fn clauses(json: bool, out: &mut dyn Write) -> Result<(), String> {
     for c in cat.clauses() {
         let systems: Vec<&str> = c.systems.iter().map(|s| s.as_str()).collect();
         let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
-        let judged = if oracle::find(&c.id).is_some() { "oracle" } else { "" };
-        writeln!(out, "{:<22} {:<10} {:<28} {:<6} {}", c.id, systems.join(","), kinds.join(","), judged, c.summary).map_err(io)?;
+        let judged = if oracle::find(&c.id).is_some() {
+            "oracle"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "{:<22} {:<10} {:<28} {:<6} {}",
+            c.id,
+            systems.join(","),
+            kinds.join(","),
+            judged,
+            c.summary
+        )
+        .map_err(io)?;
     }
     Ok(())
 }
 
 fn explain(id: &str, out: &mut dyn Write) -> Result<(), String> {
     let cat = Catalogue::standard();
-    let c = cat.get(id).ok_or_else(|| format!("explain {id}: no such clause (see `qaqpa clauses`)"))?;
+    let c = cat
+        .get(id)
+        .ok_or_else(|| format!("explain {id}: no such clause (see `qaqpa clauses`)"))?;
     let doc = cat.document(&c.document);
     let io = |e: std::io::Error| e.to_string();
     writeln!(out, "{} — {}", c.id, c.summary).map_err(io)?;
     if let Some(d) = doc {
-        writeln!(out, "source: {} (seed {}), clause {}", d.order, d.seed_file, c.number).map_err(io)?;
+        writeln!(
+            out,
+            "source: {} (seed {}), clause {}",
+            d.order, d.seed_file, c.number
+        )
+        .map_err(io)?;
     }
     let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
-    writeln!(out, "kind: {}; actors: {}", kinds.join(", "), c.actors.join(", ")).map_err(io)?;
+    writeln!(
+        out,
+        "kind: {}; actors: {}",
+        kinds.join(", "),
+        c.actors.join(", ")
+    )
+    .map_err(io)?;
     if let Some(d) = &c.deadline {
         writeln!(out, "deadline: {d}").map_err(io)?;
     }
@@ -222,7 +292,11 @@ fn explain(id: &str, out: &mut dyn Write) -> Result<(), String> {
     let suite = Suite::standard().map_err(|e| e.to_string())?;
     writeln!(out, "\nscenarios:").map_err(io)?;
     let mut any = false;
-    for s in suite.scenarios.iter().filter(|s| s.clauses().iter().any(|x| x == id)) {
+    for s in suite
+        .scenarios
+        .iter()
+        .filter(|s| s.clauses().iter().any(|x| x == id))
+    {
         writeln!(out, "  {} ({}): {}", s.id, s.file, s.title).map_err(io)?;
         any = true;
     }
@@ -249,7 +323,15 @@ fn defects(json: bool, out: &mut dyn Write) -> Result<(), String> {
         return Ok(());
     }
     for d in reference::defects() {
-        writeln!(out, "{:<34} {:<5} breaks {:<24} {}", d.id, d.system, d.clauses.join(","), d.description).map_err(io)?;
+        writeln!(
+            out,
+            "{:<34} {:<5} breaks {:<24} {}",
+            d.id,
+            d.system,
+            d.clauses.join(","),
+            d.description
+        )
+        .map_err(io)?;
     }
     Ok(())
 }

@@ -4,7 +4,10 @@ use qaqpa_sim::target::{Defect, Desk, DeskKind, Target, TargetError, TargetInfo}
 
 /// Every named defect of the reference, system by system.
 pub fn defects() -> impl Iterator<Item = &'static Defect> {
-    qaqpa_gateway::DEFECTS.iter().chain(qaqpa_mailgw::DEFECTS).chain(qaqpa_esb::DEFECTS)
+    qaqpa_gateway::DEFECTS
+        .iter()
+        .chain(qaqpa_mailgw::DEFECTS)
+        .chain(qaqpa_esb::DEFECTS)
 }
 
 pub fn defects_breaking(clause: &str) -> Vec<&'static Defect> {
@@ -28,10 +31,12 @@ impl Reference {
     pub fn with_defects(ids: &[String]) -> Result<Reference, UnknownDefect> {
         let mut on = Vec::new();
         for id in ids {
-            let d = defects().find(|d| d.id == id).ok_or_else(|| UnknownDefect {
-                given: id.clone(),
-                known: defects().map(|d| d.id).collect::<Vec<_>>().join(", "),
-            })?;
+            let d = defects()
+                .find(|d| d.id == id)
+                .ok_or_else(|| UnknownDefect {
+                    given: id.clone(),
+                    known: defects().map(|d| d.id).collect::<Vec<_>>().join(", "),
+                })?;
             if !on.contains(&d.id) {
                 on.push(d.id);
             }
@@ -43,14 +48,25 @@ impl Reference {
 
 impl Target for Reference {
     fn info(&self) -> TargetInfo {
-        TargetInfo { kind: "reference".into(), name: "qaqpa reference".into(), defects: self.defects.iter().map(|d| d.to_string()).collect() }
+        TargetInfo {
+            kind: "reference".into(),
+            name: "qaqpa reference".into(),
+            defects: self.defects.iter().map(|d| d.to_string()).collect(),
+        }
     }
 
     fn desk(&self, kind: DeskKind, seed: u64) -> Result<Box<dyn Desk>, TargetError> {
         Ok(match kind {
-            DeskKind::UgiaConnection => Box::new(qaqpa_gateway::desk::ConnectionDesk::new(seed, &self.defects)),
-            DeskKind::UgemConnection => Box::new(qaqpa_mailgw::desk::ConnectionDesk::new(seed, &self.defects)),
-            DeskKind::BusServiceUpdate => Box::new(qaqpa_esb::desk::ServiceUpdateDesk::new(seed, &self.defects)),
+            DeskKind::UgiaConnection => Box::new(qaqpa_gateway::desk::ConnectionDesk::new(
+                seed,
+                &self.defects,
+            )),
+            DeskKind::UgemConnection => {
+                Box::new(qaqpa_mailgw::desk::ConnectionDesk::new(seed, &self.defects))
+            }
+            DeskKind::BusServiceUpdate => {
+                Box::new(qaqpa_esb::desk::ServiceUpdateDesk::new(seed, &self.defects))
+            }
         })
     }
 }

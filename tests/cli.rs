@@ -3,8 +3,15 @@
 use std::process::Command;
 
 fn qaqpa(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qaqpa")).args(args).output().expect("qaqpa runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_qaqpa"))
+        .args(args)
+        .output()
+        .expect("qaqpa runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn tmp(name: &str) -> String {
@@ -17,11 +24,28 @@ fn tmp(name: &str) -> String {
 fn run_exit_codes_follow_the_verdicts() {
     let (code, _, err) = qaqpa(&["run", "--out", &tmp("cli-pass")]);
     assert_eq!(code, 0, "{err}");
-    let (code, _, err) = qaqpa(&["run", "--system", "ugia", "--defect", "ugia-specs-late", "--out", &tmp("cli-fail")]);
+    let (code, _, err) = qaqpa(&[
+        "run",
+        "--system",
+        "ugia",
+        "--defect",
+        "ugia-specs-late",
+        "--out",
+        &tmp("cli-fail"),
+    ]);
     assert_eq!(code, 1, "{err}");
-    let (code, _, err) = qaqpa(&["run", "--defect", "no-such-defect", "--out", &tmp("cli-bad")]);
+    let (code, _, err) = qaqpa(&[
+        "run",
+        "--defect",
+        "no-such-defect",
+        "--out",
+        &tmp("cli-bad"),
+    ]);
     assert_eq!(code, 2);
-    assert!(err.contains("no-such-defect") && err.contains("ugia-specs-late"), "names the known defects: {err}");
+    assert!(
+        err.contains("no-such-defect") && err.contains("ugia-specs-late"),
+        "names the known defects: {err}"
+    );
     let (code, _, _) = qaqpa(&["run", "--system", "dns"]);
     assert_eq!(code, 2);
 }
@@ -31,8 +55,18 @@ fn a_single_system_run_marks_the_others_not_applicable() {
     let out = tmp("cli-ugem");
     let (code, _, err) = qaqpa(&["run", "--system", "ugem", "--out", &out]);
     assert_eq!(code, 0, "{err}");
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{out}/report.json")).unwrap()).unwrap();
-    let clause = |id: &str| json["clauses"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{out}/report.json")).unwrap())
+            .unwrap();
+    let clause = |id: &str| {
+        json["clauses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .cloned()
+            .unwrap()
+    };
     assert_eq!(clause("ugem-9")["verdict"], "pass");
     assert_eq!(clause("ugia-6")["verdict"], "not-applicable");
     assert_eq!(json["target"]["kind"], "reference");
@@ -45,16 +79,29 @@ fn defects_json_lists_ids_and_clauses() {
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let all = v.as_array().unwrap();
-    assert!(all.iter().any(|d| d["id"] == "ugem-skips-eligibility-check" && d["clauses"][0] == "ugem-8"), "{out}");
-    assert!(all.iter().all(|d| d["id"].is_string() && d["clauses"].is_array()));
+    assert!(
+        all.iter()
+            .any(|d| d["id"] == "ugem-skips-eligibility-check" && d["clauses"][0] == "ugem-8"),
+        "{out}"
+    );
+    assert!(
+        all.iter()
+            .all(|d| d["id"].is_string() && d["clauses"].is_array())
+    );
 }
 
 #[test]
 fn explain_shows_the_seed_text_scenarios_and_defects() {
     let (code, out, err) = qaqpa(&["explain", "ugem-10"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("өтінімді қабылдамау туралы хабарлама жібереді"), "quotes the Kazakh text: {out}");
-    assert!(out.contains("ugem-ineligible-and-incomplete-refused"), "{out}");
+    assert!(
+        out.contains("өтінімді қабылдамау туралы хабарлама жібереді"),
+        "quotes the Kazakh text: {out}"
+    );
+    assert!(
+        out.contains("ugem-ineligible-and-incomplete-refused"),
+        "{out}"
+    );
     assert!(out.contains("ugem-rejection-without-reasons"), "{out}");
     let (code, _, err) = qaqpa(&["explain", "ugia-99"]);
     assert_eq!(code, 2);
@@ -65,11 +112,24 @@ fn explain_shows_the_seed_text_scenarios_and_defects() {
 fn a_malformed_scenario_is_refused_with_file_line_and_column() {
     let dir = std::path::PathBuf::from(tmp("cli-bad-suite"));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("typo.yaml"), "id: x\ntitle: x\nsystem: ugia\ndesk: ugia-conection\n").unwrap();
-    let (code, _, err) = qaqpa(&["run", "--suite", dir.to_str().unwrap(), "--out", &tmp("cli-bad-suite-out")]);
+    std::fs::write(
+        dir.join("typo.yaml"),
+        "id: x\ntitle: x\nsystem: ugia\ndesk: ugia-conection\n",
+    )
+    .unwrap();
+    let (code, _, err) = qaqpa(&[
+        "run",
+        "--suite",
+        dir.to_str().unwrap(),
+        "--out",
+        &tmp("cli-bad-suite-out"),
+    ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("typo.yaml:4:"), "{err}");
-    assert!(err.contains("ugia-connection"), "says what was expected: {err}");
+    assert!(
+        err.contains("ugia-connection"),
+        "says what was expected: {err}"
+    );
 }
 
 #[test]
@@ -78,8 +138,22 @@ fn calendar_answers_in_json() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["working"], false);
-    assert!(v["reason"].as_str().unwrap().to_lowercase().contains("nauryz"), "{out}");
-    let (code, out, _) = qaqpa(&["calendar", "2025-03-20", "--add", "10", "--working", "--json"]);
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("nauryz"),
+        "{out}"
+    );
+    let (code, out, _) = qaqpa(&[
+        "calendar",
+        "2025-03-20",
+        "--add",
+        "10",
+        "--working",
+        "--json",
+    ]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["working"], true);

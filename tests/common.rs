@@ -1,4 +1,5 @@
 //! Shared by the end-to-end tests: runs of the suite against the reference, in process.
+#![allow(dead_code)] // each test binary uses its own part of these helpers
 
 use std::path::PathBuf;
 
@@ -16,9 +17,17 @@ pub fn run(name: &str, seed: u64, configure: impl FnOnce(RunArgs) -> RunArgs) ->
     let _ = std::fs::remove_dir_all(&dir);
     let args = configure(RunArgs::new(dir.clone(), seed));
     let outcome = run_to_disk(&args).unwrap_or_else(|e| panic!("run {name}: {e}"));
-    Run { report: outcome.report, dir }
+    Run {
+        report: outcome.report,
+        dir,
+    }
 }
 
 pub fn verdict(report: &Report, clause: &str) -> Verdict {
-    report.clauses.iter().find(|c| c.id == clause).unwrap_or_else(|| panic!("{clause} missing from the report")).verdict
+    report
+        .clauses
+        .iter()
+        .find(|c| c.id == clause)
+        .unwrap_or_else(|| panic!("{clause} missing from the report"))
+        .verdict
 }

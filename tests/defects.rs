@@ -13,12 +13,30 @@ fn each_defect_fails_its_clauses_and_only_in_its_system() {
         let run = common::run(&format!("defect-{}", d.id), 1, |a| a.defect(d.id));
         for clause in d.clauses {
             let c = run.report.clauses.iter().find(|c| c.id == *clause).unwrap();
-            assert_eq!(c.verdict, Verdict::Fail, "defect {} should fail {clause}; got {} ({})", d.id, c.verdict, c.finding);
-            assert!(c.evidence.iter().any(|e| e.probe == "oracle"), "{clause} under {} shows its deadline", d.id);
+            assert_eq!(
+                c.verdict,
+                Verdict::Fail,
+                "defect {} should fail {clause}; got {} ({})",
+                d.id,
+                c.verdict,
+                c.finding
+            );
+            assert!(
+                c.evidence.iter().any(|e| e.probe == "oracle"),
+                "{clause} under {} shows its deadline",
+                d.id
+            );
         }
         for c in &run.report.clauses {
             if c.verdict == Verdict::Fail {
-                assert!(c.systems.iter().any(|s| s == d.system), "defect {} of {} fails {} of {:?}", d.id, d.system, c.id, c.systems);
+                assert!(
+                    c.systems.iter().any(|s| s == d.system),
+                    "defect {} of {} fails {} of {:?}",
+                    d.id,
+                    d.system,
+                    c.id,
+                    c.systems
+                );
             }
         }
         assert!(run.report.failed());
@@ -28,7 +46,11 @@ fn each_defect_fails_its_clauses_and_only_in_its_system() {
 #[test]
 fn every_judged_clause_has_a_defect_that_breaks_it() {
     for o in oracle::all() {
-        assert!(!reference::defects_breaking(o.clause()).is_empty(), "no defect proves the oracle of {} can fail", o.clause());
+        assert!(
+            !reference::defects_breaking(o.clause()).is_empty(),
+            "no defect proves the oracle of {} can fail",
+            o.clause()
+        );
     }
 }
 
@@ -36,9 +58,20 @@ fn every_judged_clause_has_a_defect_that_breaks_it() {
 fn the_registration_defect_needs_the_holiday_to_show() {
     // The defect only bites when registration lags receipt: the scenario filed on the eve of
     // Nauryz catches it; the refused applications, filed in office hours, are on time.
-    let run = common::run("defect-registration", 1, |a| a.defect("ugia-counts-from-registration"));
-    let c = run.report.clauses.iter().find(|c| c.id == "ugia-6").unwrap();
+    let run = common::run("defect-registration", 1, |a| {
+        a.defect("ugia-counts-from-registration")
+    });
+    let c = run
+        .report
+        .clauses
+        .iter()
+        .find(|c| c.id == "ugia-6")
+        .unwrap();
     assert_eq!(c.verdict, Verdict::Fail);
-    assert!(c.finding.contains("ugia-channel-application-before-nauryz"), "{}", c.finding);
+    assert!(
+        c.finding.contains("ugia-channel-application-before-nauryz"),
+        "{}",
+        c.finding
+    );
     assert!(c.finding.contains("working day(s) after"), "{}", c.finding);
 }

@@ -12,26 +12,62 @@ const SEED: u64 = 1;
 fn reports_every_clause_and_fails_none() {
     let run = common::run("standard", SEED, |a| a);
     let ids: Vec<&str> = run.report.clauses.iter().map(|c| c.id.as_str()).collect();
-    let catalogue: Vec<&str> = Catalogue::standard().clauses().iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, catalogue, "the report lists the whole catalogue, in its order");
-    let failing: Vec<_> = run.report.clauses.iter().filter(|c| c.verdict == Verdict::Fail).map(|c| (&c.id, &c.finding)).collect();
+    let catalogue: Vec<&str> = Catalogue::standard()
+        .clauses()
+        .iter()
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(
+        ids, catalogue,
+        "the report lists the whole catalogue, in its order"
+    );
+    let failing: Vec<_> = run
+        .report
+        .clauses
+        .iter()
+        .filter(|c| c.verdict == Verdict::Fail)
+        .map(|c| (&c.id, &c.finding))
+        .collect();
     assert!(failing.is_empty(), "the reference fails {failing:?}");
-    for clause in ["ugia-6", "ugia-10", "ugem-8", "ugem-9", "ugem-10", "eint-45-10", "eint-45-11"] {
-        assert_eq!(common::verdict(&run.report, clause), Verdict::Pass, "{clause}");
+    for clause in [
+        "ugia-6",
+        "ugia-10",
+        "ugem-8",
+        "ugem-9",
+        "ugem-10",
+        "eint-45-10",
+        "eint-45-11",
+    ] {
+        assert_eq!(
+            common::verdict(&run.report, clause),
+            Verdict::Pass,
+            "{clause}"
+        );
     }
     for f in ["report.md", "report.html", "report.json", "report.xml"] {
         assert!(run.dir.join(f).is_file(), "{f} written");
     }
     for s in &run.report.scenarios {
-        assert!(run.dir.join("traces").join(format!("{}.jsonl", s.id)).is_file());
+        assert!(
+            run.dir
+                .join("traces")
+                .join(format!("{}.jsonl", s.id))
+                .is_file()
+        );
     }
 }
 
 #[test]
 fn snapshots_of_the_markdown_and_json_reports() {
     let run = common::run("snapshot", SEED, |a| a);
-    insta::assert_snapshot!("report.md", std::fs::read_to_string(run.dir.join("report.md")).unwrap());
-    insta::assert_snapshot!("report.json", std::fs::read_to_string(run.dir.join("report.json")).unwrap());
+    insta::assert_snapshot!(
+        "report.md",
+        std::fs::read_to_string(run.dir.join("report.md")).unwrap()
+    );
+    insta::assert_snapshot!(
+        "report.json",
+        std::fs::read_to_string(run.dir.join("report.json")).unwrap()
+    );
 }
 
 #[test]
@@ -49,8 +85,26 @@ fn same_seed_gives_byte_identical_reports() {
 fn another_seed_changes_only_what_randomness_decides() {
     let a = common::run("seed-1", 1, |a| a);
     let b = common::run("seed-2", 2, |a| a);
-    let verdicts = |r: &qaqpa_reports::Report| r.clauses.iter().map(|c| (c.id.clone(), c.verdict)).collect::<Vec<_>>();
-    assert_eq!(verdicts(&a.report), verdicts(&b.report), "verdicts do not depend on the seed");
-    let hashes = |r: &qaqpa_reports::Report| r.scenarios.iter().map(|s| s.trace_sha256.clone()).collect::<Vec<_>>();
-    assert_ne!(hashes(&a.report), hashes(&b.report), "the desks' answer times are drawn from the seed");
+    let verdicts = |r: &qaqpa_reports::Report| {
+        r.clauses
+            .iter()
+            .map(|c| (c.id.clone(), c.verdict))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        verdicts(&a.report),
+        verdicts(&b.report),
+        "verdicts do not depend on the seed"
+    );
+    let hashes = |r: &qaqpa_reports::Report| {
+        r.scenarios
+            .iter()
+            .map(|s| s.trace_sha256.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(
+        hashes(&a.report),
+        hashes(&b.report),
+        "the desks' answer times are drawn from the seed"
+    );
 }

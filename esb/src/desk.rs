@@ -29,7 +29,14 @@ pub const DEFECTS: &[Defect] = &[
 ];
 
 /// Appendix 8 and eint-14: what an update application must carry to be complete.
-const REQUIRED: &[&str] = &["service-id", "owner", "change-description", "xsd", "request-sample", "response-sample"];
+const REQUIRED: &[&str] = &[
+    "service-id",
+    "owner",
+    "change-description",
+    "xsd",
+    "request-sample",
+    "response-sample",
+];
 
 pub struct ServiceUpdateDesk {
     rng: ChaCha8Rng,
@@ -38,7 +45,10 @@ pub struct ServiceUpdateDesk {
 
 impl ServiceUpdateDesk {
     pub fn new(seed: u64, defects: &[&'static str]) -> Self {
-        ServiceUpdateDesk { rng: qaqpa_sim::seed::rng(seed, "bus-service-update-desk"), defects: defects.to_vec() }
+        ServiceUpdateDesk {
+            rng: qaqpa_sim::seed::rng(seed, "bus-service-update-desk"),
+            defects: defects.to_vec(),
+        }
     }
 
     fn has(&self, defect: &str) -> bool {
@@ -55,21 +65,47 @@ impl Desk for ServiceUpdateDesk {
         if app.doc != DocKind::ServiceUpdateApplication {
             return;
         }
-        let missing: Vec<String> =
-            REQUIRED.iter().filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty())).map(|f| format!("{f} is missing or empty")).collect();
-        let check_days = if self.has("bus-check-late") { 4 } else { self.rng.random_range(1..=3) };
-        let Ok(check_day) = env.calendar.add_working_days(clock::local(now).date(), check_days) else {
+        let missing: Vec<String> = REQUIRED
+            .iter()
+            .filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty()))
+            .map(|f| format!("{f} is missing or empty"))
+            .collect();
+        let check_days = if self.has("bus-check-late") {
+            4
+        } else {
+            self.rng.random_range(1..=3)
+        };
+        let Ok(check_day) = env
+            .calendar
+            .add_working_days(clock::local(now).date(), check_days)
+        else {
             return;
         };
         let check_at = env.office_time(check_day, self.rng.random_range(0..4 * 60));
-        let reply = |doc, reasons| Document { case: app.case.clone(), doc, from: "operator".into(), to: app.from.clone(), channel: Channel::Portal, fields: Default::default(), reasons };
+        let reply = |doc, reasons| Document {
+            case: app.case.clone(),
+            doc,
+            from: "operator".into(),
+            to: app.from.clone(),
+            channel: Channel::Portal,
+            fields: Default::default(),
+            reasons,
+        };
         if !missing.is_empty() {
-            let reasons = if self.has("bus-return-without-reasons") { Vec::new() } else { missing };
+            let reasons = if self.has("bus-return-without-reasons") {
+                Vec::new()
+            } else {
+                missing
+            };
             env.send_at(check_at, reply(DocKind::ReturnedForRework, reasons));
             return;
         }
         env.send_at(check_at, reply(DocKind::CheckPassed, Vec::new()));
-        let update_days = if self.has("bus-update-late") { 11 } else { self.rng.random_range(1..=10) };
+        let update_days = if self.has("bus-update-late") {
+            11
+        } else {
+            self.rng.random_range(1..=10)
+        };
         let Ok(update_day) = env.calendar.add_working_days(check_day, update_days) else {
             return;
         };
@@ -77,6 +113,9 @@ impl Desk for ServiceUpdateDesk {
         if let Some(id) = app.fields.get("service-id") {
             done.fields.insert("service-id".into(), id.clone());
         }
-        env.send_at(env.office_time(update_day, 4 * 60 + self.rng.random_range(0..3 * 60)), done);
+        env.send_at(
+            env.office_time(update_day, 4 * 60 + self.rng.random_range(0..3 * 60)),
+            done,
+        );
     }
 }

@@ -50,7 +50,10 @@ pub struct ConnectionDesk {
 
 impl ConnectionDesk {
     pub fn new(seed: u64, defects: &[&'static str]) -> Self {
-        ConnectionDesk { rng: qaqpa_sim::seed::rng(seed, "ugia-connection-desk"), defects: defects.to_vec() }
+        ConnectionDesk {
+            rng: qaqpa_sim::seed::rng(seed, "ugia-connection-desk"),
+            defects: defects.to_vec(),
+        }
     }
 
     fn has(&self, defect: &str) -> bool {
@@ -70,7 +73,10 @@ impl ConnectionDesk {
         match app.fields.get("connection-point") {
             None => problems.push("connection-point is missing".into()),
             Some(p) if !POINTS_OF_PRESENCE.iter().any(|pop| p.starts_with(pop)) => {
-                problems.push(format!("no UGIA equipment at connection point `{p}` (points of presence: {})", POINTS_OF_PRESENCE.join(", ")))
+                problems.push(format!(
+                    "no UGIA equipment at connection point `{p}` (points of presence: {})",
+                    POINTS_OF_PRESENCE.join(", ")
+                ))
             }
             Some(_) => {}
         }
@@ -84,7 +90,10 @@ impl ConnectionDesk {
             ("duplex", "full-duplex"),
             ("fibre", "single-mode"),
             ("patch-cords", "SC-LC"),
-            ("channels", "main and backup over independent physical channels"),
+            (
+                "channels",
+                "main and backup over independent physical channels",
+            ),
             ("validity-calendar-days", "60"),
             ("renewal-notice-days", "10"),
         ] {
@@ -115,7 +124,8 @@ impl Desk for ConnectionDesk {
         } else if !refuse && self.has("ugia-specs-late") {
             11
         } else if self.has("ugia-counts-from-registration") {
-            let out_of_hours = received.hour() >= OFFICE_CLOSES_HOUR || !env.calendar.is_working_day(count_from).unwrap_or(true);
+            let out_of_hours = received.hour() >= OFFICE_CLOSES_HOUR
+                || !env.calendar.is_working_day(count_from).unwrap_or(true);
             if out_of_hours && let Ok(next) = env.calendar.add_working_days(count_from, 1) {
                 count_from = next;
             }
@@ -128,11 +138,30 @@ impl Desk for ConnectionDesk {
         };
         let at = env.office_time(day, self.rng.random_range(0..7 * 60));
         let (doc, fields, reasons) = if refuse {
-            let reasons = if self.has("ugia-rejection-without-reasons") { Vec::new() } else { problems };
+            let reasons = if self.has("ugia-rejection-without-reasons") {
+                Vec::new()
+            } else {
+                problems
+            };
             (DocKind::Rejection, BTreeMap::new(), reasons)
         } else {
-            (DocKind::TechnicalSpecifications, Self::specifications(app), Vec::new())
+            (
+                DocKind::TechnicalSpecifications,
+                Self::specifications(app),
+                Vec::new(),
+            )
         };
-        env.send_at(at, Document { case: app.case.clone(), doc, from: "STS".into(), to: app.from.clone(), channel: Channel::Aps, fields, reasons });
+        env.send_at(
+            at,
+            Document {
+                case: app.case.clone(),
+                doc,
+                from: "STS".into(),
+                to: app.from.clone(),
+                channel: Channel::Aps,
+                fields,
+                reasons,
+            },
+        );
     }
 }

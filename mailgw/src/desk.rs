@@ -32,7 +32,13 @@ pub const DEFECTS: &[Defect] = &[
 ];
 
 /// The applicant kinds ugem-2 names.
-const ELIGIBLE: &[&str] = &["state-body", "local-self-government", "state-legal-entity", "quasi-public", "critical-ict-owner"];
+const ELIGIBLE: &[&str] = &[
+    "state-body",
+    "local-self-government",
+    "state-legal-entity",
+    "quasi-public",
+    "critical-ict-owner",
+];
 
 pub struct ConnectionDesk {
     rng: ChaCha8Rng,
@@ -41,7 +47,10 @@ pub struct ConnectionDesk {
 
 impl ConnectionDesk {
     pub fn new(seed: u64, defects: &[&'static str]) -> Self {
-        ConnectionDesk { rng: qaqpa_sim::seed::rng(seed, "ugem-connection-desk"), defects: defects.to_vec() }
+        ConnectionDesk {
+            rng: qaqpa_sim::seed::rng(seed, "ugem-connection-desk"),
+            defects: defects.to_vec(),
+        }
     }
 
     fn has(&self, defect: &str) -> bool {
@@ -52,7 +61,9 @@ impl ConnectionDesk {
         let mut problems = Vec::new();
         for field in ["domain", "domain-owner", "server-ip"] {
             if app.fields.get(field).is_none_or(|v| v.trim().is_empty()) {
-                problems.push(format!("{field} is missing from the application (Appendix)"));
+                problems.push(format!(
+                    "{field} is missing from the application (Appendix)"
+                ));
             }
         }
         if let Some(ip) = app.fields.get("server-ip")
@@ -62,7 +73,11 @@ impl ConnectionDesk {
             problems.push(format!("server-ip `{ip}` is not an IP address"));
         }
         if !self.has("ugem-skips-eligibility-check") {
-            let kind = app.fields.get("applicant-kind").map(String::as_str).unwrap_or("");
+            let kind = app
+                .fields
+                .get("applicant-kind")
+                .map(String::as_str)
+                .unwrap_or("");
             if !ELIGIBLE.contains(&kind) {
                 problems.push(format!("the applicant's kind `{kind}` is not one UGEM serves (state bodies, local self-government, state legal entities, quasi-public sector, critical ICT owners)"));
             }
@@ -82,17 +97,46 @@ impl Desk for ConnectionDesk {
         }
         let problems = self.problems(app);
         let refuse = !problems.is_empty();
-        let working_days = if !refuse && self.has("ugem-connection-late") { 6 } else { self.rng.random_range(1..=5) };
-        let Ok(day) = env.calendar.add_working_days(clock::local(now).date(), working_days) else {
+        let working_days = if !refuse && self.has("ugem-connection-late") {
+            6
+        } else {
+            self.rng.random_range(1..=5)
+        };
+        let Ok(day) = env
+            .calendar
+            .add_working_days(clock::local(now).date(), working_days)
+        else {
             return;
         };
         let at = env.office_time(day, self.rng.random_range(0..7 * 60));
         let (doc, fields, reasons) = if refuse {
-            (DocKind::Rejection, BTreeMap::new(), if self.has("ugem-rejection-without-reasons") { Vec::new() } else { problems })
+            (
+                DocKind::Rejection,
+                BTreeMap::new(),
+                if self.has("ugem-rejection-without-reasons") {
+                    Vec::new()
+                } else {
+                    problems
+                },
+            )
         } else {
-            let fields = ["domain", "server-ip"].iter().filter_map(|k| app.fields.get(*k).map(|v| (k.to_string(), v.clone()))).collect();
+            let fields = ["domain", "server-ip"]
+                .iter()
+                .filter_map(|k| app.fields.get(*k).map(|v| (k.to_string(), v.clone())))
+                .collect();
             (DocKind::ConnectionNotice, fields, Vec::new())
         };
-        env.send_at(at, Document { case: app.case.clone(), doc, from: "STS".into(), to: app.from.clone(), channel: Channel::Aps, fields, reasons });
+        env.send_at(
+            at,
+            Document {
+                case: app.case.clone(),
+                doc,
+                from: "STS".into(),
+                to: app.from.clone(),
+                channel: Channel::Aps,
+                fields,
+                reasons,
+            },
+        );
     }
 }

@@ -15,18 +15,27 @@ pub fn json(report: &Report) -> String {
 }
 
 fn md_cell(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('|', "\\|").replace('\n', " ")
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('\n', " ")
 }
 
 fn target_line(report: &Report) -> String {
     let t = &report.target;
-    let defects = if t.defects.is_empty() { "none".to_string() } else { t.defects.join(", ") };
+    let defects = if t.defects.is_empty() {
+        "none".to_string()
+    } else {
+        t.defects.join(", ")
+    };
     format!("{} ({}), defects: {}", t.name, t.kind, defects)
 }
 
 /// The clauses whose evidence a reader must see: failures and warnings.
 fn flagged(report: &Report) -> impl Iterator<Item = &ClauseResult> {
-    report.clauses.iter().filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warning))
+    report
+        .clauses
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warning))
 }
 
 pub fn markdown(report: &Report) -> String {
@@ -38,14 +47,25 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(o, "| target | {} |", md_cell(&target_line(report)));
     let _ = writeln!(o, "| systems certified | {} |", report.systems.join(", "));
     let _ = writeln!(o, "| scenarios | {} |", report.scenarios.len());
-    let _ = writeln!(o, "| outcome | {} |\n", if report.failed() { "FAIL: at least one clause fails" } else { "no clause fails" });
+    let _ = writeln!(
+        o,
+        "| outcome | {} |\n",
+        if report.failed() {
+            "FAIL: at least one clause fails"
+        } else {
+            "no clause fails"
+        }
+    );
 
     let _ = writeln!(o, "## Totals\n\n| verdict | clauses |\n|---|---:|");
     for (v, n) in &report.totals {
         let _ = writeln!(o, "| {v} | {n} |");
     }
 
-    let _ = writeln!(o, "\n## Clauses\n\n| clause | document | systems | kind | verdict | finding |\n|---|---|---|---|---|---|");
+    let _ = writeln!(
+        o,
+        "\n## Clauses\n\n| clause | document | systems | kind | verdict | finding |\n|---|---|---|---|---|---|"
+    );
     for c in &report.clauses {
         let _ = writeln!(
             o,
@@ -66,14 +86,34 @@ pub fn markdown(report: &Report) -> String {
             let _ = writeln!(o, "\n## Evidence of failing and warning clauses");
             any = true;
         }
-        let _ = writeln!(o, "\n### {} — {}\n\n{}\n", c.id, c.verdict, md_cell(&c.summary));
-        let _ = writeln!(o, "| time (Asia/Almaty) | scenario | probe | subject | observation |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            o,
+            "\n### {} — {}\n\n{}\n",
+            c.id,
+            c.verdict,
+            md_cell(&c.summary)
+        );
+        let _ = writeln!(
+            o,
+            "| time (Asia/Almaty) | scenario | probe | subject | observation |\n|---|---|---|---|---|"
+        );
         for e in &c.evidence {
-            let _ = writeln!(o, "| {} | {} | {} | {} | {} |", e.at, md_cell(&e.scenario), md_cell(&e.probe), md_cell(&e.subject), md_cell(&e.text));
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                e.at,
+                md_cell(&e.scenario),
+                md_cell(&e.probe),
+                md_cell(&e.subject),
+                md_cell(&e.text)
+            );
         }
     }
 
-    let _ = writeln!(o, "\n## Scenarios\n\n| scenario | file | system | clauses | observations | trace SHA-256 |\n|---|---|---|---|---:|---|");
+    let _ = writeln!(
+        o,
+        "\n## Scenarios\n\n| scenario | file | system | clauses | observations | trace SHA-256 |\n|---|---|---|---|---:|---|"
+    );
     for s in &report.scenarios {
         let _ = writeln!(
             o,
@@ -103,7 +143,11 @@ pub fn junit(report: &Report) -> String {
                 s.set_type("clause-fails");
                 let mut description = String::new();
                 for e in &c.evidence {
-                    let _ = writeln!(description, "{} [{}] {} {}: {}", e.at, e.scenario, e.probe, e.subject, e.text);
+                    let _ = writeln!(
+                        description,
+                        "{} [{}] {} {}: {}",
+                        e.at, e.scenario, e.probe, e.subject, e.text
+                    );
                 }
                 s.set_description(description);
                 s
@@ -177,7 +221,14 @@ pub fn html(report: &Report, catalogue: &Catalogue) -> String {
         ("target", target_line(report)),
         ("systems certified", report.systems.join(", ")),
         ("scenarios", report.scenarios.len().to_string()),
-        ("outcome", if report.failed() { "FAIL: at least one clause fails".into() } else { "no clause fails".into() }),
+        (
+            "outcome",
+            if report.failed() {
+                "FAIL: at least one clause fails".into()
+            } else {
+                "no clause fails".into()
+            },
+        ),
     ];
     for (k, v) in rows {
         let _ = writeln!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
@@ -190,7 +241,10 @@ pub fn html(report: &Report, catalogue: &Catalogue) -> String {
     }
     let _ = writeln!(o, "</p>");
 
-    let _ = writeln!(o, "<h2>Clauses</h2>\n<table>\n<thead><tr><th>clause</th><th>document</th><th>systems</th><th>kind</th><th>verdict</th><th>finding and text</th></tr></thead>\n<tbody>");
+    let _ = writeln!(
+        o,
+        "<h2>Clauses</h2>\n<table>\n<thead><tr><th>clause</th><th>document</th><th>systems</th><th>kind</th><th>verdict</th><th>finding and text</th></tr></thead>\n<tbody>"
+    );
     for c in &report.clauses {
         let _ = write!(
             o,
@@ -204,7 +258,12 @@ pub fn html(report: &Report, catalogue: &Catalogue) -> String {
             finding = esc(&c.finding),
         );
         if let Some(clause) = catalogue.get(&c.id) {
-            let _ = write!(o, "<details><summary>{}</summary><blockquote lang=\"kk\">{}</blockquote>", esc(&clause.summary), esc(&clause.text_kk));
+            let _ = write!(
+                o,
+                "<details><summary>{}</summary><blockquote lang=\"kk\">{}</blockquote>",
+                esc(&clause.summary),
+                esc(&clause.text_kk)
+            );
             if let Some(en) = &clause.text_en {
                 let _ = write!(o, "<blockquote lang=\"en\">{}</blockquote>", esc(en));
             }
@@ -220,9 +279,18 @@ pub fn html(report: &Report, catalogue: &Catalogue) -> String {
             let _ = writeln!(o, "<h2>Evidence of failing and warning clauses</h2>");
             any = true;
         }
-        let _ = writeln!(o, "<h3 id=\"evidence-{id}\">{id} — <span class=\"v {v}\">{v}</span></h3>\n<p>{f}</p>", id = esc(&c.id), v = c.verdict, f = esc(&c.finding));
+        let _ = writeln!(
+            o,
+            "<h3 id=\"evidence-{id}\">{id} — <span class=\"v {v}\">{v}</span></h3>\n<p>{f}</p>",
+            id = esc(&c.id),
+            v = c.verdict,
+            f = esc(&c.finding)
+        );
         o.push_str(&timeline_svg(c));
-        let _ = writeln!(o, "<table>\n<thead><tr><th>time (Asia/Almaty)</th><th>scenario</th><th>probe</th><th>subject</th><th>observation</th></tr></thead>\n<tbody>");
+        let _ = writeln!(
+            o,
+            "<table>\n<thead><tr><th>time (Asia/Almaty)</th><th>scenario</th><th>probe</th><th>subject</th><th>observation</th></tr></thead>\n<tbody>"
+        );
         for e in &c.evidence {
             let _ = writeln!(
                 o,
@@ -237,7 +305,10 @@ pub fn html(report: &Report, catalogue: &Catalogue) -> String {
         let _ = writeln!(o, "</tbody>\n</table>");
     }
 
-    let _ = writeln!(o, "<h2>Scenarios</h2>\n<table>\n<thead><tr><th>scenario</th><th>file</th><th>system</th><th>clauses</th><th>observations</th><th>trace SHA-256</th></tr></thead>\n<tbody>");
+    let _ = writeln!(
+        o,
+        "<h2>Scenarios</h2>\n<table>\n<thead><tr><th>scenario</th><th>file</th><th>system</th><th>clauses</th><th>observations</th><th>trace SHA-256</th></tr></thead>\n<tbody>"
+    );
     for s in &report.scenarios {
         let _ = writeln!(
             o,
@@ -284,15 +355,27 @@ fn timeline_svg(c: &ClauseResult) -> String {
     let (width, left, right, lane_h) = (900.0, 20.0, 20.0, 70.0);
     let height = lanes as f64 * lane_h + 10.0;
     let mut o = String::new();
-    let _ = writeln!(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"timeline of {}\">", esc(&c.id));
+    let _ = writeln!(
+        o,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"timeline of {}\">",
+        esc(&c.id)
+    );
     for lane in 0..lanes {
         let y = 30.0 + lane as f64 * lane_h;
-        let _ = writeln!(o, "<line x1=\"{left}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#9aa4ae\"/>", width - right);
+        let _ = writeln!(
+            o,
+            "<line x1=\"{left}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#9aa4ae\"/>",
+            width - right
+        );
     }
     for (i, (lane, t, e)) in points.iter().enumerate() {
         let x = left + (t.as_second() - t0.as_second()) as f64 / span * (width - left - right);
         let y = 30.0 + *lane as f64 * lane_h;
-        let colour = if e.probe == "oracle" { "#8a1111" } else { "#1f5fa8" };
+        let colour = if e.probe == "oracle" {
+            "#8a1111"
+        } else {
+            "#1f5fa8"
+        };
         let dy = if i % 2 == 0 { -10.0 } else { 22.0 };
         let _ = writeln!(
             o,

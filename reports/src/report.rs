@@ -54,17 +54,40 @@ pub struct ClauseJudgements {
 impl ClauseResult {
     /// Combines a clause's judgements: the worst verdict observed, with the findings of the
     /// scenarios that gave it and every scenario's evidence.
-    pub fn combine(clause: &Clause, in_scope: bool, judged: Option<&ClauseJudgements>) -> ClauseResult {
-        let scenarios: Vec<String> = judged.map(|j| j.by_scenario.iter().map(|(s, _)| s.clone()).collect()).unwrap_or_default();
+    pub fn combine(
+        clause: &Clause,
+        in_scope: bool,
+        judged: Option<&ClauseJudgements>,
+    ) -> ClauseResult {
+        let scenarios: Vec<String> = judged
+            .map(|j| j.by_scenario.iter().map(|(s, _)| s.clone()).collect())
+            .unwrap_or_default();
         let (verdict, finding, evidence) = if !clause.machine_checkable() {
-            (Verdict::NotMachineCheckable, "not checkable from a network or a trace".to_string(), vec![])
+            (
+                Verdict::NotMachineCheckable,
+                "not checkable from a network or a trace".to_string(),
+                vec![],
+            )
         } else if !in_scope {
-            (Verdict::NotApplicable, "binds a system this run does not certify".to_string(), vec![])
+            (
+                Verdict::NotApplicable,
+                "binds a system this run does not certify".to_string(),
+                vec![],
+            )
         } else {
             match judged.filter(|j| !j.by_scenario.is_empty()) {
-                None => (Verdict::NotTested, "no scenario of this run exercises it".to_string(), vec![]),
+                None => (
+                    Verdict::NotTested,
+                    "no scenario of this run exercises it".to_string(),
+                    vec![],
+                ),
                 Some(j) => {
-                    let worst = j.by_scenario.iter().map(|(_, jd)| jd.verdict).max_by_key(|v| v.severity()).unwrap_or(Verdict::NotTested);
+                    let worst = j
+                        .by_scenario
+                        .iter()
+                        .map(|(_, jd)| jd.verdict)
+                        .max_by_key(|v| v.severity())
+                        .unwrap_or(Verdict::NotTested);
                     let finding = j
                         .by_scenario
                         .iter()
@@ -72,7 +95,11 @@ impl ClauseResult {
                         .map(|(s, jd)| format!("{s}: {}", jd.finding))
                         .collect::<Vec<_>>()
                         .join("; ");
-                    let evidence = j.by_scenario.iter().flat_map(|(_, jd)| jd.evidence.iter().cloned()).collect();
+                    let evidence = j
+                        .by_scenario
+                        .iter()
+                        .flat_map(|(_, jd)| jd.evidence.iter().cloned())
+                        .collect();
                     (worst, finding, evidence)
                 }
             }
@@ -81,8 +108,16 @@ impl ClauseResult {
             id: clause.id.clone(),
             number: clause.number.clone(),
             document: clause.document.clone(),
-            systems: clause.systems.iter().map(|s| s.as_str().to_string()).collect(),
-            kinds: clause.kinds.iter().map(|k| k.as_str().to_string()).collect(),
+            systems: clause
+                .systems
+                .iter()
+                .map(|s| s.as_str().to_string())
+                .collect(),
+            kinds: clause
+                .kinds
+                .iter()
+                .map(|k| k.as_str().to_string())
+                .collect(),
             summary: clause.summary.clone(),
             verdict,
             finding,
@@ -107,7 +142,10 @@ impl Report {
             .clauses()
             .iter()
             .map(|c| {
-                let in_scope = c.systems.iter().any(|s| systems.iter().any(|x| x == s.as_str()));
+                let in_scope = c
+                    .systems
+                    .iter()
+                    .any(|s| systems.iter().any(|x| x == s.as_str()));
                 ClauseResult::combine(c, in_scope, judgements.get(&c.id))
             })
             .collect();
@@ -115,7 +153,15 @@ impl Report {
         for c in &clauses {
             *totals.entry(c.verdict).or_default() += 1;
         }
-        Report { suite_version: suite_version.to_string(), seed, target, systems: systems.to_vec(), scenarios, totals, clauses }
+        Report {
+            suite_version: suite_version.to_string(),
+            seed,
+            target,
+            systems: systems.to_vec(),
+            scenarios,
+            totals,
+            clauses,
+        }
     }
 
     pub fn failed(&self) -> bool {

@@ -8,7 +8,7 @@ use qaqpa_sim::clock;
 use qaqpa_sim::target::{Desk, DeskEnv, Target, TargetError};
 use qaqpa_sim::trace::{Document, Event, Subject, Trace};
 
-use crate::scenario::{Scenario, When};
+use crate::scenario::{Action, Scenario, When};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlayError {
@@ -36,7 +36,12 @@ pub struct Timeline<'a> {
 }
 
 impl Timeline<'_> {
-    pub fn resolve(&self, scenario: &Scenario, when: When, end_of_day: bool) -> Result<Timestamp, CalendarError> {
+    pub fn resolve(
+        &self,
+        scenario: &Scenario,
+        when: When,
+        end_of_day: bool,
+    ) -> Result<Timestamp, CalendarError> {
         let start = scenario.start;
         let (date, time) = match when {
             When::At(dt) => return Ok(clock::instant(dt)),
@@ -53,42 +58,91 @@ impl Timeline<'_> {
 
 /// Runs `scenario` with `seed` (the scenario's own, derived from the run's) and returns the
 /// trace of everything observed until the scenario's end.
-pub fn play(scenario: &Scenario, calendar: &BusinessCalendar, target: &dyn Target, seed: u64) -> Result<Trace, PlayError> {
+pub fn play(
+    scenario: &Scenario,
+    calendar: &BusinessCalendar,
+    target: &dyn Target,
+    seed: u64,
+) -> Result<Trace, PlayError> {
     let file = || scenario.file.clone();
-    let cal_err = |source| PlayError::Calendar { file: file(), source };
-    let mut desk: Box<dyn Desk> = target.desk(scenario.desk, seed).map_err(|source| PlayError::Target { file: file(), source })?;
+    let cal_err = |source| PlayError::Calendar {
+        file: file(),
+        source,
+    };
+    let mut desk: Option<Box<dyn Desk>> = match scenario.desk {
+        Some(kind) => Some(
+            target
+                .desk(kind, seed)
+                .map_err(|source| PlayError::Target {
+                    file: file(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
     let start = clock::instant(scenario.start);
-    let mut line = Timeline { calendar, start, end: start };
-    line.end = line.resolve(scenario, scenario.until, true).map_err(cal_err)?;
+    let mut line = Timeline {
+        calendar,
+        start,
+        end: start,
+    };
+    line.end = line
+        .resolve(scenario, scenario.until, true)
+        .map_err(cal_err)?;
 
     let mut agenda = Agenda::starting_at(start);
     for (i, step) in scenario.steps.iter().enumerate() {
-        agenda.schedule(line.resolve(scenario, step.at, false).map_err(cal_err)?, Happening::Step(i));
+        agenda.schedule(
+            line.resolve(scenario, step.at.value, false)
+                .map_err(cal_err)?,
+            Happening::Step(i),
+        );
     }
 
     let mut trace = Trace::new();
-    let desk_party = desk.party().to_string();
+    let desk_party = desk
+        .as_ref()
+        .map(|d| d.party().to_string())
+        .unwrap_or_default();
     while let Some((now, happening)) = agenda.pop_until(line.end) {
         let mut env = DeskEnv::new(calendar);
         match happening {
-            Happening::Step(i) => {
-                let send = &scenario.steps[i].send;
-                let doc = Document {
-                    case: send.case.clone(),
-                    doc: send.document,
-                    from: send.from.value.clone(),
-                    to: desk_party.clone(),
-                    channel: send.channel,
-                    fields: send.fields.clone(),
-                    reasons: Vec::new(),
-                };
-                trace.record(now, inbox(&desk_party), Subject::case(&doc.case), Event::Document(doc.clone()));
-                desk.receive(now, &doc, &mut env);
-            }
+            Happening::Step(i) => match scenario.steps[i].action() {
+                Action::Send(send) => {
+                    let desk = desk
+                        .as_mut()
+                        .expect("Scenario::parse demands a desk for send steps");
+                    let doc = Document {
+                        case: send.case.clone(),
+                        doc: send.document,
+                        from: send.from.value.clone(),
+                        to: desk_party.clone(),
+                        channel: send.channel,
+                        fields: send.fields.clone(),
+                        reasons: Vec::new(),
+                    };
+                    trace.record(
+                        now,
+                        inbox(&desk_party),
+                        Subject::case(&doc.case),
+                        Event::Document(doc.clone()),
+                    );
+                    desk.receive(now, &doc, &mut env);
+                }
+            },
             Happening::Deliver(doc) => {
-                trace.record(now, inbox(&doc.to), Subject::case(&doc.case), Event::Document(doc));
+                trace.record(
+                    now,
+                    inbox(&doc.to),
+                    Subject::case(&doc.case),
+                    Event::Document(doc),
+                );
             }
-            Happening::Wake => desk.wake(now, &mut env),
+            Happening::Wake => {
+                if let Some(d) = desk.as_mut() {
+                    d.wake(now, &mut env);
+                }
+            }
         }
         let (sends, wakeups) = env.take();
         for (at, doc) in sends {

@@ -15,8 +15,10 @@ pub struct Scenario {
     pub id: String,
     pub title: String,
     pub system: SystemName,
-    /// The target's desk that plays the counter-party of the scripted parties.
-    pub desk: DeskKind,
+    /// The target's desk that plays the counter-party of the scripted parties; needed by
+    /// `send` steps.
+    #[serde(default)]
+    pub desk: Option<DeskKind>,
     /// Local time, Asia/Almaty: the instant the scenario's clock starts.
     pub start: DateTime,
     /// When the scenario ends; without a time of day, at the end of that day.
@@ -61,11 +63,32 @@ pub struct Party {
     pub role: String,
 }
 
+/// One thing the harness does at a business time. Exactly one action field is set: each kind
+/// of action is an optional field, so a new kind is a new field and old files keep parsing.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Step {
-    pub at: When,
-    pub send: Send,
+    pub at: Spanned<When>,
+    #[serde(default)]
+    pub send: Option<Send>,
+}
+
+/// The action of a step, once checked that there is exactly one.
+pub enum Action<'a> {
+    Send(&'a Send),
+}
+
+impl Step {
+    pub fn action(&self) -> Action<'_> {
+        match &self.send {
+            Some(s) => Action::Send(s),
+            None => unreachable!("Scenario::parse refuses a step without an action"),
+        }
+    }
+
+    fn actions_set(&self) -> usize {
+        usize::from(self.send.is_some())
+    }
 }
 
 /// A scripted party hands a document to the desk.
@@ -107,13 +130,25 @@ impl std::str::FromStr for When {
     fn from_str(s: &str) -> Result<When, String> {
         let words: Vec<&str> = s.split_whitespace().collect();
         let time = |w: Option<&&str>| -> Result<Option<Time>, String> {
-            w.map(|t| t.parse::<Time>().map_err(|_| format!("`{t}` is not a time of day HH:MM"))).transpose()
+            w.map(|t| {
+                t.parse::<Time>()
+                    .map_err(|_| format!("`{t}` is not a time of day HH:MM"))
+            })
+            .transpose()
         };
-        let count = |w: &str| -> Result<u32, String> { w.parse::<u32>().map_err(|_| format!("`{w}` is not a whole number of days")) };
+        let count = |w: &str| -> Result<u32, String> {
+            w.parse::<u32>()
+                .map_err(|_| format!("`{w}` is not a whole number of days"))
+        };
         match words.as_slice() {
-            ["working-day", n] | ["working-day", n, _] => Ok(When::WorkingDay(count(n)?, time(words.get(2))?)),
+            ["working-day", n] | ["working-day", n, _] => {
+                Ok(When::WorkingDay(count(n)?, time(words.get(2))?))
+            }
             ["day", n] | ["day", n, _] => Ok(When::Day(count(n)?, time(words.get(2))?)),
-            [dt] => dt.parse::<DateTime>().map(When::At).map_err(|_| format!("`{s}` is not one of {WHEN_FORMS}")),
+            [dt] => dt
+                .parse::<DateTime>()
+                .map(When::At)
+                .map_err(|_| format!("`{s}` is not one of {WHEN_FORMS}")),
             _ => Err(format!("`{s}` is not one of {WHEN_FORMS}")),
         }
     }
@@ -138,22 +173,61 @@ pub struct ScenarioError {
 impl Scenario {
     /// Parses and checks a scenario. `known_clause` says whether a clause id is in the
     /// catalogue and has an oracle; the error names the file, line and column.
-    pub fn parse(text: &str, file: &str, has_oracle: &dyn Fn(&str) -> Result<(), String>) -> Result<Scenario, ScenarioError> {
+    pub fn parse(
+        text: &str,
+        file: &str,
+        has_oracle: &dyn Fn(&str) -> Result<(), String>,
+    ) -> Result<Scenario, ScenarioError> {
         let mut s: Scenario = serde_saphyr::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
-            ScenarioError { file: file.to_string(), line, column, message: first_line(&e.to_string()) }
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            ScenarioError {
+                file: file.to_string(),
+                line,
+                column,
+                message: first_line(&e.to_string()),
+            }
         })?;
         s.file = file.to_string();
-        let at = |loc: &serde_saphyr::Location, message: String| ScenarioError { file: file.to_string(), line: loc.line(), column: loc.column(), message };
+        let at = |loc: &serde_saphyr::Location, message: String| ScenarioError {
+            file: file.to_string(),
+            line: loc.line(),
+            column: loc.column(),
+            message,
+        };
         for step in &s.steps {
-            let from = &step.send.from;
+            if step.actions_set() != 1 {
+                return Err(at(
+                    &step.at.referenced,
+                    "a step needs exactly one action (expected one of: send)".into(),
+                ));
+            }
+            let Action::Send(send) = step.action();
+            if s.desk.is_none() {
+                return Err(at(&step.at.referenced, "a `send` step needs the scenario's `desk` (ugia-connection, ugem-connection, bus-service-update)".into()));
+            }
+            let from = &send.from;
             if !s.parties.contains_key(&from.value) {
                 let known: Vec<&str> = s.parties.keys().map(String::as_str).collect();
-                return Err(at(&from.referenced, format!("`from: {}` names no party of this scenario (expected one of: {})", from.value, known.join(", "))));
+                return Err(at(
+                    &from.referenced,
+                    format!(
+                        "`from: {}` names no party of this scenario (expected one of: {})",
+                        from.value,
+                        known.join(", ")
+                    ),
+                ));
             }
         }
         if s.expect.is_empty() {
-            return Err(ScenarioError { file: file.to_string(), line: 1, column: 1, message: "`expect` names no clause: a scenario must exercise at least one".into() });
+            return Err(ScenarioError {
+                file: file.to_string(),
+                line: 1,
+                column: 1,
+                message: "`expect` names no clause: a scenario must exercise at least one".into(),
+            });
         }
         for e in &s.expect {
             has_oracle(&e.clause.value).map_err(|m| at(&e.clause.referenced, m))?;
@@ -202,7 +276,10 @@ expect:
     #[test]
     fn a_good_scenario_parses() {
         let s = Scenario::parse(GOOD, "good.yaml", &any_clause).unwrap();
-        assert_eq!(s.steps[0].at, When::WorkingDay(0, Some(Time::constant(18, 30, 0, 0))));
+        assert_eq!(
+            s.steps[0].at.value,
+            When::WorkingDay(0, Some(Time::constant(18, 30, 0, 0)))
+        );
         assert_eq!(s.until, When::WorkingDay(12, None));
         assert_eq!(s.clauses(), vec!["ugia-6"]);
     }
@@ -217,18 +294,30 @@ expect:
         let bad = GOOD.replace("channel-application", "chanel-application");
         let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
         assert_eq!(e.line, 13, "{e}");
-        assert!(e.message.contains("channel-application"), "lists what was expected: {e}");
+        assert!(
+            e.message.contains("channel-application"),
+            "lists what was expected: {e}"
+        );
 
         let bad = GOOD.replace("from: operator", "from: operater");
         let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
         assert_eq!((e.line, e.column), (12, 13), "{e}");
-        assert!(e.message.contains("operater") && e.message.contains("operator"), "{e}");
+        assert!(
+            e.message.contains("operater") && e.message.contains("operator"),
+            "{e}"
+        );
 
-        let e = Scenario::parse(GOOD, "x.yaml", &|c| Err(format!("no oracle for {c}"))).unwrap_err();
+        let e =
+            Scenario::parse(GOOD, "x.yaml", &|c| Err(format!("no oracle for {c}"))).unwrap_err();
         assert_eq!(e.line, 17, "{e}");
 
         let bad = GOOD.replace("title: t\n", "title: t\ncolour: red\n");
         let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+
+        let bad = GOOD.replace("desk: ugia-connection\n", "");
+        let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
+        assert!(e.message.contains("`desk`"), "{e}");
+        assert_eq!(e.line, 9, "{e}");
     }
 }

@@ -22,11 +22,16 @@ pub const SUITE_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Checks that a clause a scenario names is in the catalogue and has an oracle.
 pub fn clause_is_judged(clause: &str) -> Result<(), String> {
     if Catalogue::standard().get(clause).is_none() {
-        return Err(format!("`{clause}` is not a clause of the catalogue (see `qaqpa clauses`)"));
+        return Err(format!(
+            "`{clause}` is not a clause of the catalogue (see `qaqpa clauses`)"
+        ));
     }
     if oracle::find(clause).is_none() {
         let judged: Vec<&str> = oracle::all().iter().map(|o| o.clause()).collect();
-        return Err(format!("no oracle judges `{clause}` yet (judged: {})", judged.join(", ")));
+        return Err(format!(
+            "no oracle judges `{clause}` yet (judged: {})",
+            judged.join(", ")
+        ));
     }
     Ok(())
 }
@@ -36,9 +41,16 @@ pub enum SuiteError {
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: scenario id `{id}` is already used by {other}")]
-    DuplicateId { path: String, id: String, other: String },
+    DuplicateId {
+        path: String,
+        id: String,
+        other: String,
+    },
     #[error(transparent)]
     Play(#[from] PlayError),
 }
@@ -51,7 +63,9 @@ pub struct Suite {
 impl Suite {
     /// The suite shipped with qaqpa.
     pub fn standard() -> Result<Suite, SuiteError> {
-        let mut suite = Suite { scenarios: Vec::new() };
+        let mut suite = Suite {
+            scenarios: Vec::new(),
+        };
         for (file, text) in STANDARD_SUITE {
             suite.add(Scenario::parse(text, file, &clause_is_judged)?)?;
         }
@@ -62,12 +76,18 @@ impl Suite {
     /// with its name, line and column, and nothing of the suite already loaded is lost.
     pub fn add_dir(&mut self, dir: &Path) -> Result<usize, SuiteError> {
         let mut files = Vec::new();
-        walk(dir, &mut files).map_err(|source| SuiteError::Io { path: dir.display().to_string(), source })?;
+        walk(dir, &mut files).map_err(|source| SuiteError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
         files.sort();
         let before = self.scenarios.len();
         for f in files {
             let path = f.display().to_string();
-            let text = std::fs::read_to_string(&f).map_err(|source| SuiteError::Io { path: path.clone(), source })?;
+            let text = std::fs::read_to_string(&f).map_err(|source| SuiteError::Io {
+                path: path.clone(),
+                source,
+            })?;
             self.add(Scenario::parse(&text, &path, &clause_is_judged)?)?;
         }
         Ok(self.scenarios.len() - before)
@@ -75,14 +95,21 @@ impl Suite {
 
     fn add(&mut self, s: Scenario) -> Result<(), SuiteError> {
         if let Some(other) = self.scenarios.iter().find(|o| o.id == s.id) {
-            return Err(SuiteError::DuplicateId { path: s.file.clone(), id: s.id.clone(), other: other.file.clone() });
+            return Err(SuiteError::DuplicateId {
+                path: s.file.clone(),
+                id: s.id.clone(),
+                other: other.file.clone(),
+            });
         }
         self.scenarios.push(s);
         Ok(())
     }
 
     pub fn for_systems(&self, systems: &[SystemName]) -> Vec<&Scenario> {
-        self.scenarios.iter().filter(|s| systems.contains(&s.system)).collect()
+        self.scenarios
+            .iter()
+            .filter(|s| systems.contains(&s.system))
+            .collect()
     }
 }
 
@@ -112,7 +139,12 @@ pub struct RunOutcome {
 
 /// Plays every scenario of the selected systems, judges each expected clause on its trace,
 /// and reports over the whole catalogue. `progress` hears of each scenario as it starts.
-pub fn run(suite: &Suite, target: &dyn Target, config: &RunConfig<'_>, progress: &mut dyn FnMut(usize, usize, &Scenario)) -> Result<RunOutcome, SuiteError> {
+pub fn run(
+    suite: &Suite,
+    target: &dyn Target,
+    config: &RunConfig<'_>,
+    progress: &mut dyn FnMut(usize, usize, &Scenario),
+) -> Result<RunOutcome, SuiteError> {
     let selected = suite.for_systems(&config.systems);
     let mut judgements: BTreeMap<String, ClauseJudgements> = BTreeMap::new();
     let mut runs = Vec::new();
@@ -121,13 +153,29 @@ pub fn run(suite: &Suite, target: &dyn Target, config: &RunConfig<'_>, progress:
         progress(i, selected.len(), scenario);
         let scenario_seed = seed::derive(config.seed, &scenario.id);
         let trace = play(scenario, config.calendar, target, scenario_seed)?;
-        let end = Timeline { calendar: config.calendar, start: clock::instant(scenario.start), end: clock::instant(scenario.start) }
-            .resolve(scenario, scenario.until, true)
-            .map_err(|source| PlayError::Calendar { file: scenario.file.clone(), source })?;
-        let ctx = OracleCtx { calendar: config.calendar, scenario: &scenario.id, end };
+        let end = Timeline {
+            calendar: config.calendar,
+            start: clock::instant(scenario.start),
+            end: clock::instant(scenario.start),
+        }
+        .resolve(scenario, scenario.until, true)
+        .map_err(|source| PlayError::Calendar {
+            file: scenario.file.clone(),
+            source,
+        })?;
+        let ctx = OracleCtx {
+            calendar: config.calendar,
+            scenario: &scenario.id,
+            end,
+        };
         for clause in scenario.clauses() {
-            let oracle = oracle::find(&clause).expect("scenarios are checked for oracles when loaded");
-            judgements.entry(clause).or_default().by_scenario.push((scenario.id.clone(), oracle.judge(&ctx, &trace)));
+            let oracle =
+                oracle::find(&clause).expect("scenarios are checked for oracles when loaded");
+            judgements
+                .entry(clause)
+                .or_default()
+                .by_scenario
+                .push((scenario.id.clone(), oracle.judge(&ctx, &trace)));
         }
         let mut jsonl = Vec::new();
         trace.write_jsonl(&mut jsonl).expect("writing to memory");
@@ -142,8 +190,20 @@ pub fn run(suite: &Suite, target: &dyn Target, config: &RunConfig<'_>, progress:
         });
         traces.push((scenario.id.clone(), trace));
     }
-    let systems: Vec<String> = config.systems.iter().map(|s| s.as_str().to_string()).collect();
-    let report = Report::assemble(Catalogue::standard(), SUITE_VERSION, config.seed, target.info(), &systems, runs, &judgements);
+    let systems: Vec<String> = config
+        .systems
+        .iter()
+        .map(|s| s.as_str().to_string())
+        .collect();
+    let report = Report::assemble(
+        Catalogue::standard(),
+        SUITE_VERSION,
+        config.seed,
+        target.info(),
+        &systems,
+        runs,
+        &judgements,
+    );
     Ok(RunOutcome { report, traces })
 }
 

@@ -35,7 +35,11 @@ impl<E> Ord for Slot<E> {
 
 impl<E> Agenda<E> {
     pub fn starting_at(now: Timestamp) -> Self {
-        Agenda { heap: BinaryHeap::new(), next_seq: 0, now }
+        Agenda {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+            now,
+        }
     }
 
     pub fn now(&self) -> Timestamp {

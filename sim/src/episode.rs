@@ -20,7 +20,12 @@ pub struct Episode {
 impl Episode {
     /// An episode of the run `run_seed`, named `label` so its randomness is its own.
     pub fn new(start: Timestamp, run_seed: u64, label: &str, duration: Duration) -> Self {
-        Episode { start, seed: seed::derive(run_seed, label), duration, tick: Duration::from_millis(1) }
+        Episode {
+            start,
+            seed: seed::derive(run_seed, label),
+            duration,
+            tick: Duration::from_millis(1),
+        }
     }
 
     /// A turmoil builder whose clock and randomness belong to the run, never the wall clock.
@@ -36,7 +41,9 @@ impl Episode {
     /// The calendar instant `elapsed` into the episode.
     pub fn instant(&self, elapsed: Duration) -> Timestamp {
         let span = jiff::SignedDuration::try_from(elapsed).expect("episode shorter than 292 years");
-        self.start.checked_add(span).expect("episode instant within jiff's range")
+        self.start
+            .checked_add(span)
+            .expect("episode instant within jiff's range")
     }
 
     fn system_time(&self) -> SystemTime {
@@ -54,13 +61,14 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
     use std::rc::Rc;
-    use turmoil::net::{TcpListener, TcpStream};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use turmoil::net::{TcpListener, TcpStream};
 
     /// Runs an echo exchange with random link latency; returns when each reply arrived.
     fn echo_run(ep: &Episode) -> (Vec<Duration>, Duration) {
         let mut b = ep.builder();
-        b.min_message_latency(Duration::from_millis(1)).max_message_latency(Duration::from_millis(40));
+        b.min_message_latency(Duration::from_millis(1))
+            .max_message_latency(Duration::from_millis(40));
         let mut sim = b.build();
         sim.host("server", || async {
             let l = TcpListener::bind("0.0.0.0:25").await?;
@@ -108,6 +116,9 @@ mod tests {
         assert_eq!(epoch1.as_secs() as i64, start.as_second());
         let other = Episode::new(start, 8, "echo", Duration::from_secs(60));
         assert_ne!(echo_run(&other).0, a1, "another seed draws other latencies");
-        assert_eq!(ep.instant(Duration::from_secs(90)), "2025-03-18T05:01:30Z".parse().unwrap());
+        assert_eq!(
+            ep.instant(Duration::from_secs(90)),
+            "2025-03-18T05:01:30Z".parse().unwrap()
+        );
     }
 }

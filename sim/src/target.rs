@@ -29,7 +29,11 @@ pub struct DeskEnv<'a> {
 
 impl<'a> DeskEnv<'a> {
     pub fn new(calendar: &'a BusinessCalendar) -> Self {
-        DeskEnv { calendar, sends: Vec::new(), wakeups: Vec::new() }
+        DeskEnv {
+            calendar,
+            sends: Vec::new(),
+            wakeups: Vec::new(),
+        }
     }
 
     /// The document leaves the desk at `at` and reaches its addressee then.
@@ -45,7 +49,12 @@ impl<'a> DeskEnv<'a> {
     /// when people are at work.
     pub fn office_time(&self, date: jiff::civil::Date, minutes: u32) -> Timestamp {
         let t = jiff::civil::Time::constant(10, 0, 0, 0);
-        let dt = date.to_datetime(t).checked_add(jiff::SignedDuration::from_mins(i64::from(minutes.min(7 * 60)))).expect("within a day");
+        let dt = date
+            .to_datetime(t)
+            .checked_add(jiff::SignedDuration::from_mins(i64::from(
+                minutes.min(7 * 60),
+            )))
+            .expect("within a day");
         crate::clock::instant(dt)
     }
 
@@ -66,7 +75,11 @@ pub enum DeskKind {
 }
 
 impl DeskKind {
-    pub const ALL: [DeskKind; 3] = [DeskKind::UgiaConnection, DeskKind::UgemConnection, DeskKind::BusServiceUpdate];
+    pub const ALL: [DeskKind; 3] = [
+        DeskKind::UgiaConnection,
+        DeskKind::UgemConnection,
+        DeskKind::BusServiceUpdate,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

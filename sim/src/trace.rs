@@ -42,7 +42,10 @@ pub enum SubjectKind {
 
 impl Subject {
     pub fn case(id: impl Into<String>) -> Self {
-        Subject { kind: SubjectKind::Case, id: id.into() }
+        Subject {
+            kind: SubjectKind::Case,
+            id: id.into(),
+        }
     }
 }
 
@@ -128,9 +131,16 @@ pub struct Trace {
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
     #[error("{origin}:{line}: {message}")]
-    Line { origin: String, line: usize, message: String },
+    Line {
+        origin: String,
+        line: usize,
+        message: String,
+    },
     #[error("{origin}: {source}")]
-    Io { origin: String, source: std::io::Error },
+    Io {
+        origin: String,
+        source: std::io::Error,
+    },
 }
 
 impl Trace {
@@ -139,12 +149,28 @@ impl Trace {
     }
 
     /// Records an observation; times never run backwards within one trace.
-    pub fn record(&mut self, at: Timestamp, probe: impl Into<String>, subject: Subject, event: Event) -> u64 {
+    pub fn record(
+        &mut self,
+        at: Timestamp,
+        probe: impl Into<String>,
+        subject: Subject,
+        event: Event,
+    ) -> u64 {
         let seq = self.observations.len() as u64;
         if let Some(last) = self.observations.last() {
-            assert!(at >= last.at, "observation at {at} recorded after one at {}", last.at);
+            assert!(
+                at >= last.at,
+                "observation at {at} recorded after one at {}",
+                last.at
+            );
         }
-        self.observations.push(Observation { seq, at, probe: probe.into(), subject, event });
+        self.observations.push(Observation {
+            seq,
+            at,
+            probe: probe.into(),
+            subject,
+            event,
+        });
         seq
     }
 
@@ -181,11 +207,18 @@ impl Trace {
         let mut trace = Trace::new();
         for (i, line) in input.lines().enumerate() {
             let line_no = i + 1;
-            let line = line.map_err(|source| TraceError::Io { origin: origin.to_string(), source })?;
+            let line = line.map_err(|source| TraceError::Io {
+                origin: origin.to_string(),
+                source,
+            })?;
             if line.trim().is_empty() {
                 continue;
             }
-            let bad = |message: String| TraceError::Line { origin: origin.to_string(), line: line_no, message };
+            let bad = |message: String| TraceError::Line {
+                origin: origin.to_string(),
+                line: line_no,
+                message,
+            };
             let o: Observation = serde_json::from_str(&line)
                 .map_err(|e| bad(format!("not an observation: {e} (expected an object with seq, at, probe, subject, event)")))?;
             let expected = trace.observations.len() as u64;
@@ -195,7 +228,10 @@ impl Trace {
             if let Some(last) = trace.observations.last()
                 && o.at < last.at
             {
-                return Err(bad(format!("time {} runs backwards (previous observation at {})", o.at, last.at)));
+                return Err(bad(format!(
+                    "time {} runs backwards (previous observation at {})",
+                    o.at, last.at
+                )));
             }
             trace.observations.push(o);
         }
@@ -230,20 +266,33 @@ mod tests {
         let back = Trace::read_jsonl(buf.as_slice(), "mem").unwrap();
         assert_eq!(back, t);
         let text = String::from_utf8(buf).unwrap();
-        assert!(text.contains(r#""document":"channel-application""#), "{text}");
+        assert!(
+            text.contains(r#""document":"channel-application""#),
+            "{text}"
+        );
     }
 
     #[test]
     fn recorded_evidence_errors_name_the_line() {
         let good = r#"{"seq":0,"at":"2025-03-18T05:00:00Z","probe":"p","subject":{"kind":"case","id":"A"},"event":{"kind":"document","case":"A","document":"rejection","from":"STS","to":"op","channel":"aps"}}"#;
-        let back_in_time = good.replace(r#""seq":0,"at":"2025-03-18T05"#, r#""seq":1,"at":"2025-03-18T04"#);
+        let back_in_time = good.replace(
+            r#""seq":0,"at":"2025-03-18T05"#,
+            r#""seq":1,"at":"2025-03-18T04"#,
+        );
         let input = format!("{good}\n{back_in_time}\n");
-        let err = Trace::read_jsonl(input.as_bytes(), "log.jsonl").unwrap_err().to_string();
+        let err = Trace::read_jsonl(input.as_bytes(), "log.jsonl")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("log.jsonl:2:"), "{err}");
         assert!(err.contains("runs backwards"), "{err}");
 
         let unknown = good.replace("rejection", "rejektion");
-        let err = Trace::read_jsonl(unknown.as_bytes(), "log.jsonl").unwrap_err().to_string();
-        assert!(err.starts_with("log.jsonl:1:") && err.contains("rejektion"), "{err}");
+        let err = Trace::read_jsonl(unknown.as_bytes(), "log.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("log.jsonl:1:") && err.contains("rejektion"),
+            "{err}"
+        );
     }
 }

@@ -43,42 +43,93 @@ impl Oracle for AnswerDeadline {
             let deadline = match ctx.calendar.deadline_end(obs.at, self.working_days) {
                 Ok(d) => d,
                 Err(e) => {
-                    cases.push(CaseVerdict { verdict: Verdict::NotTested, finding: format!("case {}: cannot compute the deadline: {e}", app.case), evidence });
+                    cases.push(CaseVerdict {
+                        verdict: Verdict::NotTested,
+                        finding: format!("case {}: cannot compute the deadline: {e}", app.case),
+                        evidence,
+                    });
                     continue;
                 }
             };
-            evidence.push(computed(ctx, deadline, &app.case, format!("deadline: end of the {}th working day after receipt", self.working_days)));
-            let answer = answers_in_case(&docs, i, self.trigger).find(|(_, d)| self.answers.contains(&d.doc) || self.settled_elsewhere.contains(&d.doc));
+            evidence.push(computed(
+                ctx,
+                deadline,
+                &app.case,
+                format!(
+                    "deadline: end of the {}th working day after receipt",
+                    self.working_days
+                ),
+            ));
+            let answer = answers_in_case(&docs, i, self.trigger).find(|(_, d)| {
+                self.answers.contains(&d.doc) || self.settled_elsewhere.contains(&d.doc)
+            });
             let case = &app.case;
             let verdict = match answer {
-                None if ctx.end < deadline => {
-                    CaseVerdict { verdict: Verdict::NotTested, finding: format!("case {case}: the scenario ended before the deadline, unanswered"), evidence }
-                }
+                None if ctx.end < deadline => CaseVerdict {
+                    verdict: Verdict::NotTested,
+                    finding: format!(
+                        "case {case}: the scenario ended before the deadline, unanswered"
+                    ),
+                    evidence,
+                },
                 None => CaseVerdict {
                     verdict: Verdict::Fail,
-                    finding: format!("case {case}: no {} within {} working days", words(self.answers), self.working_days),
+                    finding: format!(
+                        "case {case}: no {} within {} working days",
+                        words(self.answers),
+                        self.working_days
+                    ),
                     evidence,
                 },
                 Some((o, d)) => {
                     evidence.push(seen(ctx, o, d));
                     if self.settled_elsewhere.contains(&d.doc) {
-                        CaseVerdict { verdict: Verdict::NotTested, finding: format!("case {case} was answered with {}, which {} does not judge", d.doc.as_str(), self.clause), evidence }
+                        CaseVerdict {
+                            verdict: Verdict::NotTested,
+                            finding: format!(
+                                "case {case} was answered with {}, which {} does not judge",
+                                d.doc.as_str(),
+                                self.clause
+                            ),
+                            evidence,
+                        }
                     } else {
                         let mut faults = Vec::new();
                         if o.at > deadline {
-                            let late = ctx.calendar.working_days_between(deadline_date(deadline), o.at.to_zoned(qaqpa_sim::calendar::almaty()).date()).unwrap_or(0);
-                            faults.push(format!("{} arrived {} working day(s) after the {}-working-day deadline", d.doc.as_str(), late, self.working_days));
+                            let late = ctx
+                                .calendar
+                                .working_days_between(
+                                    deadline_date(deadline),
+                                    o.at.to_zoned(qaqpa_sim::calendar::almaty()).date(),
+                                )
+                                .unwrap_or(0);
+                            faults.push(format!(
+                                "{} arrived {} working day(s) after the {}-working-day deadline",
+                                d.doc.as_str(),
+                                late,
+                                self.working_days
+                            ));
                         }
-                        if self.needs_reasons.contains(&d.doc) && d.reasons.iter().all(|r| r.trim().is_empty()) {
+                        if self.needs_reasons.contains(&d.doc)
+                            && d.reasons.iter().all(|r| r.trim().is_empty())
+                        {
                             faults.push(format!("{} gives no reasons", d.doc.as_str()));
                         }
                         if let Some(v) = self.check.and_then(|c| c(app, d)) {
                             faults.push(v);
                         }
                         if faults.is_empty() {
-                            CaseVerdict { verdict: Verdict::Pass, finding: format!("case {case}: {} in time", d.doc.as_str()), evidence }
+                            CaseVerdict {
+                                verdict: Verdict::Pass,
+                                finding: format!("case {case}: {} in time", d.doc.as_str()),
+                                evidence,
+                            }
                         } else {
-                            CaseVerdict { verdict: Verdict::Fail, finding: format!("case {case}: {}", faults.join(", ")), evidence }
+                            CaseVerdict {
+                                verdict: Verdict::Fail,
+                                finding: format!("case {case}: {}", faults.join(", ")),
+                                evidence,
+                            }
                         }
                     }
                 }
@@ -94,5 +145,9 @@ fn deadline_date(t: jiff::Timestamp) -> jiff::civil::Date {
 }
 
 fn words(kinds: &[DocKind]) -> String {
-    kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(" or ")
+    kinds
+        .iter()
+        .map(|k| k.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ")
 }

@@ -27,12 +27,27 @@ pub trait Oracle: Sync {
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement;
 }
 
-const ELIGIBLE_MAIL_APPLICANTS: &[&str] = &["state-body", "local-self-government", "state-legal-entity", "quasi-public", "critical-ict-owner"];
+const ELIGIBLE_MAIL_APPLICANTS: &[&str] = &[
+    "state-body",
+    "local-self-government",
+    "state-legal-entity",
+    "quasi-public",
+    "critical-ict-owner",
+];
 
 fn ineligible_connected(application: &Document, answer: &Document) -> Option<String> {
-    let kind = application.fields.get("applicant-kind").map(String::as_str).unwrap_or("(not stated)");
-    (answer.doc == DocKind::ConnectionNotice && !ELIGIBLE_MAIL_APPLICANTS.contains(&kind))
-        .then(|| format!("connected an applicant of kind `{kind}`, which the rules (ugem-2) do not cover"))
+    let kind = application
+        .fields
+        .get("applicant-kind")
+        .map(String::as_str)
+        .unwrap_or("(not stated)");
+    (answer.doc == DocKind::ConnectionNotice && !ELIGIBLE_MAIL_APPLICANTS.contains(&kind)).then(
+        || {
+            format!(
+                "connected an applicant of kind `{kind}`, which the rules (ugem-2) do not cover"
+            )
+        },
+    )
 }
 
 static ORACLES: &[&dyn Oracle] = &[
@@ -90,7 +105,11 @@ static ORACLES: &[&dyn Oracle] = &[
         clause: "eint-45-10",
         describe: "every service-update application is checked within 3 working days of receipt: passed, or returned for rework with reasons",
         trigger: DocKind::ServiceUpdateApplication,
-        answers: &[DocKind::CheckPassed, DocKind::ReturnedForRework, DocKind::UpdateCompleted],
+        answers: &[
+            DocKind::CheckPassed,
+            DocKind::ReturnedForRework,
+            DocKind::UpdateCompleted,
+        ],
         settled_elsewhere: &[],
         working_days: 3,
         needs_reasons: &[DocKind::ReturnedForRework],
@@ -115,7 +134,14 @@ pub fn find(clause: &str) -> Option<&'static dyn Oracle> {
 // ---- shared by the oracles ----
 
 fn describe_doc(d: &Document) -> String {
-    let mut s = format!("{} → {}: {} (case {}, via {})", d.from, d.to, d.doc.as_str(), d.case, channel_word(d));
+    let mut s = format!(
+        "{} → {}: {} (case {}, via {})",
+        d.from,
+        d.to,
+        d.doc.as_str(),
+        d.case,
+        channel_word(d)
+    );
     if !d.reasons.is_empty() {
         s.push_str(&format!("; reasons: {}", d.reasons.join("; ")));
     }
@@ -144,7 +170,14 @@ fn seen(ctx: &OracleCtx<'_>, o: &Observation, d: &Document) -> Evidence {
 }
 
 fn computed(ctx: &OracleCtx<'_>, at: Timestamp, case: &str, text: String) -> Evidence {
-    Evidence { scenario: ctx.scenario.to_string(), at: clock::display(at), probe: "oracle".into(), subject: format!("case {case}"), text, seq: None }
+    Evidence {
+        scenario: ctx.scenario.to_string(),
+        at: clock::display(at),
+        probe: "oracle".into(),
+        subject: format!("case {case}"),
+        text,
+        seq: None,
+    }
 }
 
 /// One case's outcome under one clause.
@@ -159,16 +192,33 @@ struct CaseVerdict {
 fn combine(clause: &str, cases: Vec<CaseVerdict>) -> Judgement {
     let worst = cases.iter().map(|c| c.verdict).max_by_key(|v| v.severity());
     let Some(worst) = worst else {
-        return Judgement { verdict: Verdict::NotTested, finding: format!("the trace holds no case that {clause} applies to"), evidence: vec![] };
+        return Judgement {
+            verdict: Verdict::NotTested,
+            finding: format!("the trace holds no case that {clause} applies to"),
+            evidence: vec![],
+        };
     };
-    let finding = cases.iter().filter(|c| c.verdict == worst).map(|c| c.finding.as_str()).collect::<Vec<_>>().join("; ");
+    let finding = cases
+        .iter()
+        .filter(|c| c.verdict == worst)
+        .map(|c| c.finding.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
     let evidence = cases.into_iter().flat_map(|c| c.evidence).collect();
-    Judgement { verdict: worst, finding, evidence }
+    Judgement {
+        verdict: worst,
+        finding,
+        evidence,
+    }
 }
 
 /// The documents a desk sent in `case` after observation `after`, up to the case's next
 /// application (a resubmission starts a new count).
-fn answers_in_case<'t>(docs: &[(&'t Observation, &'t Document)], after: usize, trigger: DocKind) -> impl Iterator<Item = (&'t Observation, &'t Document)> {
+fn answers_in_case<'t>(
+    docs: &[(&'t Observation, &'t Document)],
+    after: usize,
+    trigger: DocKind,
+) -> impl Iterator<Item = (&'t Observation, &'t Document)> {
     let (_, app) = docs[after];
     docs[after + 1..]
         .iter()

@@ -34,9 +34,13 @@ impl Oracle for UpdateAfterCheck {
             let case = &app.case;
             let mut evidence = vec![seen(ctx, obs, app)];
             let answers: Vec<_> = answers_in_case(&docs, i, self.trigger).collect();
-            let returned = answers.iter().find(|(_, d)| d.doc == DocKind::ReturnedForRework);
+            let returned = answers
+                .iter()
+                .find(|(_, d)| d.doc == DocKind::ReturnedForRework);
             let passed = answers.iter().find(|(_, d)| d.doc == DocKind::CheckPassed);
-            let done = answers.iter().find(|(_, d)| d.doc == DocKind::UpdateCompleted);
+            let done = answers
+                .iter()
+                .find(|(_, d)| d.doc == DocKind::UpdateCompleted);
             if let Some((o, d)) = returned
                 && done.is_none_or(|(od, _)| od.at > o.at)
             {
@@ -46,45 +50,91 @@ impl Oracle for UpdateAfterCheck {
             }
             let deadlines = (|| -> Result<_, qaqpa_sim::calendar::CalendarError> {
                 Ok(match passed {
-                    Some((o, _)) => (ctx.calendar.deadline_end(o.at, self.update_working_days)?, None),
+                    Some((o, _)) => (
+                        ctx.calendar.deadline_end(o.at, self.update_working_days)?,
+                        None,
+                    ),
                     None => (
-                        ctx.calendar.deadline_end(obs.at, self.update_working_days)?,
-                        Some(ctx.calendar.deadline_end(obs.at, self.check_working_days + self.update_working_days)?),
+                        ctx.calendar
+                            .deadline_end(obs.at, self.update_working_days)?,
+                        Some(ctx.calendar.deadline_end(
+                            obs.at,
+                            self.check_working_days + self.update_working_days,
+                        )?),
                     ),
                 })
             })();
             let (strict, lenient) = match deadlines {
                 Ok(d) => d,
                 Err(e) => {
-                    cases.push(CaseVerdict { verdict: Verdict::NotTested, finding: format!("case {case}: cannot compute the deadline: {e}"), evidence });
+                    cases.push(CaseVerdict {
+                        verdict: Verdict::NotTested,
+                        finding: format!("case {case}: cannot compute the deadline: {e}"),
+                        evidence,
+                    });
                     continue;
                 }
             };
             if let Some((o, d)) = passed {
                 evidence.push(seen(ctx, o, d));
-                evidence.push(computed(ctx, strict, case, format!("deadline: end of the {}th working day after the positive check", self.update_working_days)));
+                evidence.push(computed(
+                    ctx,
+                    strict,
+                    case,
+                    format!(
+                        "deadline: end of the {}th working day after the positive check",
+                        self.update_working_days
+                    ),
+                ));
             } else {
-                evidence.push(computed(ctx, strict, case, format!("deadline (strict reading): end of the {}th working day after receipt", self.update_working_days)));
+                evidence.push(computed(
+                    ctx,
+                    strict,
+                    case,
+                    format!(
+                        "deadline (strict reading): end of the {}th working day after receipt",
+                        self.update_working_days
+                    ),
+                ));
             }
             if let Some(l) = lenient {
                 evidence.push(computed(ctx, l, case, format!("deadline (lenient reading): {} working days after the last day of the check", self.update_working_days)));
             }
             let last = lenient.unwrap_or(strict);
             let verdict = match done {
-                None if ctx.end < last => CaseVerdict { verdict: Verdict::NotTested, finding: format!("case {case}: the scenario ended before the update deadline"), evidence },
-                None => CaseVerdict { verdict: Verdict::Fail, finding: format!("case {case}: no update-completed by the deadline"), evidence },
+                None if ctx.end < last => CaseVerdict {
+                    verdict: Verdict::NotTested,
+                    finding: format!("case {case}: the scenario ended before the update deadline"),
+                    evidence,
+                },
+                None => CaseVerdict {
+                    verdict: Verdict::Fail,
+                    finding: format!("case {case}: no update-completed by the deadline"),
+                    evidence,
+                },
                 Some((o, d)) => {
                     evidence.push(seen(ctx, o, d));
                     if o.at <= strict {
-                        CaseVerdict { verdict: Verdict::Pass, finding: format!("case {case}: update completed in time"), evidence }
+                        CaseVerdict {
+                            verdict: Verdict::Pass,
+                            finding: format!("case {case}: update completed in time"),
+                            evidence,
+                        }
                     } else if o.at <= last {
                         CaseVerdict {
                             verdict: Verdict::Warning,
-                            finding: format!("case {case}: update completed more than {} working days after receipt, with no positive check announced; in time only if the count starts at the end of the check period", self.update_working_days),
+                            finding: format!(
+                                "case {case}: update completed more than {} working days after receipt, with no positive check announced; in time only if the count starts at the end of the check period",
+                                self.update_working_days
+                            ),
                             evidence,
                         }
                     } else {
-                        CaseVerdict { verdict: Verdict::Fail, finding: format!("case {case}: update completed after the deadline"), evidence }
+                        CaseVerdict {
+                            verdict: Verdict::Fail,
+                            finding: format!("case {case}: update completed after the deadline"),
+                            evidence,
+                        }
                     }
                 }
             };
