@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Run the conformance suite against the reference and write the reports.
     Run(RunArgs),
+    /// Judge recorded traces with the suite's oracles and write the reports.
+    Judge(crate::judge_cmd::JudgeArgs),
     /// Is a date a Kazakhstan working day, and what date is N days after it?
     Calendar(calendar_cmd::CalendarArgs),
     /// List the clauses of the catalogue.
@@ -70,7 +72,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = std::io::stdout().lock();
     let result = match cli.command {
-        Command::Run(args) => return run(&args),
+        Command::Run(args) => return finish(run_to_disk(&args), &args.out),
+        Command::Judge(args) => return finish(crate::judge_cmd::judge(&args), args.out()),
         Command::Calendar(args) => calendar_cmd::run(&args, &mut stdout).map_err(|e| e.to_string()),
         Command::Clauses { json } => clauses(json, &mut stdout),
         Command::Explain { id } => explain(&id, &mut stdout),
@@ -85,28 +88,13 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(args: &RunArgs) -> ExitCode {
-    match run_to_disk(args) {
+fn finish(result: Result<RunOutcome, String>, out: &Path) -> ExitCode {
+    match result {
         Ok(outcome) => {
             let r = &outcome.report;
-            let totals: Vec<String> = r
-                .totals
-                .iter()
-                .filter(|(_, n)| **n > 0)
-                .map(|(v, n)| format!("{n} {v}"))
-                .collect();
-            eprintln!(
-                "qaqpa: {} scenarios, {} clauses: {}; reports in {}",
-                r.scenarios.len(),
-                r.clauses.len(),
-                totals.join(", "),
-                args.out.display()
-            );
-            if r.failed() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
+            let totals: Vec<String> = r.totals.iter().filter(|(_, n)| **n > 0).map(|(v, n)| format!("{n} {v}")).collect();
+            eprintln!("qaqpa: {} scenarios, {} clauses: {}; reports in {}", r.scenarios.len(), r.clauses.len(), totals.join(", "), out.display());
+            if r.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS }
         }
         Err(e) => {
             eprintln!("qaqpa: {e}");
@@ -174,7 +162,7 @@ impl RunArgs {
     }
 }
 
-fn load_calendar(path: Option<&Path>) -> Result<BusinessCalendar, String> {
+pub fn load_calendar(path: Option<&Path>) -> Result<BusinessCalendar, String> {
     let cal = BusinessCalendar::kazakhstan();
     match path {
         None => Ok(cal),

@@ -4,4 +4,5 @@
 
 pub mod calendar_cmd;
 pub mod cli;
+pub mod judge_cmd;
 pub mod reference;

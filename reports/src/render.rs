@@ -248,13 +248,17 @@ pub fn html(report: &Report, catalogue: &Catalogue) -> String {
     for c in &report.clauses {
         let _ = write!(
             o,
-            "<tr id=\"{id}\"><td><a href=\"#{id}\">{id}</a></td><td>{doc} §{num}</td><td>{sys}</td><td>{kinds}</td><td><span class=\"v {v}\">{v}</span></td><td>{finding}",
+            "<tr id=\"{id}\"><td><a href=\"#{id}\">{id}</a></td><td>{doc} §{num}</td><td>{sys}</td><td>{kinds}</td><td>{badge}</td><td>{finding}",
             id = esc(&c.id),
             doc = esc(&c.document),
             num = esc(&c.number),
             sys = esc(&c.systems.join(", ")),
             kinds = esc(&c.kinds.join(", ")),
-            v = c.verdict,
+            badge = if matches!(c.verdict, Verdict::Fail | Verdict::Warning) {
+                format!("<a class=\"v {v}\" href=\"#evidence-{id}\">{v}</a>", v = c.verdict, id = esc(&c.id))
+            } else {
+                format!("<span class=\"v {v}\">{v}</span>", v = c.verdict)
+            },
             finding = esc(&c.finding),
         );
         if let Some(clause) = catalogue.get(&c.id) {
@@ -334,7 +338,7 @@ fn timeline_svg(c: &ClauseResult) -> String {
         c.evidence
             .iter()
             .filter_map(|e| {
-                let t = e.at.parse::<qaqpa_sim::jiff::Zoned>().ok()?.timestamp();
+                let t = e.at.parse::<Timestamp>().ok()?;
                 let lane = match lanes.iter().position(|l| *l == e.scenario) {
                     Some(i) => i,
                     None => {
@@ -352,8 +356,8 @@ fn timeline_svg(c: &ClauseResult) -> String {
     let t1 = points.iter().map(|p| p.1).max().unwrap_or(t0);
     let span = (t1.as_second() - t0.as_second()).max(1) as f64;
     let lanes = points.iter().map(|p| p.0).max().unwrap_or(0) + 1;
-    let (width, left, right, lane_h) = (900.0, 20.0, 20.0, 70.0);
-    let height = lanes as f64 * lane_h + 10.0;
+    let (width, left, right, lane_h) = (900.0, 70.0, 70.0, 70.0);
+    let height = lanes as f64 * lane_h + 30.0;
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -386,6 +390,103 @@ fn timeline_svg(c: &ClauseResult) -> String {
             esc(e.at.get(..10).unwrap_or(&e.at))
         );
     }
+    let _ = writeln!(
+        o,
+        "<circle cx=\"{left}\" cy=\"{ly}\" r=\"4\" fill=\"#1f5fa8\"/><text x=\"{}\" y=\"{}\">observed by a probe</text><circle cx=\"{}\" cy=\"{ly}\" r=\"4\" fill=\"#8a1111\"/><text x=\"{}\" y=\"{}\">computed by the oracle (deadline)</text>",
+        left + 8.0,
+        height - 16.0,
+        left + 160.0,
+        left + 168.0,
+        height - 16.0,
+        ly = height - 20.0
+    );
     o.push_str("</svg>\n");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::ScenarioRun;
+    use crate::verdict::Evidence;
+    use std::collections::BTreeMap;
+
+    fn evidence(at: &str, probe: &str, text: &str) -> Evidence {
+        Evidence { scenario: "s1".into(), at: at.into(), probe: probe.into(), subject: "case C".into(), text: text.into(), seq: None }
+    }
+
+    fn report() -> Report {
+        let clause = |id: &str, verdict, evidence| ClauseResult {
+            id: id.into(),
+            number: "6".into(),
+            document: "order-386".into(),
+            systems: vec!["ugia".into()],
+            kinds: vec!["workflow".into()],
+            summary: "a <b>summary</b> | with a pipe".into(),
+            verdict,
+            finding: "late & <unreasoned> | split".into(),
+            scenarios: vec!["s1".into()],
+            evidence,
+        };
+        let ev = vec![
+            evidence("2025-03-20T18:30:00+05:00", "inbox:STS", "application"),
+            evidence("2025-04-08T23:59:59+05:00", "oracle", "deadline"),
+            evidence("2024-02-29T12:00:00+06:00", "inbox:operator", "<script>alert(1)</script>"),
+        ];
+        Report {
+            suite_version: "0.0.0".into(),
+            seed: 7,
+            target: qaqpa_sim::target::TargetInfo { kind: "reference".into(), name: "ref".into(), defects: vec!["d1".into()] },
+            systems: vec!["ugia".into()],
+            scenarios: vec![ScenarioRun {
+                id: "s1".into(),
+                title: "t".into(),
+                file: "f.yaml".into(),
+                system: "ugia".into(),
+                clauses: vec!["ugia-6".into()],
+                observations: 3,
+                trace_sha256: "ab".repeat(32),
+            }],
+            totals: BTreeMap::from([(Verdict::Fail, 1), (Verdict::Pass, 1)]),
+            clauses: vec![clause("ugia-6", Verdict::Fail, ev), clause("ugia-10", Verdict::Pass, vec![])],
+        }
+    }
+
+    #[test]
+    fn html_escapes_everything_and_draws_each_failing_observation() {
+        let html = html(&report(), Catalogue::standard());
+        assert!(!html.contains("<script>"), "observations are escaped");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("late &amp; &lt;unreasoned&gt; | split"));
+        assert_eq!(html.matches("</circle>").count(), 3, "one point per piece of evidence of the failing clause");
+        assert!(!html.contains("src=") && !html.contains("href=\"http"), "self-contained");
+    }
+
+    #[test]
+    fn markdown_cells_cannot_break_the_table() {
+        let md = markdown(&report());
+        let row = md.lines().find(|l| l.starts_with("| ugia-6 |")).unwrap();
+        let bars = row.char_indices().filter(|(i, c)| *c == '|' && !row[..*i].ends_with('\\')).count();
+        assert_eq!(bars, 7, "six cells: {row}");
+        assert!(md.contains("### ugia-6 — fail") && !md.contains("### ugia-10"), "evidence only for failing clauses");
+        assert!(md.contains("a <b>summary</b> \\| with a pipe"));
+    }
+
+    #[test]
+    fn junit_has_one_case_per_clause_and_fails_the_failing_one() {
+        let xml = junit(&report());
+        assert_eq!(xml.matches("<testcase ").count(), 2);
+        assert_eq!(xml.matches("<failure").count(), 1);
+        assert!(xml.contains("tests=\"2\"") && xml.contains("failures=\"1\""), "{xml}");
+    }
+
+    #[test]
+    fn json_keeps_the_fields_users_script_against() {
+        let v: serde_json::Value = serde_json::from_str(&json(&report())).unwrap();
+        for k in ["suite_version", "seed", "target", "clauses"] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        assert_eq!(v["clauses"][0]["verdict"], "fail");
+        assert_eq!(v["totals"]["pass"], 1);
+    }
 }

@@ -52,8 +52,8 @@ pub struct ClauseJudgements {
 }
 
 impl ClauseResult {
-    /// Combines a clause's judgements: the worst verdict observed, with the findings of the
-    /// scenarios that gave it and every scenario's evidence.
+    /// Combines a clause's judgements: the worst verdict observed, with the findings and the
+    /// evidence of the scenarios that gave it.
     pub fn combine(
         clause: &Clause,
         in_scope: bool,
@@ -98,6 +98,7 @@ impl ClauseResult {
                     let evidence = j
                         .by_scenario
                         .iter()
+                        .filter(|(_, jd)| jd.verdict == worst)
                         .flat_map(|(_, jd)| jd.evidence.iter().cloned())
                         .collect();
                     (worst, finding, evidence)

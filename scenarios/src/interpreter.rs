@@ -29,31 +29,32 @@ pub fn inbox(party: &str) -> String {
     format!("inbox:{party}")
 }
 
-pub struct Timeline<'a> {
-    pub calendar: &'a BusinessCalendar,
-    pub start: Timestamp,
-    pub end: Timestamp,
+/// The instant a scenario's time expression names; without a time of day, the start's time
+/// of day, or the end of the day when `end_of_day`.
+pub fn instant_of(
+    calendar: &BusinessCalendar,
+    scenario: &Scenario,
+    when: When,
+    end_of_day: bool,
+) -> Result<Timestamp, CalendarError> {
+    let start = scenario.start;
+    let (date, time) = match when {
+        When::At(dt) => return Ok(clock::instant(dt)),
+        When::WorkingDay(n, t) => (calendar.add_working_days(start.date(), n)?, t),
+        When::Day(n, t) => (calendar.add_calendar_days(start.date(), n as i32), t),
+    };
+    Ok(match (time, end_of_day) {
+        (Some(t), _) => clock::instant(date.to_datetime(t)),
+        (None, true) => clock::end_of_day(date),
+        (None, false) => clock::instant(date.to_datetime(start.time())),
+    })
 }
 
-impl Timeline<'_> {
-    pub fn resolve(
-        &self,
-        scenario: &Scenario,
-        when: When,
-        end_of_day: bool,
-    ) -> Result<Timestamp, CalendarError> {
-        let start = scenario.start;
-        let (date, time) = match when {
-            When::At(dt) => return Ok(clock::instant(dt)),
-            When::WorkingDay(n, t) => (self.calendar.add_working_days(start.date(), n)?, t),
-            When::Day(n, t) => (self.calendar.add_calendar_days(start.date(), n as i32), t),
-        };
-        Ok(match (time, end_of_day) {
-            (Some(t), _) => clock::instant(date.to_datetime(t)),
-            (None, true) => clock::end_of_day(date),
-            (None, false) => clock::instant(date.to_datetime(start.time())),
-        })
-    }
+/// The scenario's last instant: observations after it are not made, deadlines after it are
+/// not judged.
+pub fn scenario_end(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Timestamp, PlayError> {
+    instant_of(calendar, scenario, scenario.until, true)
+        .map_err(|source| PlayError::Calendar { file: scenario.file.clone(), source })
 }
 
 /// Runs `scenario` with `seed` (the scenario's own, derived from the run's) and returns the
@@ -81,19 +82,12 @@ pub fn play(
         None => None,
     };
     let start = clock::instant(scenario.start);
-    let mut line = Timeline {
-        calendar,
-        start,
-        end: start,
-    };
-    line.end = line
-        .resolve(scenario, scenario.until, true)
-        .map_err(cal_err)?;
+    let end = scenario_end(calendar, scenario)?;
 
     let mut agenda = Agenda::starting_at(start);
     for (i, step) in scenario.steps.iter().enumerate() {
         agenda.schedule(
-            line.resolve(scenario, step.at.value, false)
+            instant_of(calendar, scenario, step.at.value, false)
                 .map_err(cal_err)?,
             Happening::Step(i),
         );
@@ -104,7 +98,7 @@ pub fn play(
         .as_ref()
         .map(|d| d.party().to_string())
         .unwrap_or_default();
-    while let Some((now, happening)) = agenda.pop_until(line.end) {
+    while let Some((now, happening)) = agenda.pop_until(end) {
         let mut env = DeskEnv::new(calendar);
         match happening {
             Happening::Step(i) => match scenario.steps[i].action() {

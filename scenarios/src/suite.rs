@@ -6,12 +6,12 @@ use std::path::Path;
 use qaqpa_reports::catalogue::Catalogue;
 use qaqpa_reports::{ClauseJudgements, Report, ScenarioRun};
 use qaqpa_sim::calendar::BusinessCalendar;
-use qaqpa_sim::target::Target;
+use qaqpa_sim::target::{Target, TargetInfo};
 use qaqpa_sim::trace::Trace;
-use qaqpa_sim::{clock, seed};
+use qaqpa_sim::seed;
 use sha2::{Digest, Sha256};
 
-use crate::interpreter::{PlayError, Timeline, play};
+use crate::interpreter::{PlayError, play, scenario_end};
 use crate::oracle::{self, OracleCtx};
 use crate::scenario::{Scenario, ScenarioError, SystemName};
 
@@ -53,6 +53,8 @@ pub enum SuiteError {
     },
     #[error(transparent)]
     Play(#[from] PlayError),
+    #[error("no scenario `{id}` in the suite (a recorded trace is judged by the scenario it was recorded for)")]
+    UnknownScenario { id: String },
 }
 
 #[derive(Debug, Clone)]
@@ -146,40 +148,56 @@ pub fn run(
     progress: &mut dyn FnMut(usize, usize, &Scenario),
 ) -> Result<RunOutcome, SuiteError> {
     let selected = suite.for_systems(&config.systems);
-    let mut judgements: BTreeMap<String, ClauseJudgements> = BTreeMap::new();
-    let mut runs = Vec::new();
-    let mut traces = Vec::new();
+    let mut judged = Judged::default();
     for (i, scenario) in selected.iter().enumerate() {
         progress(i, selected.len(), scenario);
         let scenario_seed = seed::derive(config.seed, &scenario.id);
         let trace = play(scenario, config.calendar, target, scenario_seed)?;
-        let end = Timeline {
-            calendar: config.calendar,
-            start: clock::instant(scenario.start),
-            end: clock::instant(scenario.start),
-        }
-        .resolve(scenario, scenario.until, true)
-        .map_err(|source| PlayError::Calendar {
-            file: scenario.file.clone(),
-            source,
-        })?;
-        let ctx = OracleCtx {
-            calendar: config.calendar,
-            scenario: &scenario.id,
-            end,
-        };
+        judged.judge(scenario, trace, config.calendar)?;
+    }
+    Ok(judged.report(config, target.info()))
+}
+
+/// Judges traces recorded elsewhere (a previous run, a vendor's test bench, ticket logs
+/// converted to observations) with the same oracles: `recorded` pairs a scenario id of the
+/// suite with its trace.
+pub fn judge_recorded(
+    suite: &Suite,
+    recorded: Vec<(String, Trace)>,
+    config: &RunConfig<'_>,
+    target: TargetInfo,
+) -> Result<RunOutcome, SuiteError> {
+    let mut judged = Judged::default();
+    for (id, trace) in recorded {
+        let scenario = suite
+            .scenarios
+            .iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| SuiteError::UnknownScenario { id: id.clone() })?;
+        judged.judge(scenario, trace, config.calendar)?;
+    }
+    Ok(judged.report(config, target))
+}
+
+#[derive(Default)]
+struct Judged {
+    judgements: BTreeMap<String, ClauseJudgements>,
+    runs: Vec<ScenarioRun>,
+    traces: Vec<(String, Trace)>,
+}
+
+impl Judged {
+    fn judge(&mut self, scenario: &Scenario, trace: Trace, calendar: &BusinessCalendar) -> Result<(), SuiteError> {
+        let end = scenario_end(calendar, scenario)?;
+        let ctx = OracleCtx { calendar, scenario: &scenario.id, end };
         for clause in scenario.clauses() {
-            let oracle =
-                oracle::find(&clause).expect("scenarios are checked for oracles when loaded");
-            judgements
-                .entry(clause)
-                .or_default()
-                .by_scenario
-                .push((scenario.id.clone(), oracle.judge(&ctx, &trace)));
+            let oracle = oracle::find(&clause).expect("scenarios are checked for oracles when loaded");
+            let judgement = oracle.judge(&ctx, &trace);
+            self.judgements.entry(clause).or_default().by_scenario.push((scenario.id.clone(), judgement));
         }
         let mut jsonl = Vec::new();
         trace.write_jsonl(&mut jsonl).expect("writing to memory");
-        runs.push(ScenarioRun {
+        self.runs.push(ScenarioRun {
             id: scenario.id.clone(),
             title: scenario.title.clone(),
             file: scenario.file.clone(),
@@ -188,23 +206,23 @@ pub fn run(
             observations: trace.len(),
             trace_sha256: hex(&Sha256::digest(&jsonl)),
         });
-        traces.push((scenario.id.clone(), trace));
+        self.traces.push((scenario.id.clone(), trace));
+        Ok(())
     }
-    let systems: Vec<String> = config
-        .systems
-        .iter()
-        .map(|s| s.as_str().to_string())
-        .collect();
-    let report = Report::assemble(
-        Catalogue::standard(),
-        SUITE_VERSION,
-        config.seed,
-        target.info(),
-        &systems,
-        runs,
-        &judgements,
-    );
-    Ok(RunOutcome { report, traces })
+
+    fn report(self, config: &RunConfig<'_>, target: TargetInfo) -> RunOutcome {
+        let systems: Vec<String> = config.systems.iter().map(|s| s.as_str().to_string()).collect();
+        let report = Report::assemble(
+            Catalogue::standard(),
+            SUITE_VERSION,
+            config.seed,
+            target,
+            &systems,
+            self.runs,
+            &self.judgements,
+        );
+        RunOutcome { report, traces: self.traces }
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

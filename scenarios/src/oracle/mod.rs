@@ -187,8 +187,8 @@ struct CaseVerdict {
     evidence: Vec<Evidence>,
 }
 
-/// A scenario's judgement: the worst case decides; cases the clause does not reach are
-/// reported as such, so a scenario that exercised nothing says so.
+/// A scenario's judgement: the worst case decides, and its evidence is that of the cases
+/// that decided it, in time order; a scenario that exercised nothing says so.
 fn combine(clause: &str, cases: Vec<CaseVerdict>) -> Judgement {
     let worst = cases.iter().map(|c| c.verdict).max_by_key(|v| v.severity());
     let Some(worst) = worst else {
@@ -198,18 +198,11 @@ fn combine(clause: &str, cases: Vec<CaseVerdict>) -> Judgement {
             evidence: vec![],
         };
     };
-    let finding = cases
-        .iter()
-        .filter(|c| c.verdict == worst)
-        .map(|c| c.finding.as_str())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let evidence = cases.into_iter().flat_map(|c| c.evidence).collect();
-    Judgement {
-        verdict: worst,
-        finding,
-        evidence,
-    }
+    let deciding: Vec<CaseVerdict> = cases.into_iter().filter(|c| c.verdict == worst).collect();
+    let finding = deciding.iter().map(|c| c.finding.as_str()).collect::<Vec<_>>().join("; ");
+    let mut evidence: Vec<Evidence> = deciding.into_iter().flat_map(|c| c.evidence).collect();
+    evidence.sort_by_key(|e| e.at.parse::<jiff::Timestamp>().ok());
+    Judgement { verdict: worst, finding, evidence }
 }
 
 /// The documents a desk sent in `case` after observation `after`, up to the case's next
