@@ -46,6 +46,7 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(o, "| seed | {} |", report.seed);
     let _ = writeln!(o, "| target | {} |", md_cell(&target_line(report)));
     let _ = writeln!(o, "| systems certified | {} |", report.systems.join(", "));
+    let _ = writeln!(o, "| business calendar | {} |", md_cell(&report.calendar.describe()));
     let _ = writeln!(o, "| scenarios | {} |", report.scenarios.len());
     let _ = writeln!(
         o,
@@ -220,6 +221,7 @@ pub fn html(report: &Report, catalogue: &Catalogue) -> String {
         ("seed", report.seed.to_string()),
         ("target", target_line(report)),
         ("systems certified", report.systems.join(", ")),
+        ("business calendar", report.calendar.describe()),
         ("scenarios", report.scenarios.len().to_string()),
         (
             "outcome",
@@ -438,6 +440,7 @@ mod tests {
             seed: 7,
             target: qaqpa_sim::target::TargetInfo { kind: "reference".into(), name: "ref".into(), defects: vec!["d1".into()] },
             systems: vec!["ugia".into()],
+            calendar: crate::report::CalendarInfo { sources: vec!["cal.toml".into()], first_year: 2020, last_year: 2027, provisional_years: vec![2027] },
             scenarios: vec![ScenarioRun {
                 id: "s1".into(),
                 title: "t".into(),

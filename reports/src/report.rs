@@ -14,9 +14,42 @@ pub struct Report {
     pub target: qaqpa_sim::target::TargetInfo,
     /// The systems this run certifies (`ugia`, `ugem`, `bus`).
     pub systems: Vec<String>,
+    /// The business calendar every deadline was computed with.
+    pub calendar: CalendarInfo,
     pub scenarios: Vec<ScenarioRun>,
     pub totals: BTreeMap<Verdict, usize>,
     pub clauses: Vec<ClauseResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarInfo {
+    /// The calendar files, built-in data first, then overrides in the order applied.
+    pub sources: Vec<String>,
+    pub first_year: i16,
+    pub last_year: i16,
+    /// Years whose transfers of days off were not yet decided when the data was written.
+    pub provisional_years: Vec<i16>,
+}
+
+impl CalendarInfo {
+    pub fn of(calendar: &qaqpa_sim::calendar::BusinessCalendar) -> CalendarInfo {
+        let years = calendar.covered_years();
+        CalendarInfo {
+            sources: calendar.origins().to_vec(),
+            first_year: *years.start(),
+            last_year: *years.end(),
+            provisional_years: years.filter(|y| calendar.is_provisional(*y)).collect(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        let mut s = format!("{}–{} from {}", self.first_year, self.last_year, self.sources.join(" + "));
+        if !self.provisional_years.is_empty() {
+            let ys: Vec<String> = self.provisional_years.iter().map(|y| y.to_string()).collect();
+            s.push_str(&format!("; provisional: {}", ys.join(", ")));
+        }
+        s
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +169,7 @@ impl Report {
         seed: u64,
         target: qaqpa_sim::target::TargetInfo,
         systems: &[String],
+        calendar: CalendarInfo,
         scenarios: Vec<ScenarioRun>,
         judgements: &BTreeMap<String, ClauseJudgements>,
     ) -> Report {
@@ -159,6 +193,7 @@ impl Report {
             seed,
             target,
             systems: systems.to_vec(),
+            calendar,
             scenarios,
             totals,
             clauses,

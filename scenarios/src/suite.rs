@@ -218,6 +218,7 @@ impl Judged {
             config.seed,
             target,
             &systems,
+            qaqpa_reports::report::CalendarInfo::of(config.calendar),
             self.runs,
             &self.judgements,
         );
