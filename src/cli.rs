@@ -45,6 +45,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay captures through the reference UGIA dataplane: a verdict per flow, throughput.
+    Replay(crate::replay_cmd::ReplayArgs),
+    /// Score the UGIA classifier against nDPI's expected results in the corpus.
+    NdpiScore(crate::replay_cmd::ScoreArgs),
 }
 
 #[derive(clap::Args)]
@@ -78,6 +82,8 @@ pub fn main() -> ExitCode {
         Command::Clauses { json } => clauses(json, &mut stdout),
         Command::Explain { id } => explain(&id, &mut stdout),
         Command::Defects { json } => defects(json, &mut stdout),
+        Command::Replay(args) => crate::replay_cmd::replay(&args, &mut stdout),
+        Command::NdpiScore(args) => crate::replay_cmd::ndpi_score(&args, &mut stdout),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,9 +98,24 @@ fn finish(result: Result<RunOutcome, String>, out: &Path) -> ExitCode {
     match result {
         Ok(outcome) => {
             let r = &outcome.report;
-            let totals: Vec<String> = r.totals.iter().filter(|(_, n)| **n > 0).map(|(v, n)| format!("{n} {v}")).collect();
-            eprintln!("qaqpa: {} scenarios, {} clauses: {}; reports in {}", r.scenarios.len(), r.clauses.len(), totals.join(", "), out.display());
-            if r.failed() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            let totals: Vec<String> = r
+                .totals
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(v, n)| format!("{n} {v}"))
+                .collect();
+            eprintln!(
+                "qaqpa: {} scenarios, {} clauses: {}; reports in {}",
+                r.scenarios.len(),
+                r.clauses.len(),
+                totals.join(", "),
+                out.display()
+            );
+            if r.failed() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("qaqpa: {e}");

@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use qaqpa_scenarios::suite::{self, RunConfig, RunOutcome, Suite};
 use qaqpa_scenarios::SystemName;
+use qaqpa_scenarios::suite::{self, RunConfig, RunOutcome, Suite};
 use qaqpa_sim::target::TargetInfo;
 use qaqpa_sim::trace::Trace;
 
@@ -29,7 +29,12 @@ impl JudgeArgs {
     }
 
     pub fn new(traces: Vec<PathBuf>, out: PathBuf) -> JudgeArgs {
-        JudgeArgs { traces, out, suites: vec![], calendar: None }
+        JudgeArgs {
+            traces,
+            out,
+            suites: vec![],
+            calendar: None,
+        }
     }
 }
 
@@ -47,22 +52,46 @@ pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, String> {
     let mut recorded = Vec::new();
     let mut systems = Vec::new();
     for f in &files {
-        let id = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let id = f
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         let scenario = suite.scenarios.iter().find(|s| s.id == id).ok_or_else(|| {
             format!("{}: no scenario `{id}` in the suite: name a recorded trace after the scenario it was recorded for", f.display())
         })?;
         systems.push(scenario.system);
         let input = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let trace = Trace::read_jsonl(std::io::BufReader::new(input), &f.display().to_string()).map_err(|e| e.to_string())?;
+        let trace = Trace::read_jsonl(std::io::BufReader::new(input), &f.display().to_string())
+            .map_err(|e| e.to_string())?;
         recorded.push((id, trace));
     }
     systems.sort();
     systems.dedup();
-    let config = RunConfig { seed: 0, systems: if systems.is_empty() { SystemName::ALL.to_vec() } else { systems }, calendar: &calendar };
-    let name = args.traces.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-    let target = TargetInfo { kind: "recorded".into(), name, defects: vec![] };
-    let outcome = suite::judge_recorded(&suite, recorded, &config, target).map_err(|e| e.to_string())?;
-    crate::cli::write_reports(&args.out, &outcome).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let config = RunConfig {
+        seed: 0,
+        systems: if systems.is_empty() {
+            SystemName::ALL.to_vec()
+        } else {
+            systems
+        },
+        calendar: &calendar,
+    };
+    let name = args
+        .traces
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let target = TargetInfo {
+        kind: "recorded".into(),
+        name,
+        defects: vec![],
+    };
+    let outcome =
+        suite::judge_recorded(&suite, recorded, &config, target).map_err(|e| e.to_string())?;
+    crate::cli::write_reports(&args.out, &outcome)
+        .map_err(|e| format!("{}: {e}", args.out.display()))?;
     Ok(outcome)
 }
 
@@ -80,4 +109,3 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     }
     Ok(())
 }
-

@@ -6,3 +6,4 @@ pub mod calendar_cmd;
 pub mod cli;
 pub mod judge_cmd;
 pub mod reference;
+pub mod replay_cmd;

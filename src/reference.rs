@@ -6,6 +6,8 @@ use qaqpa_sim::target::{Defect, Desk, DeskKind, Target, TargetError, TargetInfo}
 pub fn defects() -> impl Iterator<Item = &'static Defect> {
     qaqpa_gateway::DEFECTS
         .iter()
+        .chain(qaqpa_gateway::protection::DEFECTS)
+        .chain(qaqpa_gateway::access::DEFECTS)
         .chain(qaqpa_mailgw::DEFECTS)
         .chain(qaqpa_esb::DEFECTS)
 }
@@ -17,6 +19,9 @@ pub fn defects_breaking(clause: &str) -> Vec<&'static Defect> {
 #[derive(Debug, Clone, Default)]
 pub struct Reference {
     defects: Vec<&'static str>,
+    /// What the UGEM desk registered on the relay, per scenario: the desk and the gateway of
+    /// one scenario share it.
+    mail_ledgers: qaqpa_mailgw::desk::Ledgers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +47,10 @@ impl Reference {
             }
         }
         on.sort_unstable();
-        Ok(Reference { defects: on })
+        Ok(Reference {
+            defects: on,
+            mail_ledgers: Default::default(),
+        })
     }
 }
 
@@ -61,12 +69,49 @@ impl Target for Reference {
                 seed,
                 &self.defects,
             )),
-            DeskKind::UgemConnection => {
-                Box::new(qaqpa_mailgw::desk::ConnectionDesk::new(seed, &self.defects))
+            DeskKind::UgemConnection => Box::new(
+                qaqpa_mailgw::desk::ConnectionDesk::new(seed, &self.defects)
+                    .with_ledger(self.mail_ledgers.get(seed)),
+            ),
+            DeskKind::UgiaProtection => Box::new(qaqpa_gateway::protection::ProtectionDesk::new(
+                seed,
+                &self.defects,
+            )),
+            DeskKind::UgiaAccess => {
+                Box::new(qaqpa_gateway::access::AccessDesk::new(seed, &self.defects))
             }
-            DeskKind::BusServiceUpdate => {
-                Box::new(qaqpa_esb::desk::ServiceUpdateDesk::new(seed, &self.defects))
+            DeskKind::BusOperator => {
+                Box::new(qaqpa_esb::desk::OperatorDesk::new(seed, &self.defects))
             }
         })
+    }
+
+    fn packet_gateway(
+        &self,
+        _seed: u64,
+    ) -> Result<Box<dyn qaqpa_sim::packetnet::PacketGateway>, TargetError> {
+        Ok(Box::new(
+            qaqpa_gateway::packetgw::ReferencePacketGateway::new(&self.defects),
+        ))
+    }
+
+    fn mail_gateway(
+        &self,
+        seed: u64,
+    ) -> Result<Box<dyn qaqpa_sim::mailnet::MailGateway>, TargetError> {
+        Ok(Box::new(
+            qaqpa_mailgw::sim::SimGateway::new(&self.defects)
+                .with_ledger(self.mail_ledgers.get(seed)),
+        ))
+    }
+
+    fn internet_egress(
+        &self,
+        world: &qaqpa_sim::mailnet::MailWorld,
+    ) -> Option<Box<dyn qaqpa_sim::mailnet::EgressFilter>> {
+        Some(Box::new(qaqpa_mailgw::egress::MailEgress::new(
+            world,
+            &self.defects,
+        )))
     }
 }

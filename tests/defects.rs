@@ -10,7 +10,11 @@ use qaqpa_scenarios::oracle;
 #[test]
 fn each_defect_fails_its_clauses_and_only_in_its_system() {
     for d in reference::defects() {
-        let run = common::run(&format!("defect-{}", d.id), 1, |a| a.defect(d.id));
+        // Only the defect's own system: the reference's systems are independent, and the
+        // other systems' scenarios would only repeat the standard run.
+        let run = common::run(&format!("defect-{}", d.id), 1, |a| {
+            a.defect(d.id).system(d.system)
+        });
         for clause in d.clauses {
             let c = run.report.clauses.iter().find(|c| c.id == *clause).unwrap();
             assert_eq!(
@@ -22,8 +26,8 @@ fn each_defect_fails_its_clauses_and_only_in_its_system() {
                 c.finding
             );
             assert!(
-                c.evidence.iter().any(|e| e.probe == "oracle"),
-                "{clause} under {} shows its deadline",
+                c.evidence.iter().any(|e| e.probe != "oracle"),
+                "{clause} under {} rests on something a probe observed",
                 d.id
             );
         }

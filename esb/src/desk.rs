@@ -1,121 +1,206 @@
-//! The bus operator's desk for integration-service updates (eint-45-8 to eint-45-11).
+//! The bus operator's desk: publication and connection test acts (eint-27, eint-45) and
+//! service and connection updates (eint-45-8 to eint-45-15).
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use qaqpa_sim::clock;
-use qaqpa_sim::target::{Defect, Desk, DeskEnv};
+use qaqpa_sim::target::{Clerk, Defect, Desk, DeskEnv};
 use qaqpa_sim::trace::{Channel, DocKind, Document};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 pub const DEFECTS: &[Defect] = &[
     Defect {
         id: "bus-check-late",
         system: "bus",
-        description: "the operator's desk reports its completeness check on the 4th working day after receipt",
-        clauses: &["eint-45-10"],
+        description: "the operator's desk reports its completeness check of update applications on the 4th working day after receipt",
+        clauses: &["eint-45-10", "eint-45-14"],
     },
     Defect {
         id: "bus-return-without-reasons",
         system: "bus",
         description: "the operator's desk returns incomplete update applications without saying what is wrong",
-        clauses: &["eint-45-10"],
+        clauses: &["eint-45-10", "eint-45-14"],
     },
     Defect {
         id: "bus-update-late",
         system: "bus",
-        description: "the operator's desk performs a service update on the 11th working day after its positive check",
-        clauses: &["eint-45-11"],
+        description: "the operator's desk performs service and connection updates on the 11th working day after its positive check",
+        clauses: &["eint-45-11", "eint-45-15"],
+    },
+    Defect {
+        id: "bus-passport-late",
+        system: "bus",
+        description: "the operator publishes a service passport on the 11th working day after agreeing the test act",
+        clauses: &["eint-27"],
+    },
+    Defect {
+        id: "bus-access-late",
+        system: "bus",
+        description: "the operator grants production access on the 12th working day after agreeing the test act",
+        clauses: &["eint-27", "eint-45"],
     },
 ];
 
-/// Appendix 8 and eint-14: what an update application must carry to be complete.
-const REQUIRED: &[&str] = &[
-    "service-id",
-    "owner",
-    "change-description",
-    "xsd",
-    "request-sample",
-    "response-sample",
-];
-
-pub struct ServiceUpdateDesk {
-    rng: ChaCha8Rng,
-    defects: Vec<&'static str>,
+/// What the operator does with one kind of application.
+struct Procedure {
+    application: DocKind,
+    /// The fields the application's form must fill (Appendices 4, 8, 9; eint-14).
+    required: &'static [&'static str],
+    /// Working days the check may take; `None` where the rules set no term for it.
+    check_term: Option<u32>,
+    /// What the operator does after a positive check, in order.
+    completions: &'static [DocKind],
+    /// Working days the completion may take after the check.
+    completion_term: u32,
 }
 
-impl ServiceUpdateDesk {
+const TEST_ACT: &[&str] = &[
+    "service-key",
+    "participants",
+    "test-scenario",
+    "conclusion",
+    "is-test-act",
+];
+
+const PROCEDURES: &[Procedure] = &[
+    Procedure {
+        application: DocKind::ServiceUpdateApplication,
+        required: &[
+            "service-id",
+            "owner",
+            "change-description",
+            "xsd",
+            "request-sample",
+            "response-sample",
+        ],
+        check_term: Some(3),
+        completions: &[DocKind::UpdateCompleted],
+        completion_term: 10,
+    },
+    Procedure {
+        application: DocKind::ConnectionUpdateApplication,
+        required: &[
+            "service-id",
+            "initiator",
+            "change-description",
+            "addresses",
+            "message-sending-mode",
+        ],
+        check_term: Some(3),
+        completions: &[DocKind::UpdateCompleted],
+        completion_term: 10,
+    },
+    Procedure {
+        application: DocKind::PublicationTestAct,
+        required: TEST_ACT,
+        check_term: None,
+        completions: &[DocKind::PassportPublished, DocKind::ProductionAccessGranted],
+        completion_term: 10,
+    },
+    Procedure {
+        application: DocKind::ConnectionTestAct,
+        required: TEST_ACT,
+        check_term: None,
+        completions: &[DocKind::ProductionAccessGranted],
+        completion_term: 10,
+    },
+];
+
+pub struct OperatorDesk {
+    clerk: Clerk,
+}
+
+impl OperatorDesk {
     pub fn new(seed: u64, defects: &[&'static str]) -> Self {
-        ServiceUpdateDesk {
-            rng: qaqpa_sim::seed::rng(seed, "bus-service-update-desk"),
-            defects: defects.to_vec(),
+        OperatorDesk {
+            clerk: Clerk::new(seed, "bus-operator-desk", defects),
         }
     }
 
-    fn has(&self, defect: &str) -> bool {
-        self.defects.contains(&defect)
+    fn problems(p: &Procedure, app: &Document) -> Vec<String> {
+        let mut problems: Vec<String> = p
+            .required
+            .iter()
+            .filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty()))
+            .map(|f| format!("{f} is missing or empty"))
+            .collect();
+        if p.required.contains(&"conclusion")
+            && let Some(c) = app.fields.get("conclusion")
+            && !c.trim().is_empty()
+            && c.trim() != "positive"
+        {
+            problems.push(format!(
+                "the test act's conclusion is `{c}`, not positive: rework and test again"
+            ));
+        }
+        problems
+    }
+
+    /// Working days after the check for each completion, defects included.
+    fn completion_days(&mut self, p: &Procedure, doc: DocKind) -> u32 {
+        match doc {
+            DocKind::UpdateCompleted if self.clerk.has("bus-update-late") => 11,
+            DocKind::PassportPublished if self.clerk.has("bus-passport-late") => 11,
+            DocKind::ProductionAccessGranted if self.clerk.has("bus-access-late") => 12,
+            _ => self.clerk.draw(1..=p.completion_term),
+        }
     }
 }
 
-impl Desk for ServiceUpdateDesk {
+impl Desk for OperatorDesk {
     fn party(&self) -> &str {
         "operator"
     }
 
     fn receive(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
-        if app.doc != DocKind::ServiceUpdateApplication {
-            return;
-        }
-        let missing: Vec<String> = REQUIRED
-            .iter()
-            .filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty()))
-            .map(|f| format!("{f} is missing or empty"))
-            .collect();
-        let check_days = if self.has("bus-check-late") {
-            4
-        } else {
-            self.rng.random_range(1..=3)
-        };
-        let Ok(check_day) = env
-            .calendar
-            .add_working_days(clock::local(now).date(), check_days)
-        else {
+        let Some(p) = PROCEDURES.iter().find(|p| p.application == app.doc) else {
             return;
         };
-        let check_at = env.office_time(check_day, self.rng.random_range(0..4 * 60));
         let reply = |doc, reasons| Document {
             case: app.case.clone(),
             doc,
             from: "operator".into(),
             to: app.from.clone(),
             channel: Channel::Portal,
-            fields: Default::default(),
+            fields: app
+                .fields
+                .get("service-id")
+                .or(app.fields.get("service-key"))
+                .map(|id| [("service".to_string(), id.clone())].into())
+                .unwrap_or_default(),
             reasons,
         };
-        if !missing.is_empty() {
-            let reasons = if self.has("bus-return-without-reasons") {
+        let check_days = match p.check_term {
+            Some(_) if self.clerk.has("bus-check-late") => 4,
+            Some(term) => self.clerk.draw(1..=term),
+            None => self.clerk.draw(1..=5),
+        };
+        let Ok(check_day) = env
+            .calendar
+            .add_working_days(clock::local(now).date(), check_days)
+        else {
+            return; // no calendar for that year: the desk cannot plan, and the oracle says why
+        };
+        let check_at = env.office_time(check_day, self.clerk.draw(0..=4 * 60 - 1));
+        let problems = Self::problems(p, app);
+        if !problems.is_empty() {
+            let reasons = if self.clerk.has("bus-return-without-reasons") {
                 Vec::new()
             } else {
-                missing
+                problems
             };
             env.send_at(check_at, reply(DocKind::ReturnedForRework, reasons));
             return;
         }
         env.send_at(check_at, reply(DocKind::CheckPassed, Vec::new()));
-        let update_days = if self.has("bus-update-late") {
-            11
-        } else {
-            self.rng.random_range(1..=10)
-        };
-        let Ok(update_day) = env.calendar.add_working_days(check_day, update_days) else {
-            return;
-        };
-        let mut done = reply(DocKind::UpdateCompleted, Vec::new());
-        if let Some(id) = app.fields.get("service-id") {
-            done.fields.insert("service-id".into(), id.clone());
+        for doc in p.completions {
+            let days = self.completion_days(p, *doc);
+            let Ok(day): Result<Date, _> = env.calendar.add_working_days(check_day, days) else {
+                return;
+            };
+            env.send_at(
+                env.office_time(day, 4 * 60 + self.clerk.draw(0..=3 * 60 - 1)),
+                reply(*doc, Vec::new()),
+            );
         }
-        env.send_at(
-            env.office_time(update_day, 4 * 60 + self.rng.random_range(0..3 * 60)),
-            done,
-        );
     }
 }

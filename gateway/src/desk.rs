@@ -4,10 +4,8 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use qaqpa_sim::clock;
-use qaqpa_sim::target::{Defect, Desk, DeskEnv};
+use qaqpa_sim::target::{Clerk, Defect, Desk, DeskEnv};
 use qaqpa_sim::trace::{Channel, DocKind, Document};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 pub const DEFECTS: &[Defect] = &[
     Defect {
@@ -44,20 +42,14 @@ const POINTS_OF_PRESENCE: &[&str] = &["Astana", "Almaty", "Shymkent"];
 const OFFICE_CLOSES_HOUR: i8 = 18;
 
 pub struct ConnectionDesk {
-    rng: ChaCha8Rng,
-    defects: Vec<&'static str>,
+    clerk: Clerk,
 }
 
 impl ConnectionDesk {
     pub fn new(seed: u64, defects: &[&'static str]) -> Self {
         ConnectionDesk {
-            rng: qaqpa_sim::seed::rng(seed, "ugia-connection-desk"),
-            defects: defects.to_vec(),
+            clerk: Clerk::new(seed, "ugia-connection-desk", defects),
         }
-    }
-
-    fn has(&self, defect: &str) -> bool {
-        self.defects.contains(&defect)
     }
 
     /// What makes an application impossible to satisfy, in the words the refusal uses.
@@ -119,11 +111,11 @@ impl Desk for ConnectionDesk {
         let problems = Self::problems(app);
         let refuse = !problems.is_empty();
         let mut count_from = received.date();
-        let working_days = if refuse && self.has("ugia-rejection-late") {
+        let working_days = if refuse && self.clerk.has("ugia-rejection-late") {
             12
-        } else if !refuse && self.has("ugia-specs-late") {
+        } else if !refuse && self.clerk.has("ugia-specs-late") {
             11
-        } else if self.has("ugia-counts-from-registration") {
+        } else if self.clerk.has("ugia-counts-from-registration") {
             let out_of_hours = received.hour() >= OFFICE_CLOSES_HOUR
                 || !env.calendar.is_working_day(count_from).unwrap_or(true);
             if out_of_hours && let Ok(next) = env.calendar.add_working_days(count_from, 1) {
@@ -131,14 +123,14 @@ impl Desk for ConnectionDesk {
             }
             10
         } else {
-            self.rng.random_range(3..=10)
+            self.clerk.draw(3..=10)
         };
         let Ok(day) = env.calendar.add_working_days(count_from, working_days) else {
             return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
-        let at = env.office_time(day, self.rng.random_range(0..7 * 60));
+        let at = env.office_time(day, self.clerk.draw(0..=7 * 60 - 1));
         let (doc, fields, reasons) = if refuse {
-            let reasons = if self.has("ugia-rejection-without-reasons") {
+            let reasons = if self.clerk.has("ugia-rejection-without-reasons") {
                 Vec::new()
             } else {
                 problems

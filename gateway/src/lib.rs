@@ -1,5 +1,63 @@
 //! UGIA, the Unified Internet Access Gateway: the reference implementation.
 
+pub mod access;
+pub mod bench;
+pub mod dataplane;
 pub mod desk;
+pub mod packetgw;
+pub mod protection;
+pub mod score;
 
-pub use desk::DEFECTS;
+use qaqpa_sim::target::Defect;
+
+/// Every named defect of the UGIA reference: its desk and its dataplane.
+pub const DEFECTS: &[Defect] = &[
+    desk::DEFECTS[0],
+    desk::DEFECTS[1],
+    desk::DEFECTS[2],
+    desk::DEFECTS[3],
+    Defect {
+        id: "ugia-vpn-tcp443-missed",
+        system: "ugia",
+        description: "the dataplane does not recognise VPN over TCP/443 (OpenVPN and TLS-wrapped VPNs on the HTTPS port pass as web traffic)",
+        clauses: &["ureq-134-1"],
+    },
+    Defect {
+        id: "ugia-exemption-never-expires",
+        system: "ugia",
+        description: "exemptions granted on an organisation's request stay in force after their calendar year",
+        clauses: &["ugia-15-1"],
+    },
+    Defect {
+        id: "ugia-banking-sni-inspected",
+        system: "ugia",
+        description: "TLS to banking and finance sites is diverted to inspection instead of passing through",
+        clauses: &["ugia-20"],
+    },
+    Defect {
+        id: "ugia-catalogue-ignored",
+        system: "ugia",
+        description: "sources outside the IP-address catalogue are flagged but never blocked, even after the operator's term",
+        clauses: &["ugia-13"],
+    },
+    Defect {
+        id: "ugia-vpn-exemption-wider",
+        system: "ugia",
+        description: "a declared VPN channel opens every VPN flow from its source address, whatever the destination, port or protocol",
+        clauses: &["ureq-133.4"],
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_desk_defect_is_listed() {
+        for d in super::desk::DEFECTS {
+            assert!(
+                super::DEFECTS.iter().any(|x| x.id == d.id),
+                "{} missing from DEFECTS",
+                d.id
+            );
+        }
+    }
+}

@@ -46,7 +46,11 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(o, "| seed | {} |", report.seed);
     let _ = writeln!(o, "| target | {} |", md_cell(&target_line(report)));
     let _ = writeln!(o, "| systems certified | {} |", report.systems.join(", "));
-    let _ = writeln!(o, "| business calendar | {} |", md_cell(&report.calendar.describe()));
+    let _ = writeln!(
+        o,
+        "| business calendar | {} |",
+        md_cell(&report.calendar.describe())
+    );
     let _ = writeln!(o, "| scenarios | {} |", report.scenarios.len());
     let _ = writeln!(
         o,
@@ -257,7 +261,11 @@ pub fn html(report: &Report, catalogue: &Catalogue) -> String {
             sys = esc(&c.systems.join(", ")),
             kinds = esc(&c.kinds.join(", ")),
             badge = if matches!(c.verdict, Verdict::Fail | Verdict::Warning) {
-                format!("<a class=\"v {v}\" href=\"#evidence-{id}\">{v}</a>", v = c.verdict, id = esc(&c.id))
+                format!(
+                    "<a class=\"v {v}\" href=\"#evidence-{id}\">{v}</a>",
+                    v = c.verdict,
+                    id = esc(&c.id)
+                )
             } else {
                 format!("<span class=\"v {v}\">{v}</span>", v = c.verdict)
             },
@@ -414,7 +422,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn evidence(at: &str, probe: &str, text: &str) -> Evidence {
-        Evidence { scenario: "s1".into(), at: at.into(), probe: probe.into(), subject: "case C".into(), text: text.into(), seq: None }
+        Evidence {
+            scenario: "s1".into(),
+            at: at.into(),
+            probe: probe.into(),
+            subject: "case C".into(),
+            text: text.into(),
+            seq: None,
+        }
     }
 
     fn report() -> Report {
@@ -433,14 +448,27 @@ mod tests {
         let ev = vec![
             evidence("2025-03-20T18:30:00+05:00", "inbox:STS", "application"),
             evidence("2025-04-08T23:59:59+05:00", "oracle", "deadline"),
-            evidence("2024-02-29T12:00:00+06:00", "inbox:operator", "<script>alert(1)</script>"),
+            evidence(
+                "2024-02-29T12:00:00+06:00",
+                "inbox:operator",
+                "<script>alert(1)</script>",
+            ),
         ];
         Report {
             suite_version: "0.0.0".into(),
             seed: 7,
-            target: qaqpa_sim::target::TargetInfo { kind: "reference".into(), name: "ref".into(), defects: vec!["d1".into()] },
+            target: qaqpa_sim::target::TargetInfo {
+                kind: "reference".into(),
+                name: "ref".into(),
+                defects: vec!["d1".into()],
+            },
             systems: vec!["ugia".into()],
-            calendar: crate::report::CalendarInfo { sources: vec!["cal.toml".into()], first_year: 2020, last_year: 2027, provisional_years: vec![2027] },
+            calendar: crate::report::CalendarInfo {
+                sources: vec!["cal.toml".into()],
+                first_year: 2020,
+                last_year: 2027,
+                provisional_years: vec![2027],
+            },
             scenarios: vec![ScenarioRun {
                 id: "s1".into(),
                 title: "t".into(),
@@ -451,7 +479,10 @@ mod tests {
                 trace_sha256: "ab".repeat(32),
             }],
             totals: BTreeMap::from([(Verdict::Fail, 1), (Verdict::Pass, 1)]),
-            clauses: vec![clause("ugia-6", Verdict::Fail, ev), clause("ugia-10", Verdict::Pass, vec![])],
+            clauses: vec![
+                clause("ugia-6", Verdict::Fail, ev),
+                clause("ugia-10", Verdict::Pass, vec![]),
+            ],
         }
     }
 
@@ -461,17 +492,30 @@ mod tests {
         assert!(!html.contains("<script>"), "observations are escaped");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("late &amp; &lt;unreasoned&gt; | split"));
-        assert_eq!(html.matches("</circle>").count(), 3, "one point per piece of evidence of the failing clause");
-        assert!(!html.contains("src=") && !html.contains("href=\"http"), "self-contained");
+        assert_eq!(
+            html.matches("</circle>").count(),
+            3,
+            "one point per piece of evidence of the failing clause"
+        );
+        assert!(
+            !html.contains("src=") && !html.contains("href=\"http"),
+            "self-contained"
+        );
     }
 
     #[test]
     fn markdown_cells_cannot_break_the_table() {
         let md = markdown(&report());
         let row = md.lines().find(|l| l.starts_with("| ugia-6 |")).unwrap();
-        let bars = row.char_indices().filter(|(i, c)| *c == '|' && !row[..*i].ends_with('\\')).count();
+        let bars = row
+            .char_indices()
+            .filter(|(i, c)| *c == '|' && !row[..*i].ends_with('\\'))
+            .count();
         assert_eq!(bars, 7, "six cells: {row}");
-        assert!(md.contains("### ugia-6 — fail") && !md.contains("### ugia-10"), "evidence only for failing clauses");
+        assert!(
+            md.contains("### ugia-6 — fail") && !md.contains("### ugia-10"),
+            "evidence only for failing clauses"
+        );
         assert!(md.contains("a <b>summary</b> \\| with a pipe"));
     }
 
@@ -480,7 +524,10 @@ mod tests {
         let xml = junit(&report());
         assert_eq!(xml.matches("<testcase ").count(), 2);
         assert_eq!(xml.matches("<failure").count(), 1);
-        assert!(xml.contains("tests=\"2\"") && xml.contains("failures=\"1\""), "{xml}");
+        assert!(
+            xml.contains("tests=\"2\"") && xml.contains("failures=\"1\""),
+            "{xml}"
+        );
     }
 
     #[test]

@@ -21,6 +21,17 @@ pub struct Report {
     pub clauses: Vec<ClauseResult>,
 }
 
+/// What identifies a run in its report: the suite, the seed, what was tested, and the
+/// calendar its deadlines were computed with.
+pub struct RunIdentity {
+    pub suite_version: String,
+    pub seed: u64,
+    pub target: qaqpa_sim::target::TargetInfo,
+    /// The systems the run certifies (`ugia`, `ugem`, `bus`).
+    pub systems: Vec<String>,
+    pub calendar: CalendarInfo,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CalendarInfo {
     /// The calendar files, built-in data first, then overrides in the order applied.
@@ -43,9 +54,18 @@ impl CalendarInfo {
     }
 
     pub fn describe(&self) -> String {
-        let mut s = format!("{}–{} from {}", self.first_year, self.last_year, self.sources.join(" + "));
+        let mut s = format!(
+            "{}–{} from {}",
+            self.first_year,
+            self.last_year,
+            self.sources.join(" + ")
+        );
         if !self.provisional_years.is_empty() {
-            let ys: Vec<String> = self.provisional_years.iter().map(|y| y.to_string()).collect();
+            let ys: Vec<String> = self
+                .provisional_years
+                .iter()
+                .map(|y| y.to_string())
+                .collect();
             s.push_str(&format!("; provisional: {}", ys.join(", ")));
         }
         s
@@ -165,14 +185,17 @@ impl Report {
     /// Builds the report over the whole catalogue, so every clause appears whatever was run.
     pub fn assemble(
         catalogue: &Catalogue,
-        suite_version: &str,
-        seed: u64,
-        target: qaqpa_sim::target::TargetInfo,
-        systems: &[String],
-        calendar: CalendarInfo,
+        run: RunIdentity,
         scenarios: Vec<ScenarioRun>,
         judgements: &BTreeMap<String, ClauseJudgements>,
     ) -> Report {
+        let RunIdentity {
+            suite_version,
+            seed,
+            target,
+            systems,
+            calendar,
+        } = run;
         let clauses: Vec<ClauseResult> = catalogue
             .clauses()
             .iter()
@@ -189,10 +212,10 @@ impl Report {
             *totals.entry(c.verdict).or_default() += 1;
         }
         Report {
-            suite_version: suite_version.to_string(),
+            suite_version,
             seed,
             target,
-            systems: systems.to_vec(),
+            systems,
             calendar,
             scenarios,
             totals,

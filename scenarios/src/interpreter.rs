@@ -6,7 +6,7 @@ use qaqpa_sim::agenda::Agenda;
 use qaqpa_sim::calendar::{BusinessCalendar, CalendarError};
 use qaqpa_sim::clock;
 use qaqpa_sim::target::{Desk, DeskEnv, Target, TargetError};
-use qaqpa_sim::trace::{Document, Event, Subject, Trace};
+use qaqpa_sim::trace::{Document, Event, Subject, SubjectKind, Trace};
 
 use crate::scenario::{Action, Scenario, When};
 
@@ -16,12 +16,28 @@ pub enum PlayError {
     Calendar { file: String, source: CalendarError },
     #[error("{file}: {source}")]
     Target { file: String, source: TargetError },
+    #[error("{file}: replay: {message}")]
+    Replay { file: String, message: String },
+}
+
+/// The scenario's packet gateway, asked of the target on first use.
+fn packet_gw<'g>(
+    slot: &'g mut Option<Box<dyn qaqpa_sim::packetnet::PacketGateway>>,
+    target: &dyn Target,
+    seed: u64,
+) -> Result<&'g mut Box<dyn qaqpa_sim::packetnet::PacketGateway>, TargetError> {
+    if slot.is_none() {
+        *slot = Some(target.packet_gateway(seed)?);
+    }
+    Ok(slot.as_mut().expect("just set"))
 }
 
 enum Happening {
     Step(usize),
     Deliver(Document),
     Wake,
+    /// An observation a mail episode's probe made, at its simulated instant.
+    Seen(Box<crate::mail::Seen>),
 }
 
 /// The probe at a party's inbox: where the harness sees a document arrive.
@@ -52,9 +68,14 @@ pub fn instant_of(
 
 /// The scenario's last instant: observations after it are not made, deadlines after it are
 /// not judged.
-pub fn scenario_end(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Timestamp, PlayError> {
-    instant_of(calendar, scenario, scenario.until, true)
-        .map_err(|source| PlayError::Calendar { file: scenario.file.clone(), source })
+pub fn scenario_end(
+    calendar: &BusinessCalendar,
+    scenario: &Scenario,
+) -> Result<Timestamp, PlayError> {
+    instant_of(calendar, scenario, scenario.until, true).map_err(|source| PlayError::Calendar {
+        file: scenario.file.clone(),
+        source,
+    })
 }
 
 /// Runs `scenario` with `seed` (the scenario's own, derived from the run's) and returns the
@@ -87,13 +108,13 @@ pub fn play(
     let mut agenda = Agenda::starting_at(start);
     for (i, step) in scenario.steps.iter().enumerate() {
         agenda.schedule(
-            instant_of(calendar, scenario, step.at.value, false)
-                .map_err(cal_err)?,
+            instant_of(calendar, scenario, step.at.value, false).map_err(cal_err)?,
             Happening::Step(i),
         );
     }
 
     let mut trace = Trace::new();
+    let mut gateway: Option<Box<dyn qaqpa_sim::packetnet::PacketGateway>> = None;
     let desk_party = desk
         .as_ref()
         .map(|d| d.party().to_string())
@@ -123,7 +144,74 @@ pub fn play(
                     );
                     desk.receive(now, &doc, &mut env);
                 }
+                Action::Policy(acts) => {
+                    let gw = packet_gw(&mut gateway, target, seed).map_err(|source| {
+                        PlayError::Target {
+                            file: file(),
+                            source,
+                        }
+                    })?;
+                    crate::oracle::network::replay::apply(gw.as_mut(), now, acts).map_err(
+                        |message| PlayError::Replay {
+                            file: file(),
+                            message,
+                        },
+                    )?;
+                    for a in acts {
+                        trace.record(
+                            now,
+                            crate::oracle::network::TAP,
+                            Subject {
+                                kind: SubjectKind::Host,
+                                id: "ugia".into(),
+                            },
+                            Event::PolicyAct(a.clone()),
+                        );
+                    }
+                }
+                Action::Replay(spec) => {
+                    let gw = packet_gw(&mut gateway, target, seed).map_err(|source| {
+                        PlayError::Target {
+                            file: file(),
+                            source,
+                        }
+                    })?;
+                    let seen = crate::oracle::network::replay::run(gw.as_mut(), now, spec)
+                        .map_err(|message| PlayError::Replay {
+                            file: file(),
+                            message,
+                        })?;
+                    for f in seen {
+                        let id =
+                            format!("{} {}:{} > {}:{}", f.proto, f.src, f.sport, f.dst, f.dport);
+                        trace.record(
+                            now,
+                            crate::oracle::network::TAP,
+                            Subject {
+                                kind: SubjectKind::Flow,
+                                id,
+                            },
+                            Event::Flow(f),
+                        );
+                    }
+                }
+                Action::Mail(spec) => {
+                    let label = format!("mail-step-{i}");
+                    let seen = crate::mail::run_episode(spec, target, seed, now, &label).map_err(
+                        |source| PlayError::Target {
+                            file: file(),
+                            source,
+                        },
+                    )?;
+                    for s in seen {
+                        agenda.schedule(s.at, Happening::Seen(Box::new(s)));
+                    }
+                }
             },
+            Happening::Seen(s) => {
+                let s = *s;
+                trace.record(now, s.probe, s.subject, s.event);
+            }
             Happening::Deliver(doc) => {
                 trace.record(
                     now,

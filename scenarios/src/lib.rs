@@ -4,6 +4,7 @@
 //! oracles judge a vendor's product. `tests/independence.rs` holds it to that.
 
 pub mod interpreter;
+pub mod mail;
 pub mod oracle;
 pub mod scenario;
 pub mod suite;

@@ -71,23 +71,45 @@ pub struct Step {
     pub at: Spanned<When>,
     #[serde(default)]
     pub send: Option<Send>,
+    /// A mail episode: traffic and faults through the target's e-mail gateway, in turmoil.
+    #[serde(default)]
+    pub mail: Option<Spanned<crate::mail::MailSpec>>,
+    /// The STS's acts on the packet gateway's policy (catalogue, exemptions, VPN channels).
+    #[serde(default)]
+    pub policy: Option<Spanned<Vec<qaqpa_sim::packetnet::PolicyAct>>>,
+    /// A User network's traffic offered to the packet gateway (captures, synthetic flows).
+    #[serde(default)]
+    pub replay: Option<Spanned<crate::oracle::network::replay::ReplaySpec>>,
 }
 
 /// The action of a step, once checked that there is exactly one.
 pub enum Action<'a> {
     Send(&'a Send),
+    Mail(&'a crate::mail::MailSpec),
+    Policy(&'a [qaqpa_sim::packetnet::PolicyAct]),
+    Replay(&'a crate::oracle::network::replay::ReplaySpec),
 }
 
 impl Step {
     pub fn action(&self) -> Action<'_> {
-        match &self.send {
-            Some(s) => Action::Send(s),
-            None => unreachable!("Scenario::parse refuses a step without an action"),
+        if let Some(p) = &self.policy {
+            return Action::Policy(&p.value);
+        }
+        if let Some(r) = &self.replay {
+            return Action::Replay(&r.value);
+        }
+        match (&self.send, &self.mail) {
+            (Some(s), _) => Action::Send(s),
+            (None, Some(m)) => Action::Mail(&m.value),
+            (None, None) => unreachable!("Scenario::parse refuses a step without an action"),
         }
     }
 
     fn actions_set(&self) -> usize {
         usize::from(self.send.is_some())
+            + usize::from(self.mail.is_some())
+            + usize::from(self.policy.is_some())
+            + usize::from(self.replay.is_some())
     }
 }
 
@@ -201,12 +223,27 @@ impl Scenario {
             if step.actions_set() != 1 {
                 return Err(at(
                     &step.at.referenced,
-                    "a step needs exactly one action (expected one of: send)".into(),
+                    "a step needs exactly one action (expected one of: send, mail, policy, replay)"
+                        .into(),
                 ));
             }
-            let Action::Send(send) = step.action();
+            let send = match step.action() {
+                Action::Send(send) => send,
+                Action::Mail(spec) => {
+                    let loc = &step.mail.as_ref().expect("a mail step").referenced;
+                    spec.validate().map_err(|m| at(loc, format!("mail: {m}")))?;
+                    continue;
+                }
+                Action::Policy(_) => continue,
+                Action::Replay(spec) => {
+                    let loc = &step.replay.as_ref().expect("a replay step").referenced;
+                    spec.validate()
+                        .map_err(|m| at(loc, format!("replay: {m}")))?;
+                    continue;
+                }
+            };
             if s.desk.is_none() {
-                return Err(at(&step.at.referenced, "a `send` step needs the scenario's `desk` (ugia-connection, ugem-connection, bus-service-update)".into()));
+                return Err(at(&step.at.referenced, "a `send` step needs the scenario's `desk` (ugia-connection, ugia-protection, ugia-access, ugem-connection, bus-operator)".into()));
             }
             let from = &send.from;
             if !s.parties.contains_key(&from.value) {

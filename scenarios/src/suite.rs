@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use qaqpa_reports::catalogue::Catalogue;
+use qaqpa_reports::report::{CalendarInfo, RunIdentity};
 use qaqpa_reports::{ClauseJudgements, Report, ScenarioRun};
 use qaqpa_sim::calendar::BusinessCalendar;
+use qaqpa_sim::seed;
 use qaqpa_sim::target::{Target, TargetInfo};
 use qaqpa_sim::trace::Trace;
-use qaqpa_sim::seed;
 use sha2::{Digest, Sha256};
 
 use crate::interpreter::{PlayError, play, scenario_end};
@@ -53,7 +54,9 @@ pub enum SuiteError {
     },
     #[error(transparent)]
     Play(#[from] PlayError),
-    #[error("no scenario `{id}` in the suite (a recorded trace is judged by the scenario it was recorded for)")]
+    #[error(
+        "no scenario `{id}` in the suite (a recorded trace is judged by the scenario it was recorded for)"
+    )]
     UnknownScenario { id: String },
 }
 
@@ -187,13 +190,27 @@ struct Judged {
 }
 
 impl Judged {
-    fn judge(&mut self, scenario: &Scenario, trace: Trace, calendar: &BusinessCalendar) -> Result<(), SuiteError> {
+    fn judge(
+        &mut self,
+        scenario: &Scenario,
+        trace: Trace,
+        calendar: &BusinessCalendar,
+    ) -> Result<(), SuiteError> {
         let end = scenario_end(calendar, scenario)?;
-        let ctx = OracleCtx { calendar, scenario: &scenario.id, end };
+        let ctx = OracleCtx {
+            calendar,
+            scenario: &scenario.id,
+            end,
+        };
         for clause in scenario.clauses() {
-            let oracle = oracle::find(&clause).expect("scenarios are checked for oracles when loaded");
+            let oracle =
+                oracle::find(&clause).expect("scenarios are checked for oracles when loaded");
             let judgement = oracle.judge(&ctx, &trace);
-            self.judgements.entry(clause).or_default().by_scenario.push((scenario.id.clone(), judgement));
+            self.judgements
+                .entry(clause)
+                .or_default()
+                .by_scenario
+                .push((scenario.id.clone(), judgement));
         }
         let mut jsonl = Vec::new();
         trace.write_jsonl(&mut jsonl).expect("writing to memory");
@@ -211,18 +228,23 @@ impl Judged {
     }
 
     fn report(self, config: &RunConfig<'_>, target: TargetInfo) -> RunOutcome {
-        let systems: Vec<String> = config.systems.iter().map(|s| s.as_str().to_string()).collect();
-        let report = Report::assemble(
-            Catalogue::standard(),
-            SUITE_VERSION,
-            config.seed,
+        let systems: Vec<String> = config
+            .systems
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect();
+        let identity = RunIdentity {
+            suite_version: SUITE_VERSION.to_string(),
+            seed: config.seed,
             target,
-            &systems,
-            qaqpa_reports::report::CalendarInfo::of(config.calendar),
-            self.runs,
-            &self.judgements,
-        );
-        RunOutcome { report, traces: self.traces }
+            systems,
+            calendar: CalendarInfo::of(config.calendar),
+        };
+        let report = Report::assemble(Catalogue::standard(), identity, self.runs, &self.judgements);
+        RunOutcome {
+            report,
+            traces: self.traces,
+        }
     }
 }
 

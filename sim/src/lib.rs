@@ -5,6 +5,8 @@ pub mod agenda;
 pub mod calendar;
 pub mod clock;
 pub mod episode;
+pub mod mailnet;
+pub mod packetnet;
 pub mod seed;
 pub mod target;
 pub mod trace;

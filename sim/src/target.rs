@@ -70,22 +70,30 @@ pub enum DeskKind {
     UgiaConnection,
     /// The STS desk connecting mail systems to UGEM (ugem-7..11).
     UgemConnection,
-    /// The bus operator's desk for integration-service updates (eint-45-8..11).
-    BusServiceUpdate,
+    /// The STS desk for the WAF and defacement-protection services (ugia-17, ugia-18).
+    UgiaProtection,
+    /// The STS desk opening Internet access on Users' signed requests (ugia-15, 15-2, 16).
+    UgiaAccess,
+    /// The bus operator's desk: test acts, publication, connection and updates (eint-27..45-15).
+    BusOperator,
 }
 
 impl DeskKind {
-    pub const ALL: [DeskKind; 3] = [
+    pub const ALL: [DeskKind; 5] = [
         DeskKind::UgiaConnection,
+        DeskKind::UgiaProtection,
+        DeskKind::UgiaAccess,
         DeskKind::UgemConnection,
-        DeskKind::BusServiceUpdate,
+        DeskKind::BusOperator,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DeskKind::UgiaConnection => "ugia-connection",
             DeskKind::UgemConnection => "ugem-connection",
-            DeskKind::BusServiceUpdate => "bus-service-update",
+            DeskKind::UgiaProtection => "ugia-protection",
+            DeskKind::UgiaAccess => "ugia-access",
+            DeskKind::BusOperator => "bus-operator",
         }
     }
 
@@ -93,7 +101,8 @@ impl DeskKind {
         match self {
             DeskKind::UgiaConnection => "ugia",
             DeskKind::UgemConnection => "ugem",
-            DeskKind::BusServiceUpdate => "bus",
+            DeskKind::UgiaProtection | DeskKind::UgiaAccess => "ugia",
+            DeskKind::BusOperator => "bus",
         }
     }
 }
@@ -113,6 +122,10 @@ pub struct TargetInfo {
 pub enum TargetError {
     #[error("target {target} has no {desk} desk")]
     NoSuchDesk { target: String, desk: &'static str },
+    #[error("target {target} has no e-mail gateway to place in the simulated network")]
+    NoMailGateway { target: String },
+    #[error("target {target} has no packet gateway to replay traffic through")]
+    NoPacketGateway { target: String },
 }
 
 /// A system under test: it hands out the desks (and, later, network endpoints) the suite
@@ -120,6 +133,61 @@ pub enum TargetError {
 pub trait Target {
     fn info(&self) -> TargetInfo;
     fn desk(&self, kind: DeskKind, seed: u64) -> Result<Box<dyn Desk>, TargetError>;
+    /// The e-mail gateway (UGEM) to place into a simulated mail network; `seed` is the
+    /// episode's.
+    fn mail_gateway(
+        &self,
+        _seed: u64,
+    ) -> Result<Box<dyn crate::mailnet::MailGateway>, TargetError> {
+        Err(TargetError::NoMailGateway {
+            target: self.info().name,
+        })
+    }
+    /// The access gateway's (UGIA's) Internet egress rule for the hosts of a mail episode;
+    /// `None` when the target has none (nothing is filtered then).
+    fn internet_egress(
+        &self,
+        _world: &crate::mailnet::MailWorld,
+    ) -> Option<Box<dyn crate::mailnet::EgressFilter>> {
+        None
+    }
+    /// The Internet access gateway's packet path (UGIA), fresh for one scenario; `seed` is
+    /// the scenario's.
+    fn packet_gateway(
+        &self,
+        _seed: u64,
+    ) -> Result<Box<dyn crate::packetnet::PacketGateway>, TargetError> {
+        Err(TargetError::NoPacketGateway {
+            target: self.info().name,
+        })
+    }
+}
+
+/// The people behind a reference desk: how long they take, drawn from the scenario's seed,
+/// and the named defects they were run with.
+pub struct Clerk {
+    rng: rand_chacha::ChaCha8Rng,
+    defects: Vec<&'static str>,
+}
+
+impl Clerk {
+    /// `desk` names the desk, so two desks of one scenario draw independent numbers.
+    pub fn new(seed: u64, desk: &str, defects: &[&'static str]) -> Clerk {
+        Clerk {
+            rng: crate::seed::rng(seed, desk),
+            defects: defects.to_vec(),
+        }
+    }
+
+    pub fn has(&self, defect: &str) -> bool {
+        self.defects.contains(&defect)
+    }
+
+    /// A whole number in `range`: working days a task takes, minutes into office hours.
+    pub fn draw(&mut self, range: std::ops::RangeInclusive<u32>) -> u32 {
+        use rand::Rng;
+        self.rng.random_range(range)
+    }
 }
 
 /// A deliberate fault the reference can be run with, to prove that the oracles of the

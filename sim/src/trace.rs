@@ -54,6 +54,124 @@ impl Subject {
 pub enum Event {
     /// A document crossed a party's boundary: handed to a desk, or received from one.
     Document(Document),
+    /// A harness's SMTP client got a reply (or none) to a command.
+    SmtpReply(SmtpReply),
+    /// A message arrived at a mailbox the harness runs.
+    MailDelivered(MailDelivered),
+    /// The blocklist the harness models answered for an address.
+    Blocklist(BlocklistStatus),
+    /// The harness laid out the simulated network or changed it (a fault, a restart).
+    Network(NetworkNote),
+    /// The STS applied a policy act to the packet gateway (a catalogue entry, an exemption).
+    PolicyAct(crate::packetnet::PolicyAct),
+    /// What the taps around the packet gateway saw of one flow of a User network's traffic.
+    Flow(FlowSeen),
+}
+
+/// One flow of replayed or synthesised User traffic, as the taps around the gateway saw it,
+/// with the ground truth about what the flow is: from a third party's labels (nDPI's
+/// results for a capture) or from the scenario that synthesised it, never from the
+/// gateway under test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowSeen {
+    /// The capture (relative to the corpus) or `synthetic`.
+    pub source: String,
+    /// The User organisation whose network the traffic came from.
+    pub user: String,
+    pub proto: String,
+    /// The initiator.
+    pub src: String,
+    pub sport: u16,
+    pub dst: String,
+    pub dport: u16,
+    /// The policy class the ground truth gives (`vpn`, `remote-access`, `p2p`, `game`,
+    /// `malicious`, `other`); none when the truth is a don't-care.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth_class: Option<String>,
+    /// The ground truth's application label (nDPI's protocol, or the synthesised kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth_app: Option<String>,
+    /// The site category the ground truth gives (`finance`, `government`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth_category: Option<String>,
+    /// The flow is a TLS session (inspectable).
+    #[serde(default)]
+    pub tls: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// Frames offered to the gateway, and where they left.
+    pub offered: u64,
+    pub forwarded: u64,
+    pub inspected: u64,
+    pub dropped: u64,
+    /// Frames forwarded after the flow's first `window` frames: a gateway needs the first
+    /// packets of a flow to classify it, not more.
+    pub forwarded_after_window: u64,
+    pub window: u64,
+    pub first: Timestamp,
+    pub last: Timestamp,
+}
+
+/// What a harness's SMTP client saw: the command it sent and the reply's code (0: no reply,
+/// the connection failed or timed out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpReply {
+    /// The party whose server sent it: a connected system's id, `external:<domain>`, or
+    /// `stranger:<ip>`.
+    pub client: String,
+    pub server: String,
+    /// The traffic flow of the scenario it belongs to, and that flow's kind (`normal`,
+    /// `spam`, `probe`: a probe must be refused).
+    pub flow: String,
+    pub flow_kind: String,
+    /// The Message-ID of the message being submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub command: String,
+    pub code: u16,
+    pub text: String,
+}
+
+/// A message as a harness mailbox received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailDelivered {
+    /// The mailbox host: a connected system's id or `external:<domain>`.
+    pub mailbox: String,
+    /// The address the delivering SMTP client connected from.
+    pub peer: String,
+    pub mail_from: String,
+    pub rcpts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Message-IDs of harness messages quoted in the body (a bounce names what it returns).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
+}
+
+/// A blocklist (DNSBL-like) answer: listed with a 127.0.0.x code, or not listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlocklistStatus {
+    pub ip: String,
+    /// What the address is in the episode (`gateway`, a system's id, …).
+    pub role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<String>,
+    pub reason: String,
+}
+
+/// The harness's own note about the simulated network: a host placed, a fault injected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkNote {
+    pub what: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, String>,
 }
 
 /// A letter, notice or application between parties of a workflow.
@@ -94,6 +212,29 @@ pub enum DocKind {
     UpdateCompleted,
     /// A reasoned refusal (ugia-10, ugem-10).
     Rejection,
+    /// eint-45-13: an initiator's application to update its connection to a service.
+    ConnectionUpdateApplication,
+    /// eint-26/27: a service owner's test act, sent to the operator to publish the service.
+    PublicationTestAct,
+    /// eint-44/45: an initiator's test act, sent to the operator to connect to a service.
+    ConnectionTestAct,
+    /// eint-27: the service passport is published in the registry.
+    PassportPublished,
+    /// eint-27, eint-45: production access on ЭҮШ/ЭҮСШ is granted.
+    ProductionAccessGranted,
+    /// ugia-17, Appendix 3: a User's application to protect a resource with the WAF.
+    WafApplication,
+    /// ugia-18, Appendix 4: a User's application for web-page defacement protection.
+    DefacementApplication,
+    /// ugia-15, ugia-15-2: a User's application (APS, EDS-signed) with its Internet-resource
+    /// categories and network addresses, asking to open access.
+    AccessApplication,
+    /// ugia-16: the STS applied the requested policies on UGIA and tells the User.
+    PolicyApplied,
+    /// ugem-11: a User that is no longer of an eligible kind asks to be disconnected.
+    DisconnectionRequest,
+    /// ugem-11: the STS disconnected the mail system.
+    DisconnectionNotice,
 }
 
 impl DocKind {
@@ -108,6 +249,17 @@ impl DocKind {
             DocKind::ReturnedForRework => "returned-for-rework",
             DocKind::UpdateCompleted => "update-completed",
             DocKind::Rejection => "rejection",
+            DocKind::DisconnectionRequest => "disconnection-request",
+            DocKind::DisconnectionNotice => "disconnection-notice",
+            DocKind::ConnectionUpdateApplication => "connection-update-application",
+            DocKind::PublicationTestAct => "publication-test-act",
+            DocKind::ConnectionTestAct => "connection-test-act",
+            DocKind::PassportPublished => "passport-published",
+            DocKind::ProductionAccessGranted => "production-access-granted",
+            DocKind::WafApplication => "waf-application",
+            DocKind::DefacementApplication => "defacement-application",
+            DocKind::AccessApplication => "access-application",
+            DocKind::PolicyApplied => "policy-applied",
         }
     }
 }
@@ -121,6 +273,17 @@ pub enum Channel {
     Email,
     /// The e-government web portal (eint-45-9: after authorisation on the portal).
     Portal,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Aps => "APS",
+            Channel::OfficialLetter => "official letter",
+            Channel::Email => "e-mail",
+            Channel::Portal => "portal",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -188,8 +351,9 @@ impl Trace {
 
     /// The documents observed, in order.
     pub fn documents(&self) -> impl Iterator<Item = (&Observation, &Document)> {
-        self.observations.iter().map(|o| match &o.event {
-            Event::Document(d) => (o, d),
+        self.observations.iter().filter_map(|o| match &o.event {
+            Event::Document(d) => Some((o, d)),
+            _ => None,
         })
     }
 

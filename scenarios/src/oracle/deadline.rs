@@ -4,7 +4,7 @@
 use qaqpa_reports::{Judgement, Verdict};
 use qaqpa_sim::trace::{DocKind, Document, Trace};
 
-use super::{CaseVerdict, Oracle, OracleCtx, answers_in_case, combine, computed, seen};
+use super::{CaseVerdict, Oracle, OracleCtx, answers_in_case, computed, judge_applications, seen};
 
 pub struct AnswerDeadline {
     pub clause: &'static str,
@@ -33,22 +33,16 @@ impl Oracle for AnswerDeadline {
     }
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let docs: Vec<_> = trace.documents().collect();
-        let mut cases = Vec::new();
-        for (i, (obs, app)) in docs.iter().enumerate() {
-            if app.doc != self.trigger {
-                continue;
-            }
+        judge_applications(self.clause, trace, self.trigger, |docs, i, obs, app| {
             let mut evidence = vec![seen(ctx, obs, app)];
             let deadline = match ctx.calendar.deadline_end(obs.at, self.working_days) {
                 Ok(d) => d,
                 Err(e) => {
-                    cases.push(CaseVerdict {
+                    return CaseVerdict {
                         verdict: Verdict::NotTested,
                         finding: format!("case {}: cannot compute the deadline: {e}", app.case),
                         evidence,
-                    });
-                    continue;
+                    };
                 }
             };
             evidence.push(computed(
@@ -60,11 +54,11 @@ impl Oracle for AnswerDeadline {
                     self.working_days
                 ),
             ));
-            let answer = answers_in_case(&docs, i, self.trigger).find(|(_, d)| {
+            let answer = answers_in_case(docs, i, self.trigger).find(|(_, d)| {
                 self.answers.contains(&d.doc) || self.settled_elsewhere.contains(&d.doc)
             });
             let case = &app.case;
-            let verdict = match answer {
+            match answer {
                 None if ctx.end < deadline => CaseVerdict {
                     verdict: Verdict::NotTested,
                     finding: format!(
@@ -133,10 +127,8 @@ impl Oracle for AnswerDeadline {
                         }
                     }
                 }
-            };
-            cases.push(verdict);
-        }
-        combine(self.clause, cases)
+            }
+        })
     }
 }
 

@@ -2,6 +2,10 @@
 //! the simulated times they saw it. It never asks the system under test how it decided.
 
 mod deadline;
+mod form;
+mod mail;
+pub mod network;
+mod ugem_desk;
 mod update;
 
 use jiff::Timestamp;
@@ -11,7 +15,12 @@ use qaqpa_sim::clock;
 use qaqpa_sim::trace::{DocKind, Document, Observation, Trace};
 
 pub use deadline::AnswerDeadline;
-pub use update::UpdateAfterCheck;
+pub use form::FormCheck;
+pub use mail::{NothingLost, OnlyThroughGateway, RelayOnlyConnected, TrafficGuard};
+pub use ugem_desk::{
+    ApplicationChannel, ConnectedThenFlows, Disconnection, FormComplete, RejectionAndResubmission,
+};
+pub use update::CompletionAfterCheck;
 
 pub struct OracleCtx<'a> {
     pub calendar: &'a BusinessCalendar,
@@ -52,6 +61,90 @@ fn ineligible_connected(application: &Document, answer: &Document) -> Option<Str
 
 static ORACLES: &[&dyn Oracle] = &[
     &AnswerDeadline {
+        clause: "ugia-16",
+        describe: "every access application (category and address lists) is applied, and the User told, within 10 working days of receipt, or refused with reasons",
+        trigger: DocKind::AccessApplication,
+        answers: &[DocKind::PolicyApplied, DocKind::Rejection],
+        settled_elsewhere: &[],
+        working_days: 10,
+        needs_reasons: &[DocKind::Rejection],
+        check: None,
+    },
+    &FormCheck {
+        clause: "ugia-15-2",
+        describe: "an access request (VPN included) that is not EDS-signed or does not come through the APS is never applied",
+        application: DocKind::AccessApplication,
+        required: &["eds-signature"],
+        versioned: &[],
+        channel: Some(qaqpa_sim::trace::Channel::Aps),
+        grant: DocKind::PolicyApplied,
+    },
+    &AnswerDeadline {
+        clause: "ugia-17",
+        describe: "every WAF application is answered within 10 working days of receipt: the resource connected, or a refusal with reasons",
+        trigger: DocKind::WafApplication,
+        answers: &[DocKind::ConnectionNotice, DocKind::Rejection],
+        settled_elsewhere: &[],
+        working_days: 10,
+        needs_reasons: &[DocKind::Rejection],
+        check: None,
+    },
+    &AnswerDeadline {
+        clause: "ugia-18",
+        describe: "every defacement-protection application is answered within 10 working days of receipt: the resource connected, or a refusal with reasons",
+        trigger: DocKind::DefacementApplication,
+        answers: &[DocKind::ConnectionNotice, DocKind::Rejection],
+        settled_elsewhere: &[],
+        working_days: 10,
+        needs_reasons: &[DocKind::Rejection],
+        check: None,
+    },
+    &FormCheck {
+        clause: "ugia-app3",
+        describe: "a WAF application lacking a datum of Appendix 3 (domain, IP, telecom operator, web server with its version, DBMS, CMS, contacts) is never connected",
+        application: DocKind::WafApplication,
+        required: &[
+            "domain",
+            "ip",
+            "telecom-operator",
+            "web-server",
+            "dbms",
+            "cms",
+            "contacts",
+        ],
+        versioned: &["web-server"],
+        channel: None,
+        grant: DocKind::ConnectionNotice,
+    },
+    &FormCheck {
+        clause: "ugia-app4",
+        describe: "a defacement-protection application lacking a datum of Appendix 4 (as Appendix 3, plus FTP/SSH access to the root directory and its credentials) is never connected",
+        application: DocKind::DefacementApplication,
+        required: &[
+            "domain",
+            "ip",
+            "telecom-operator",
+            "web-server",
+            "dbms",
+            "cms",
+            "contacts",
+            "root-access",
+            "credentials",
+        ],
+        versioned: &["web-server"],
+        channel: None,
+        grant: DocKind::ConnectionNotice,
+    },
+    &network::DefaultBlocking,
+    &network::VpnChannelExact,
+    &network::ExemptionYear,
+    &network::TlsInspection,
+    &network::CatalogueBlock,
+    &RelayOnlyConnected,
+    &NothingLost,
+    &TrafficGuard,
+    &OnlyThroughGateway,
+    &AnswerDeadline {
         clause: "ugia-6",
         describe: "every channel application answered with technical specifications gets them within 10 working days of receipt; an application left unanswered by then fails",
         trigger: DocKind::ChannelApplication,
@@ -81,26 +174,33 @@ static ORACLES: &[&dyn Oracle] = &[
         needs_reasons: &[],
         check: Some(ineligible_connected),
     },
-    &AnswerDeadline {
-        clause: "ugem-9",
-        describe: "every mail system the STS connects is connected, and the applicant notified, within 5 working days of receipt",
-        trigger: DocKind::MailConnectionApplication,
-        answers: &[DocKind::ConnectionNotice],
-        settled_elsewhere: &[DocKind::Rejection],
-        working_days: 5,
-        needs_reasons: &[],
-        check: None,
+    &ConnectedThenFlows {
+        deadline: AnswerDeadline {
+            clause: "ugem-9",
+            describe: "every mail system the STS connects is connected, and the applicant notified, within 5 working days of receipt",
+            trigger: DocKind::MailConnectionApplication,
+            answers: &[DocKind::ConnectionNotice],
+            settled_elsewhere: &[DocKind::Rejection],
+            working_days: 5,
+            needs_reasons: &[],
+            check: None,
+        },
     },
-    &AnswerDeadline {
-        clause: "ugem-10",
-        describe: "every mail-connection application the STS refuses is refused within 5 working days of receipt, with reasons",
-        trigger: DocKind::MailConnectionApplication,
-        answers: &[DocKind::Rejection],
-        settled_elsewhere: &[DocKind::ConnectionNotice],
-        working_days: 5,
-        needs_reasons: &[DocKind::Rejection],
-        check: None,
+    &RejectionAndResubmission {
+        deadline: AnswerDeadline {
+            clause: "ugem-10",
+            describe: "every mail-connection application the STS refuses is refused within 5 working days of receipt, with reasons",
+            trigger: DocKind::MailConnectionApplication,
+            answers: &[DocKind::Rejection],
+            settled_elsewhere: &[DocKind::ConnectionNotice],
+            working_days: 5,
+            needs_reasons: &[DocKind::Rejection],
+            check: None,
+        },
     },
+    &ApplicationChannel,
+    &FormComplete,
+    &Disconnection,
     &AnswerDeadline {
         clause: "eint-45-10",
         describe: "every service-update application is checked within 3 working days of receipt: passed, or returned for rework with reasons",
@@ -115,11 +215,51 @@ static ORACLES: &[&dyn Oracle] = &[
         needs_reasons: &[DocKind::ReturnedForRework],
         check: None,
     },
-    &UpdateAfterCheck {
+    &CompletionAfterCheck {
         clause: "eint-45-11",
+        describe: "every service update whose check passed is carried out within 10 working days: of the announced positive check, else of receipt (a warning when only the last day of the 3-day check makes it in time)",
         trigger: DocKind::ServiceUpdateApplication,
+        completions: &[DocKind::UpdateCompleted],
         check_working_days: 3,
-        update_working_days: 10,
+        working_days: 10,
+    },
+    &AnswerDeadline {
+        clause: "eint-45-14",
+        describe: "every connection-update application is checked within 3 working days of receipt: passed, or returned for rework with reasons",
+        trigger: DocKind::ConnectionUpdateApplication,
+        answers: &[
+            DocKind::CheckPassed,
+            DocKind::ReturnedForRework,
+            DocKind::UpdateCompleted,
+        ],
+        settled_elsewhere: &[],
+        working_days: 3,
+        needs_reasons: &[DocKind::ReturnedForRework],
+        check: None,
+    },
+    &CompletionAfterCheck {
+        clause: "eint-45-15",
+        describe: "every connection update whose check passed is carried out within 10 working days: of the announced positive check, else of receipt (a warning when only the last day of the 3-day check makes it in time)",
+        trigger: DocKind::ConnectionUpdateApplication,
+        completions: &[DocKind::UpdateCompleted],
+        check_working_days: 3,
+        working_days: 10,
+    },
+    &CompletionAfterCheck {
+        clause: "eint-27",
+        describe: "after the operator agrees a publication test act, the service passport is published and production access granted within 10 working days",
+        trigger: DocKind::PublicationTestAct,
+        completions: &[DocKind::PassportPublished, DocKind::ProductionAccessGranted],
+        check_working_days: 0,
+        working_days: 10,
+    },
+    &CompletionAfterCheck {
+        clause: "eint-45",
+        describe: "after the operator agrees a connection test act, the initiator gets production access within 10 working days",
+        trigger: DocKind::ConnectionTestAct,
+        completions: &[DocKind::ProductionAccessGranted],
+        check_working_days: 0,
+        working_days: 10,
     },
 ];
 
@@ -140,22 +280,12 @@ fn describe_doc(d: &Document) -> String {
         d.to,
         d.doc.as_str(),
         d.case,
-        channel_word(d)
+        d.channel.as_str()
     );
     if !d.reasons.is_empty() {
         s.push_str(&format!("; reasons: {}", d.reasons.join("; ")));
     }
     s
-}
-
-fn channel_word(d: &Document) -> &'static str {
-    use qaqpa_sim::trace::Channel::*;
-    match d.channel {
-        Aps => "APS",
-        OfficialLetter => "official letter",
-        Email => "e-mail",
-        Portal => "portal",
-    }
 }
 
 fn seen(ctx: &OracleCtx<'_>, o: &Observation, d: &Document) -> Evidence {
@@ -199,10 +329,41 @@ fn combine(clause: &str, cases: Vec<CaseVerdict>) -> Judgement {
         };
     };
     let deciding: Vec<CaseVerdict> = cases.into_iter().filter(|c| c.verdict == worst).collect();
-    let finding = deciding.iter().map(|c| c.finding.as_str()).collect::<Vec<_>>().join("; ");
+    let finding = deciding
+        .iter()
+        .map(|c| c.finding.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
     let mut evidence: Vec<Evidence> = deciding.into_iter().flat_map(|c| c.evidence).collect();
     evidence.sort_by_key(|e| e.at.parse::<jiff::Timestamp>().ok());
-    Judgement { verdict: worst, finding, evidence }
+    Judgement {
+        verdict: worst,
+        finding,
+        evidence,
+    }
+}
+
+/// Judges every application of kind `trigger` in the trace, one case each, and combines them.
+/// `judge_case` gets all documents, the index of the application, and the application.
+fn judge_applications(
+    clause: &str,
+    trace: &Trace,
+    trigger: DocKind,
+    mut judge_case: impl FnMut(
+        &[(&Observation, &Document)],
+        usize,
+        &Observation,
+        &Document,
+    ) -> CaseVerdict,
+) -> Judgement {
+    let docs: Vec<_> = trace.documents().collect();
+    let cases = docs
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, app))| app.doc == trigger)
+        .map(|(i, (obs, app))| judge_case(&docs, i, obs, app))
+        .collect();
+    combine(clause, cases)
 }
 
 /// The documents a desk sent in `case` after observation `after`, up to the case's next

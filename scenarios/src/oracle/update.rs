@@ -1,145 +1,139 @@
-//! eint-45-11: "if the check is positive, the operator performs the update within 10 working
-//! days". The rules do not say whether the 10 days run from receipt or from the check, and
-//! a positive check need not be announced. The strict reading (from receipt) passes; the
-//! lenient one (from the check, at the latest the last day of the 3-day check) warns.
+//! "After a positive check, the operator does X within N working days" (eint-27, eint-45,
+//! eint-45-11, eint-45-15). The rules do not always say when the check ends, and a positive
+//! check need not be announced. When it is announced, the term runs from it. When it is not,
+//! the strict reading (from receipt) passes and, where the rules give the check its own term,
+//! the lenient one (from the last day of that term) warns.
 
 use qaqpa_reports::{Judgement, Verdict};
 use qaqpa_sim::trace::{DocKind, Trace};
 
-use super::{CaseVerdict, Oracle, OracleCtx, answers_in_case, combine, computed, seen};
+use super::{CaseVerdict, Oracle, OracleCtx, answers_in_case, computed, judge_applications, seen};
 
-pub struct UpdateAfterCheck {
+pub struct CompletionAfterCheck {
     pub clause: &'static str,
+    pub describe: &'static str,
     pub trigger: DocKind,
+    /// Everything the operator must have done; the case completes with the last of them.
+    pub completions: &'static [DocKind],
+    /// The check's own term in working days, or 0 where the rules give it none.
     pub check_working_days: u32,
-    pub update_working_days: u32,
+    pub working_days: u32,
 }
 
-impl Oracle for UpdateAfterCheck {
+impl Oracle for CompletionAfterCheck {
     fn clause(&self) -> &'static str {
         self.clause
     }
 
     fn describe(&self) -> &'static str {
-        "every service-update application whose check passed is carried out within 10 working days: of the announced positive check, else of receipt (a warning when only the latest permissible check day makes it in time)"
+        self.describe
     }
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let docs: Vec<_> = trace.documents().collect();
-        let mut cases = Vec::new();
-        for (i, (obs, app)) in docs.iter().enumerate() {
-            if app.doc != self.trigger {
-                continue;
-            }
+        judge_applications(self.clause, trace, self.trigger, |docs, i, obs, app| {
             let case = &app.case;
             let mut evidence = vec![seen(ctx, obs, app)];
-            let answers: Vec<_> = answers_in_case(&docs, i, self.trigger).collect();
+            let answers: Vec<_> = answers_in_case(docs, i, self.trigger).collect();
             let returned = answers
                 .iter()
                 .find(|(_, d)| d.doc == DocKind::ReturnedForRework);
             let passed = answers.iter().find(|(_, d)| d.doc == DocKind::CheckPassed);
-            let done = answers
+            let done: Vec<_> = self
+                .completions
                 .iter()
-                .find(|(_, d)| d.doc == DocKind::UpdateCompleted);
+                .map(|k| answers.iter().find(|(_, d)| d.doc == *k))
+                .collect();
+            let first_done = done.iter().flatten().map(|(o, _)| o.at).min();
             if let Some((o, d)) = returned
-                && done.is_none_or(|(od, _)| od.at > o.at)
+                && first_done.is_none_or(|t| t > o.at)
             {
                 evidence.push(seen(ctx, o, d));
-                cases.push(CaseVerdict { verdict: Verdict::NotTested, finding: format!("case {case} was returned for rework; the update count starts with a resubmission"), evidence });
-                continue;
+                return CaseVerdict {
+                    verdict: Verdict::NotTested,
+                    finding: format!(
+                        "case {case} was returned for rework; the count starts again with the resubmission"
+                    ),
+                    evidence,
+                };
             }
-            let deadlines = (|| -> Result<_, qaqpa_sim::calendar::CalendarError> {
-                Ok(match passed {
-                    Some((o, _)) => (
-                        ctx.calendar.deadline_end(o.at, self.update_working_days)?,
-                        None,
-                    ),
-                    None => (
-                        ctx.calendar
-                            .deadline_end(obs.at, self.update_working_days)?,
-                        Some(ctx.calendar.deadline_end(
-                            obs.at,
-                            self.check_working_days + self.update_working_days,
-                        )?),
-                    ),
-                })
-            })();
+            let deadlines =
+                (|| -> Result<_, qaqpa_sim::calendar::CalendarError> {
+                    Ok(match passed {
+                        Some((o, _)) => (ctx.calendar.deadline_end(o.at, self.working_days)?, None),
+                        None if self.check_working_days == 0 => {
+                            (ctx.calendar.deadline_end(obs.at, self.working_days)?, None)
+                        }
+                        None => (
+                            ctx.calendar.deadline_end(obs.at, self.working_days)?,
+                            Some(ctx.calendar.deadline_end(
+                                obs.at,
+                                self.check_working_days + self.working_days,
+                            )?),
+                        ),
+                    })
+                })();
             let (strict, lenient) = match deadlines {
                 Ok(d) => d,
                 Err(e) => {
-                    cases.push(CaseVerdict {
+                    return CaseVerdict {
                         verdict: Verdict::NotTested,
                         finding: format!("case {case}: cannot compute the deadline: {e}"),
                         evidence,
-                    });
-                    continue;
+                    };
                 }
             };
-            if let Some((o, d)) = passed {
-                evidence.push(seen(ctx, o, d));
-                evidence.push(computed(
-                    ctx,
-                    strict,
-                    case,
-                    format!(
-                        "deadline: end of the {}th working day after the positive check",
-                        self.update_working_days
-                    ),
-                ));
-            } else {
-                evidence.push(computed(
-                    ctx,
-                    strict,
-                    case,
-                    format!(
-                        "deadline (strict reading): end of the {}th working day after receipt",
-                        self.update_working_days
-                    ),
-                ));
-            }
+            match passed {
+                    Some((o, d)) => {
+                        evidence.push(seen(ctx, o, d));
+                        evidence.push(computed(ctx, strict, case, format!("deadline: end of the {}th working day after the positive check", self.working_days)));
+                    }
+                    None => evidence.push(computed(ctx, strict, case, format!("deadline: end of the {}th working day after receipt (no positive check announced)", self.working_days))),
+                }
             if let Some(l) = lenient {
-                evidence.push(computed(ctx, l, case, format!("deadline (lenient reading): {} working days after the last day of the check", self.update_working_days)));
+                evidence.push(computed(ctx, l, case, format!("deadline (lenient reading): {} working days after the last day of the check", self.working_days)));
             }
             let last = lenient.unwrap_or(strict);
-            let verdict = match done {
-                None if ctx.end < last => CaseVerdict {
+            let missing: Vec<&str> = self
+                .completions
+                .iter()
+                .zip(&done)
+                .filter(|(_, d)| d.is_none())
+                .map(|(k, _)| k.as_str())
+                .collect();
+            for (o, d) in done.iter().flatten() {
+                evidence.push(seen(ctx, o, d));
+            }
+            let completed = done.iter().flatten().map(|(o, _)| o.at).max();
+            match completed {
+                _ if !missing.is_empty() && ctx.end < last => CaseVerdict {
                     verdict: Verdict::NotTested,
-                    finding: format!("case {case}: the scenario ended before the update deadline"),
+                    finding: format!("case {case}: the scenario ended before the deadline"),
                     evidence,
                 },
-                None => CaseVerdict {
+                _ if !missing.is_empty() => CaseVerdict {
                     verdict: Verdict::Fail,
-                    finding: format!("case {case}: no update-completed by the deadline"),
+                    finding: format!("case {case}: no {} by the deadline", missing.join(" or ")),
                     evidence,
                 },
-                Some((o, d)) => {
-                    evidence.push(seen(ctx, o, d));
-                    if o.at <= strict {
-                        CaseVerdict {
-                            verdict: Verdict::Pass,
-                            finding: format!("case {case}: update completed in time"),
-                            evidence,
-                        }
-                    } else if o.at <= last {
-                        CaseVerdict {
-                            verdict: Verdict::Warning,
-                            finding: format!(
-                                "case {case}: update completed more than {} working days after receipt, with no positive check announced; in time only if the count starts at the end of the check period",
-                                self.update_working_days
-                            ),
-                            evidence,
-                        }
-                    } else {
-                        CaseVerdict {
-                            verdict: Verdict::Fail,
-                            finding: format!("case {case}: update completed after the deadline"),
-                            evidence,
-                        }
-                    }
-                }
-            };
-            cases.push(verdict);
-        }
-        combine(self.clause, cases)
+                Some(t) if t <= strict => CaseVerdict {
+                    verdict: Verdict::Pass,
+                    finding: format!("case {case}: completed in time"),
+                    evidence,
+                },
+                Some(t) if t <= last => CaseVerdict {
+                    verdict: Verdict::Warning,
+                    finding: format!(
+                        "case {case}: completed more than {} working days after receipt, with no positive check announced; in time only if the count starts at the end of the check period",
+                        self.working_days
+                    ),
+                    evidence,
+                },
+                _ => CaseVerdict {
+                    verdict: Verdict::Fail,
+                    finding: format!("case {case}: completed after the deadline"),
+                    evidence,
+                },
+            }
+        })
     }
 }

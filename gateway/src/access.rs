@@ -1,0 +1,106 @@
+//! The STS desk that opens Internet access on UGIA at Users' request: the yearly lists of
+//! resource categories and network addresses (ugia-15), requests for VPN and other risky
+//! services as EDS-signed APS applications (ugia-15-2), applied within 10 working days
+//! (ugia-16).
+
+use jiff::Timestamp;
+use qaqpa_sim::clock;
+use qaqpa_sim::target::{Clerk, Defect, Desk, DeskEnv};
+use qaqpa_sim::trace::{Channel, DocKind, Document};
+
+pub const DEFECTS: &[Defect] = &[
+    Defect {
+        id: "ugia-policy-late",
+        system: "ugia",
+        description: "the STS applies requested access policies and tells the User on the 11th working day after receipt",
+        clauses: &["ugia-16"],
+    },
+    Defect {
+        id: "ugia-unsigned-request-granted",
+        system: "ugia",
+        description: "the STS opens access on requests that are not EDS-signed or do not come through the APS",
+        clauses: &["ugia-15-2"],
+    },
+];
+
+pub struct AccessDesk {
+    clerk: Clerk,
+}
+
+impl AccessDesk {
+    pub fn new(seed: u64, defects: &[&'static str]) -> Self {
+        AccessDesk {
+            clerk: Clerk::new(seed, "ugia-access-desk", defects),
+        }
+    }
+
+    fn problems(&self, app: &Document) -> Vec<String> {
+        let mut problems: Vec<String> = ["categories", "addresses"]
+            .iter()
+            .filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty()))
+            .map(|f| format!("the application gives no {f} (ugia-15)"))
+            .collect();
+        if !self.clerk.has("ugia-unsigned-request-granted") {
+            if app
+                .fields
+                .get("eds-signature")
+                .is_none_or(|v| v.trim().is_empty())
+            {
+                problems.push(
+                    "the application is not signed with the legal entity's EDS (ugia-15-2)".into(),
+                );
+            }
+            if app.channel != Channel::Aps {
+                problems
+                    .push("access requests are accepted only through the APS (ugia-15-2)".into());
+            }
+        }
+        problems
+    }
+}
+
+impl Desk for AccessDesk {
+    fn party(&self) -> &str {
+        "STS"
+    }
+
+    fn receive(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
+        if app.doc != DocKind::AccessApplication {
+            return;
+        }
+        let problems = self.problems(app);
+        let working_days = if problems.is_empty() && self.clerk.has("ugia-policy-late") {
+            11
+        } else {
+            self.clerk.draw(2..=10)
+        };
+        let Ok(day) = env
+            .calendar
+            .add_working_days(clock::local(now).date(), working_days)
+        else {
+            return; // no calendar for that year: the desk cannot plan, and the oracle says why
+        };
+        let at = env.office_time(day, self.clerk.draw(0..=7 * 60 - 1));
+        let (doc, reasons) = if problems.is_empty() {
+            (DocKind::PolicyApplied, Vec::new())
+        } else {
+            (DocKind::Rejection, problems)
+        };
+        let fields = ["categories", "addresses"]
+            .iter()
+            .filter_map(|k| app.fields.get(*k).map(|v| (k.to_string(), v.clone())))
+            .collect();
+        env.send_at(
+            at,
+            Document {
+                case: app.case.clone(),
+                doc,
+                from: "STS".into(),
+                to: app.from.clone(),
+                channel: Channel::Aps,
+                fields,
+                reasons,
+            },
+        );
+    }
+}

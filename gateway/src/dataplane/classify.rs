@@ -1,0 +1,828 @@
+//! Flow classification from a flow's own bytes: protocol grammars (handshakes, magic
+//! numbers, message structure) first, then the names those handshakes carry (TLS SNI, DNS
+//! question, HTTP Host) against the signature lists, then addresses against the IP lists.
+//! Port numbers alone never decide a class.
+
+use super::packet::{
+    PROTO_AH, PROTO_ESP, PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_IGMP, PROTO_TCP, PROTO_UDP,
+    Packet,
+};
+use super::proto::{self, TlsStart};
+use super::sigs::{Class, Signatures};
+
+/// How many packets with payload the classifier looks at before it gives up and calls the
+/// flow an unknown application.
+pub const MAX_DPI_PACKETS: u8 = 10;
+/// The longest client stream prefix kept to reassemble a ClientHello.
+pub const MAX_HELLO: usize = 16 * 1024;
+
+/// What the classifier decided about a flow.
+#[derive(Debug, Clone, Default)]
+pub struct Detection {
+    pub class: Option<Class>,
+    /// The application protocol recognised (`tls`, `openvpn`, `bittorrent`, …).
+    pub app: &'static str,
+    pub category: Option<u16>,
+    /// SNI (TLS, DTLS), Host (HTTP) or question (DNS).
+    pub name: Option<Box<str>>,
+    /// The name came from a TLS ClientHello (an SNI).
+    pub sni: bool,
+    /// A TLS (or DTLS) session: the inspect / pass-through decision applies.
+    pub tls: bool,
+}
+
+/// Per-flow classifier state; small, and allocates only to reassemble a ClientHello that
+/// spans segments.
+#[derive(Debug, Default)]
+pub struct Dpi {
+    pub payload_pkts: u8,
+    c2s: u8,
+    s2c: u8,
+    ovpn_sid: [u64; 2],
+    ovpn_hits: [u8; 2],
+    ovpn_ops: [u16; 2],
+    ovpn_reset: bool,
+    /// A TLS session without an SNI: wait for the server's certificate.
+    tls_no_sni: bool,
+    /// A QUIC connection's client Initial packets, while its ClientHello is incomplete.
+    quic: Option<Box<super::quic::Crypto>>,
+    quic_pkts: u8,
+    utp_hits: u8,
+    wg_hits: u8,
+    /// The client's stream while a ClientHello is being reassembled.
+    stream: Option<Box<Reasm>>,
+}
+
+#[derive(Debug)]
+struct Reasm {
+    next_seq: u32,
+    buf: Vec<u8>,
+    join: Vec<u8>,
+}
+
+pub enum Step {
+    /// Decided: classification stops.
+    Done(Detection),
+    /// Look at more packets.
+    More,
+}
+
+fn named(sigs: &Signatures, app: &'static str, name: &[u8], sni: bool, tls: bool) -> Detection {
+    let l = sigs.name(name);
+    let name = std::str::from_utf8(name)
+        .ok()
+        .map(|s| s.to_ascii_lowercase().into_boxed_str());
+    Detection {
+        class: l.class,
+        app,
+        category: l.category,
+        name,
+        sni,
+        tls,
+    }
+}
+
+fn app(class: Class, app: &'static str) -> Detection {
+    Detection {
+        class: Some(class),
+        app,
+        ..Default::default()
+    }
+}
+
+impl Dpi {
+    /// Looks at one packet of an undecided flow. `c2s`: the packet goes from the flow's
+    /// initiator to its responder.
+    pub fn inspect(&mut self, p: &Packet<'_>, c2s: bool, sigs: &Signatures) -> Step {
+        match p.proto {
+            PROTO_ESP | PROTO_AH => return Step::Done(app(Class::Vpn, "ipsec")),
+            PROTO_GRE => return Step::Done(app(Class::Vpn, "gre")),
+            PROTO_ICMP | PROTO_ICMPV6 => return Step::Done(app(Class::Other, "icmp")),
+            PROTO_IGMP => return Step::Done(app(Class::Other, "igmp")),
+            PROTO_TCP | PROTO_UDP => {}
+            _ => return Step::Done(app(Class::UnknownApplication, "ip")),
+        }
+        let b = p.payload;
+        if b.is_empty() {
+            return Step::More;
+        }
+        self.payload_pkts = self.payload_pkts.saturating_add(1);
+        let first_dir = if c2s { self.c2s == 0 } else { self.s2c == 0 };
+        if c2s {
+            self.c2s = self.c2s.saturating_add(1);
+        } else {
+            self.s2c = self.s2c.saturating_add(1);
+        }
+        let r = if p.proto == PROTO_TCP {
+            self.tcp(p, b, c2s, first_dir, sigs)
+        } else {
+            self.udp(p, b, c2s, first_dir, sigs)
+        };
+        match r {
+            Some(d) => {
+                self.stream = None;
+                Step::Done(d)
+            }
+            None if self.payload_pkts >= MAX_DPI_PACKETS => {
+                self.stream = None;
+                Step::Done(app(Class::UnknownApplication, "unknown"))
+            }
+            None => Step::More,
+        }
+    }
+
+    /// The flow ended (or was evicted) undecided.
+    pub fn give_up(&self) -> Detection {
+        if self.payload_pkts == 0 {
+            app(Class::Other, "no-payload")
+        } else {
+            app(Class::UnknownApplication, "unknown")
+        }
+    }
+
+    fn tls_client(&mut self, p: &Packet<'_>, b: &[u8], sigs: &Signatures) -> Option<Detection> {
+        // continue a reassembly
+        if let Some(r) = self.stream.as_mut() {
+            if p.seq == r.next_seq && r.buf.len() + b.len() <= MAX_HELLO {
+                r.buf.extend_from_slice(b);
+                r.next_seq = r.next_seq.wrapping_add(b.len() as u32);
+            } else if p.seq != r.next_seq {
+                return None; // out of order or retransmission: wait for the missing bytes
+            } else {
+                return Some(tls_detection(sigs, None));
+            }
+            let r = self.stream.as_mut().expect("present");
+            return match proto::tls_start(&r.buf) {
+                TlsStart::Hello(h) => Some(tls_hello(sigs, &h)),
+                TlsStart::NeedsJoin => {
+                    let Reasm { buf, join, .. } = &mut **r;
+                    let h = proto::join_records(buf, join);
+                    Some(tls_hello(sigs, &h))
+                }
+                TlsStart::Partial { .. } => None,
+                _ => Some(tls_detection(sigs, None)),
+            };
+        }
+        match proto::tls_start(b) {
+            TlsStart::NotTls => None,
+            TlsStart::Hello(h) if h.sni.is_none() => {
+                self.tls_no_sni = true;
+                None
+            }
+            TlsStart::Hello(h) => Some(tls_hello(sigs, &h)),
+            TlsStart::OtherHandshake => Some(tls_detection(sigs, None)),
+            TlsStart::NeedsJoin => {
+                let mut join = Vec::new();
+                let h = proto::join_records(b, &mut join);
+                Some(tls_hello(sigs, &h))
+            }
+            TlsStart::Partial { .. } => {
+                let mut buf = Vec::with_capacity(4096);
+                buf.extend_from_slice(b);
+                self.stream = Some(Box::new(Reasm {
+                    next_seq: p.seq.wrapping_add(b.len() as u32),
+                    buf,
+                    join: Vec::new(),
+                }));
+                None
+            }
+        }
+    }
+
+    fn tcp(
+        &mut self,
+        p: &Packet<'_>,
+        b: &[u8],
+        c2s: bool,
+        first: bool,
+        sigs: &Signatures,
+    ) -> Option<Detection> {
+        if self.tls_no_sni {
+            if let Some(cn) = proto::server_cert_name(b) {
+                let cn = cn.strip_prefix(b"*.").unwrap_or(cn);
+                let mut d = named(sigs, "tls", cn, false, true);
+                d.class.get_or_insert(Class::Other);
+                return Some(d);
+            }
+            // TLS 1.3 hides the certificate; after the server's first flight, decide
+            if !c2s && self.s2c >= 3 || self.payload_pkts >= 6 {
+                return Some(tls_detection(sigs, None));
+            }
+            return None;
+        }
+        // the ClientHello normally opens the client's stream; a capture that starts late
+        // or a reversed first packet still shows it later or from the other side
+        if self.stream.is_some() || b.first() == Some(&0x16) {
+            if let Some(d) = self.tls_client(p, b, sigs) {
+                return Some(d);
+            }
+            if self.stream.is_some() {
+                return None;
+            }
+        }
+        if let Some((method, target)) = proto::http_request(b) {
+            return Some(http(sigs, method, target, b));
+        }
+        if b.starts_with(b"SSH-") {
+            return Some(app(Class::RemoteAccess, "ssh"));
+        }
+        if b.starts_with(b"RFB 00") && b.len() == 12 {
+            return Some(app(Class::RemoteAccess, "vnc"));
+        }
+        if b.len() >= 20 && b[0] == 19 && &b[1..20] == b"BitTorrent protocol" {
+            return Some(app(Class::P2p, "bittorrent"));
+        }
+        if b.starts_with(b"GNUTELLA") || b.starts_with(b"GIV ") || gnutella_message(b) {
+            return Some(app(Class::P2p, "gnutella"));
+        }
+        if edonkey_tcp(b) {
+            return Some(app(Class::P2p, "edonkey"));
+        }
+        if b.len() >= 8 && b[..4] == [0x2e, 0xa7, 0xd9, 0x0b] {
+            return Some(app(Class::P2p, "syncthing"));
+        }
+        if rdp(b) {
+            return Some(app(Class::RemoteAccess, "rdp"));
+        }
+        if teamviewer_tcp(b) {
+            return Some(app(Class::RemoteAccess, "teamviewer"));
+        }
+        if pptp(b) {
+            return Some(app(Class::Vpn, "pptp"));
+        }
+        if stratum(b) {
+            return Some(app(Class::Malicious, "mining"));
+        }
+        if b.len() >= 4
+            && usize::from(u16::from_be_bytes([b[0], b[1]])) == b.len() - 2
+            && let Some(d) = self.openvpn(&b[2..], c2s)
+        {
+            return Some(d);
+        }
+        if c2s && first && rsh(b, p.dport) {
+            return Some(app(Class::RemoteAccess, "rsh"));
+        }
+        if b.len() >= 8 && b[0] == 0 && &b[4..8] == b"WoW\0" {
+            return Some(app(Class::Game, "wow"));
+        }
+        if !c2s && first && server_banner(b) {
+            return Some(app(Class::Other, "mail-or-ftp"));
+        }
+        None
+    }
+
+    fn udp(
+        &mut self,
+        p: &Packet<'_>,
+        b: &[u8],
+        c2s: bool,
+        _first: bool,
+        sigs: &Signatures,
+    ) -> Option<Detection> {
+        let ports = [p.sport, p.dport];
+        // DNS, mDNS, LLMNR: the question names the flow
+        let mut q = [0u8; 256];
+        if let Some(n) = proto::dns_question(b, &mut q) {
+            let mut d = named(sigs, "dns", &q[..n], false, false);
+            // a lookup is name resolution, whatever the name: the flow it prepares is judged
+            // on its own
+            d.class = Some(Class::Other);
+            if ports.contains(&53) || ports.contains(&5353) || ports.contains(&5355) || n > 0 {
+                return Some(d);
+            }
+        }
+        if let Some(h) = proto::dtls_hello(b) {
+            return Some(match h.sni {
+                Some(s) => named(sigs, "dtls", s, true, true),
+                None => Detection {
+                    class: Some(Class::Other),
+                    app: "dtls",
+                    tls: true,
+                    ..Default::default()
+                },
+            });
+        }
+        if b.len() >= 20 && b[4..8] == [0x21, 0x12, 0xa4, 0x42] && b[0] & 0xc0 == 0 {
+            return Some(app(Class::Other, "stun"));
+        }
+        if c2s && (self.quic.is_some() || quic_long(b) || gquic(b)) {
+            let q = self.quic.get_or_insert_with(Default::default);
+            self.quic_pkts += 1;
+            match q.datagram(b) {
+                super::quic::QuicSni::Done(Some(sni)) => {
+                    self.quic = None;
+                    return Some(named(sigs, "quic", sni.as_bytes(), true, true));
+                }
+                super::quic::QuicSni::More if self.quic_pkts < 4 => return None,
+                super::quic::QuicSni::NotInitial if self.quic_pkts == 1 && !quic_long(b) => {
+                    self.quic = None;
+                }
+                _ => {
+                    self.quic = None;
+                    return Some(Detection {
+                        class: Some(Class::Other),
+                        app: "quic",
+                        tls: true,
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        if let Some(d) = self.wireguard(b) {
+            return Some(d);
+        }
+        if ike(b) {
+            return Some(app(Class::Vpn, "ike"));
+        }
+        if raknet(b) {
+            return Some(app(Class::Game, "raknet"));
+        }
+        if let Some(g) = game_udp(b) {
+            return Some(app(Class::Game, g));
+        }
+        if let Some(d) = self.openvpn(b, c2s) {
+            return Some(d);
+        }
+        if bencode_dht(b) {
+            return Some(app(Class::P2p, "bittorrent-dht"));
+        }
+        if b.len() >= 3 && &b[..3] == b"GND" && b.len() >= 8 || gnutella_message(b) {
+            return Some(app(Class::P2p, "gnutella"));
+        }
+        if b.len() > 13 && b[0] == 0 && b[11] == 0x17 && b[12] == 0x24 {
+            return Some(app(Class::RemoteAccess, "teamviewer"));
+        }
+        if xdmcp(b) {
+            return Some(app(Class::RemoteAccess, "xdmcp"));
+        }
+        if b.starts_with(b"BT-SEARCH * HTTP/1.1") {
+            return Some(app(Class::P2p, "bittorrent-lsd"));
+        }
+        if edonkey_udp(b) {
+            return Some(app(Class::P2p, "edonkey"));
+        }
+        if b.len() >= 8 && b[..4] == [0x2e, 0xa7, 0xd9, 0x0b] {
+            return Some(app(Class::P2p, "syncthing"));
+        }
+        if utp(b) {
+            self.utp_hits += 1;
+            if self.utp_hits >= 2 {
+                return Some(app(Class::P2p, "utp"));
+            }
+        }
+        if b.starts_with(b"M-SEARCH ") || b.starts_with(b"NOTIFY * ") {
+            return Some(app(Class::Other, "ssdp"));
+        }
+        if dhcp(b) {
+            return Some(app(Class::Other, "dhcp"));
+        }
+        if ntp(b, ports) {
+            return Some(app(Class::Other, "ntp"));
+        }
+        if netbios(b, ports) {
+            return Some(app(Class::Other, "netbios"));
+        }
+        None
+    }
+
+    /// OpenVPN (UDP, or TCP after the 2-byte length): a control packet's opcode and key id,
+    /// then an 8-byte session id that repeats across the control packets of one direction;
+    /// the hard-reset handshake is recognised from its first packet.
+    fn openvpn(&mut self, b: &[u8], c2s: bool) -> Option<Detection> {
+        if b.len() < 14 {
+            return None;
+        }
+        let op = b[0] >> 3;
+        let key = b[0] & 7;
+        // hard reset client v2/v3 starts the session with key id 0 and message-id 0
+        if (op == 7 || op == 10) && key == 0 && c2s && self.c2s <= 1 {
+            if hard_reset(b) {
+                return Some(app(Class::Vpn, "openvpn"));
+            }
+            self.ovpn_reset = true;
+        }
+        if !matches!(op, 3..=10) || op == 6 || op == 9 {
+            return None;
+        }
+        let sid = u64::from_be_bytes(b[1..9].try_into().ok()?);
+        if sid == 0 {
+            return None;
+        }
+        let d = usize::from(!c2s);
+        if self.ovpn_sid[d] == sid {
+            self.ovpn_hits[d] += 1;
+        } else {
+            self.ovpn_sid[d] = sid;
+            self.ovpn_hits[d] = 1;
+            self.ovpn_ops[d] = 0;
+        }
+        self.ovpn_ops[d] |= 1 << op;
+        // a server's hard reset acknowledges the client's session id
+        if op == 8 && !c2s && self.ovpn_sid[0] != 0 {
+            let want = self.ovpn_sid[0].to_be_bytes();
+            if proto::find(&b[9..], &want).is_some() {
+                return Some(app(Class::Vpn, "openvpn"));
+            }
+        }
+        // a session shows control and acknowledgement packets (different opcodes) under one
+        // session id; a protocol with a constant 9-byte prefix does not
+        if (self.ovpn_hits[d] >= 3 && self.ovpn_ops[d].count_ones() >= 2)
+            || (self.ovpn_reset && self.ovpn_hits[0] >= 2 && self.ovpn_ops[0].count_ones() >= 2)
+        {
+            return Some(app(Class::Vpn, "openvpn"));
+        }
+        None
+    }
+
+    /// WireGuard: message types 1–4 with three zero reserved bytes and the fixed sizes of the
+    /// handshake messages; transport data is a multiple of 16 bytes after its header.
+    fn wireguard(&mut self, b: &[u8]) -> Option<Detection> {
+        if b.len() < 32 || b[1..4] != [0, 0, 0] {
+            return None;
+        }
+        let ok = match b[0] {
+            1 => b.len() == 148,
+            2 => b.len() == 92,
+            3 => b.len() == 64,
+            4 => (b.len() - 16).is_multiple_of(16),
+            _ => false,
+        };
+        if !ok {
+            return None;
+        }
+        if b[0] == 1 || b[0] == 2 {
+            return Some(app(Class::Vpn, "wireguard"));
+        }
+        self.wg_hits += 1;
+        (self.wg_hits >= 3).then(|| app(Class::Vpn, "wireguard"))
+    }
+}
+
+fn tls_hello(sigs: &Signatures, h: &proto::Hello<'_>) -> Detection {
+    let mut d = tls_detection(sigs, h.sni);
+    if d.class == Some(Class::Other) && h.alpn.is_none() && h.sni.is_some_and(tor_like) {
+        d.class = Some(Class::Vpn);
+        d.app = "tor";
+    }
+    d
+}
+
+/// Tor relays' TLS: no ALPN and a made-up `www.<random>.com|net` name of base32-like
+/// characters (a digit among them, a long consonant run: not a word).
+fn tor_like(sni: &[u8]) -> bool {
+    let Some(rest) = sni.strip_prefix(b"www.") else {
+        return false;
+    };
+    let Some(label) = rest
+        .strip_suffix(b".com")
+        .or_else(|| rest.strip_suffix(b".net"))
+    else {
+        return false;
+    };
+    if !(8..=20).contains(&label.len())
+        || !label
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || (b'2'..=b'7').contains(c))
+    {
+        return false;
+    }
+    let digit = label.iter().any(u8::is_ascii_digit);
+    let mut run = 0;
+    let mut longest = 0;
+    for c in label {
+        if c.is_ascii_lowercase() && !b"aeiouy".contains(c) {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    digit && longest >= 4
+}
+
+fn tls_detection(sigs: &Signatures, sni: Option<&[u8]>) -> Detection {
+    match sni {
+        Some(s) => {
+            let mut d = named(sigs, "tls", s, true, true);
+            d.class.get_or_insert(Class::Other);
+            d
+        }
+        None => Detection {
+            class: Some(Class::Other),
+            app: "tls",
+            tls: true,
+            ..Default::default()
+        },
+    }
+}
+
+fn http(sigs: &Signatures, method: &[u8], target: &[u8], b: &[u8]) -> Detection {
+    let host = proto::http_header(b, b"Host").map(proto::host_only);
+    let mut d = match host {
+        Some(h) if !h.is_empty() => named(sigs, "http", h, false, false),
+        _ => Detection {
+            app: "http",
+            ..Default::default()
+        },
+    };
+    let ua = proto::http_header(b, b"User-Agent").unwrap_or(b"");
+    let p2p = (target.starts_with(b"/announce") || target.starts_with(b"/scrape"))
+        && proto::find(target, b"info_hash=").is_some()
+        || target.starts_with(b"/uri-res/")
+        || proto::http_header(b, b"X-Gnutella-Content-URN").is_some()
+        || proto::http_header(b, b"X-Queue").is_some()
+        || [
+            "BitTorrent",
+            "uTorrent",
+            "Transmission",
+            "qBittorrent",
+            "Azureus",
+            "libtorrent",
+            "eMule",
+            "Shareaza",
+            "LimeWire",
+            "FrostWire",
+        ]
+        .iter()
+        .any(|c| proto::find(ua, c.as_bytes()).is_some());
+    if p2p {
+        d.class = Some(Class::P2p);
+        d.app = "p2p-http";
+    } else if target.starts_with(b"/vpnsvc/") {
+        d.class = Some(Class::Vpn);
+        d.app = "softether";
+    } else if method == b"CONNECT" {
+        d.app = "http-connect";
+    }
+    d.class.get_or_insert(Class::Other);
+    d
+}
+
+fn hard_reset(b: &[u8]) -> bool {
+    // opcode(1) session(8) [hmac(h) packet-id(4) time(4)] ack-len(1)=0 message-id(4)=0
+    for h in [0usize, 16, 20, 32, 64] {
+        let p = if h == 0 { 9 } else { 9 + h + 8 };
+        if b.len() >= p + 5 && b[p] == 0 && b[p + 1..p + 5] == [0, 0, 0, 0] {
+            // and nothing implausible after it: a TLS ClientHello or nothing (v2)
+            let rest = &b[p + 5..];
+            if rest.is_empty() || rest[0] == 0x16 || b[0] >> 3 == 10 {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+fn ike(b: &[u8]) -> bool {
+    // optional non-ESP marker (UDP 4500)
+    let b = if b.len() >= 4 && b[..4] == [0, 0, 0, 0] {
+        &b[4..]
+    } else {
+        b
+    };
+    if b.len() < 28 {
+        return false;
+    }
+    let ver = b[17];
+    let exch = b[18];
+    let len = u32::from_be_bytes([b[24], b[25], b[26], b[27]]) as usize;
+    b[..8] != [0; 8]
+        && (ver == 0x10 || ver == 0x20)
+        && matches!(exch, 1..=6 | 32..=37)
+        && len == b.len()
+}
+
+fn bencode_dht(b: &[u8]) -> bool {
+    b.len() > 12
+        && b.starts_with(b"d1:")
+        && b.ends_with(b"e")
+        && (proto::find(b, b"1:y1:q").is_some()
+            || proto::find(b, b"1:y1:r").is_some()
+            || proto::find(b, b"1:y1:e").is_some()
+            || proto::find(b, b"2:id20:").is_some())
+}
+
+fn utp(b: &[u8]) -> bool {
+    // type(4 bits, 0..=4) version(4 bits)=1, extension, connection id, timestamp,
+    // timestamp diff, window, seq, ack: 20 bytes
+    if b.len() < 20 || b[0] & 0x0f != 1 || b[0] >> 4 > 4 {
+        return false;
+    }
+    let mut ext = b[1];
+    let mut i = 20;
+    let mut guard = 0;
+    while ext != 0 {
+        if ext > 4 || guard > 4 || b.len() < i + 2 {
+            return false;
+        }
+        ext = b[i];
+        let l = usize::from(b[i + 1]);
+        i += 2 + l;
+        guard += 1;
+    }
+    // ST_STATE and ST_SYN carry no data
+    let t = b[0] >> 4;
+    i <= b.len() && !(t == 2 || t == 4) || i == b.len()
+}
+
+const RAKNET_MAGIC: [u8; 16] = [
+    0x00, 0xff, 0xff, 0x00, 0xfe, 0xfe, 0xfe, 0xfe, 0xfd, 0xfd, 0xfd, 0xfd, 0x12, 0x34, 0x56, 0x78,
+];
+
+fn raknet(b: &[u8]) -> bool {
+    b.len() >= 17 && b.len() <= 1600 && b.windows(16).take(20).any(|w| w == RAKNET_MAGIC)
+}
+
+fn source_engine(b: &[u8]) -> bool {
+    // connectionless packets: 0xFFFFFFFF then an A2S/A2A query character
+    b.len() >= 5
+        && b[..4] == [0xff, 0xff, 0xff, 0xff]
+        && (b[4..].starts_with(b"TSource Engine Query")
+            || matches!(
+                b[4],
+                b'U' | b'V' | b'W' | b'q' | b'A' | b'I' | b'E' | b'D' | b'j' | b'k' | b'i'
+            ) && b.len() <= 1400)
+}
+
+/// Game networking protocols shared by many titles, recognised from their framing.
+fn game_udp(b: &[u8]) -> Option<&'static str> {
+    if source_engine(b) {
+        return Some("source-engine");
+    }
+    // Nintendo's Pia peer-to-peer library: a fixed 4-byte magic
+    if b.len() >= 16 && b[..4] == [0x32, 0xab, 0x98, 0x64] {
+        return Some("nintendo-pia");
+    }
+    // netcode.io (yojimbo): a connection request carries the protocol's version string
+    if b.len() >= 14 && b[0] == 0 && &b[1..13] == b"NETCODE 1.02" {
+        return Some("netcode");
+    }
+    // Steam's datagram protocol
+    if b.len() >= 20 && (&b[..4] == b"VS01" || &b[4..8] == b"VS01") {
+        return Some("steam");
+    }
+    // Photon (Exit Games): peer id, flags, command count, time, challenge; then commands
+    // of type 1–12 with a 4-byte length that fits the datagram
+    if b.len() >= 24 && b[3] >= 1 && b[3] <= 32 && (1..=12).contains(&b[12]) && b[15] <= 4 {
+        let l = u32::from_be_bytes([b[16], b[17], b[18], b[19]]) as usize;
+        if l >= 12 && l <= b.len() - 12 && (b[3] > 1 || l == b.len() - 12) {
+            return Some("photon");
+        }
+    }
+    None
+}
+
+/// A Gnutella 0.6 message: 16-byte GUID, function, TTL, hops, little-endian payload size
+/// that accounts for the rest of the datagram.
+fn gnutella_message(b: &[u8]) -> bool {
+    b.len() >= 23
+        && matches!(
+            b[16],
+            0x00 | 0x01 | 0x02 | 0x31 | 0x32 | 0x40 | 0x44 | 0x80 | 0x81
+        )
+        && b[17] <= 16
+        && b[18] <= 16
+        && u32::from_le_bytes([b[19], b[20], b[21], b[22]]) as usize == b.len() - 23
+}
+
+/// XDMCP: version 1, an opcode of the protocol, and a length that matches.
+fn xdmcp(b: &[u8]) -> bool {
+    b.len() >= 6
+        && b[..2] == [0, 1]
+        && b[2] == 0
+        && (1..=15).contains(&b[3])
+        && usize::from(u16::from_be_bytes([b[4], b[5]])) == b.len() - 6
+}
+
+/// rsh/rexec/rlogin: the client's first bytes are its stderr port (or nothing) as ASCII
+/// digits and a NUL, to the r-services' ports.
+fn rsh(b: &[u8], dport: u16) -> bool {
+    matches!(dport, 512..=514)
+        && (1..=6).contains(&b.len())
+        && b[b.len() - 1] == 0
+        && b[..b.len() - 1].iter().all(u8::is_ascii_digit)
+}
+
+fn edonkey_tcp(b: &[u8]) -> bool {
+    b.len() >= 6
+        && matches!(b[0], 0xe3 | 0xc5 | 0xd4)
+        && u32::from_le_bytes([b[1], b[2], b[3], b[4]]) as usize == b.len() - 5
+        && matches!(
+            b[5],
+            0x01 | 0x4c | 0x38 | 0x58 | 0x60 | 0x46 | 0x47 | 0x4b | 0x15
+        )
+}
+
+fn edonkey_udp(b: &[u8]) -> bool {
+    // eDonkey / Kademlia UDP: protocol byte, then an opcode of the server or Kad ranges
+    b.len() >= 18
+        && b.len() <= 1500
+        && matches!(
+            (b[0], b[1]),
+            (0xe3, 0x96..=0x9b) | (0xc5, 0x90..=0x9b) | (0xe4, 0x00..=0x6a) | (0xe5, 0x00..=0x6a)
+        )
+}
+
+fn rdp(b: &[u8]) -> bool {
+    // TPKT + X.224 connection request (0xE0) or confirm (0xD0)
+    b.len() >= 11
+        && b[0] == 3
+        && b[1] == 0
+        && usize::from(u16::from_be_bytes([b[2], b[3]])) == b.len()
+        && (b[5] == 0xe0 || b[5] == 0xd0)
+        && usize::from(b[4]) + 5 == b.len()
+}
+
+fn teamviewer_tcp(b: &[u8]) -> bool {
+    b.len() >= 6
+        && ((b[0] == 0x17 && b[1] == 0x24) || (b[0] == 0x11 && b[1] == 0x30))
+        && b[2] <= 0x40
+}
+
+fn pptp(b: &[u8]) -> bool {
+    b.len() >= 16
+        && usize::from(u16::from_be_bytes([b[0], b[1]])) == b.len()
+        && b[2..4] == [0, 1]
+        && b[4..8] == [0x1a, 0x2b, 0x3c, 0x4d]
+}
+
+fn stratum(b: &[u8]) -> bool {
+    b.first() == Some(&b'{')
+        && (proto::find(b, b"\"mining.subscribe\"").is_some()
+            || proto::find(b, b"\"mining.authorize\"").is_some()
+            || proto::find(b, b"\"mining.notify\"").is_some()
+            || (proto::find(b, b"\"method\":\"login\"").is_some()
+                || proto::find(b, b"\"method\": \"login\"").is_some())
+                && proto::find(b, b"\"agent\"").is_some()
+            || proto::find(b, b"\"method\":\"eth_submitLogin\"").is_some()
+            || proto::find(b, b"\"method\": \"eth_submitLogin\"").is_some())
+}
+
+fn server_banner(b: &[u8]) -> bool {
+    b.starts_with(b"220 ")
+        || b.starts_with(b"220-")
+        || b.starts_with(b"* OK")
+        || b.starts_with(b"+OK")
+}
+
+fn quic_long(b: &[u8]) -> bool {
+    b.len() >= 1200 - 100 && b[0] & 0xc0 == 0xc0 && {
+        let v = u32::from_be_bytes([b[1], b[2], b[3], b[4]]);
+        v == 1
+            || v == 0x6b3343cf
+            || (v & 0xffffff00) == 0xff000000
+            || (v & 0x0f0f0f0f) == 0x0a0a0a0a
+            || v == 0x51303530
+            || v == 0x51303436
+            || v == 0x51303433
+    }
+}
+
+/// A Google QUIC client packet: public flags with the version bit, then `Q0xx`.
+fn gquic(b: &[u8]) -> bool {
+    b.len() >= 1000 && b[0] & 0x01 == 0x01 && b[0] & 0x80 == 0 && b.get(9) == Some(&b'Q')
+        || b.len() >= 1000 && b[0] & 0xc0 == 0xc0 && b[1] == b'Q'
+}
+
+fn dhcp(b: &[u8]) -> bool {
+    b.len() >= 240 && matches!(b[0], 1 | 2) && b[236..240] == [0x63, 0x82, 0x53, 0x63]
+}
+
+fn ntp(b: &[u8], ports: [u16; 2]) -> bool {
+    b.len() == 48
+        && ports.contains(&123)
+        && matches!((b[0] >> 3) & 7, 1..=4)
+        && matches!(b[0] & 7, 1..=5)
+}
+
+fn netbios(b: &[u8], ports: [u16; 2]) -> bool {
+    (ports.contains(&137) || ports.contains(&138)) && b.len() >= 12
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tor_like_names() {
+        assert!(tor_like(b"www.gkx3e7mvqk.com"));
+        assert!(!tor_like(b"www.facebook.com"));
+        assert!(!tor_like(b"www.example2.com"));
+    }
+
+    #[test]
+    fn a_wireguard_handshake_is_vpn() {
+        let mut d = Dpi::default();
+        let mut b = vec![1, 0, 0, 0];
+        b.resize(148, 0xaa);
+        assert!(d.wireguard(&b).is_some());
+        b[0] = 5;
+        assert!(Dpi::default().wireguard(&b).is_none());
+    }
+
+    #[test]
+    fn label_defaults() {
+        assert!(raknet(&[&[0x01][..], &[0; 8], &RAKNET_MAGIC].concat()));
+        assert!(!raknet(&[0x01; 40]));
+    }
+}

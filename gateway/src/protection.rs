@@ -1,0 +1,176 @@
+//! The STS desk for the additional protection services: the web-application firewall
+//! (ugia-17, Appendix 3) and web-page defacement protection (ugia-18, Appendix 4).
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use qaqpa_sim::clock;
+use qaqpa_sim::target::{Clerk, Defect, Desk, DeskEnv};
+use qaqpa_sim::trace::{Channel, DocKind, Document};
+
+pub const DEFECTS: &[Defect] = &[
+    Defect {
+        id: "ugia-waf-connection-late",
+        system: "ugia",
+        description: "the STS connects resources to the WAF on the 11th working day after the application",
+        clauses: &["ugia-17"],
+    },
+    Defect {
+        id: "ugia-protection-rejection-without-reasons",
+        system: "ugia",
+        description: "the STS refuses WAF and defacement-protection applications without giving reasons",
+        clauses: &["ugia-17", "ugia-18"],
+    },
+    Defect {
+        id: "ugia-waf-version-unchecked",
+        system: "ugia",
+        description: "the STS accepts a WAF application whose web server is named without its version",
+        clauses: &["ugia-app3"],
+    },
+    Defect {
+        id: "ugia-defacement-access-unchecked",
+        system: "ugia",
+        description: "the STS connects defacement protection without FTP/SSH access to the resource's root directory",
+        clauses: &["ugia-app4"],
+    },
+];
+
+/// Appendix 3: what a WAF application must give. Balancer and application server are
+/// "if available"; the certificate and key only when the resource uses HTTPS.
+const WAF_FIELDS: &[&str] = &[
+    "domain",
+    "ip",
+    "telecom-operator",
+    "web-server",
+    "dbms",
+    "cms",
+    "contacts",
+];
+/// Appendix 4 adds access to the root directory and the credentials for it.
+const DEFACEMENT_FIELDS: &[&str] = &[
+    "domain",
+    "ip",
+    "telecom-operator",
+    "web-server",
+    "dbms",
+    "cms",
+    "contacts",
+    "root-access",
+    "credentials",
+];
+
+/// Telecom operators that bring resources to the Internet through UGIA: protection is only
+/// technically possible for those.
+const UGIA_OPERATORS: &[&str] = &["Kazakhtelecom", "Transtelecom", "Kcell", "KazTransCom"];
+
+pub struct ProtectionDesk {
+    clerk: Clerk,
+}
+
+impl ProtectionDesk {
+    pub fn new(seed: u64, defects: &[&'static str]) -> Self {
+        ProtectionDesk {
+            clerk: Clerk::new(seed, "ugia-protection-desk", defects),
+        }
+    }
+
+    fn problems(&self, app: &Document) -> Vec<String> {
+        let fields = if app.doc == DocKind::WafApplication {
+            WAF_FIELDS
+        } else {
+            DEFACEMENT_FIELDS
+        };
+        let unchecked_access = self.clerk.has("ugia-defacement-access-unchecked");
+        let mut problems: Vec<String> = fields
+            .iter()
+            .filter(|f| !(unchecked_access && matches!(**f, "root-access" | "credentials")))
+            .filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty()))
+            .map(|f| format!("{f} is missing from the application"))
+            .collect();
+        if app.fields.get("https").is_some_and(|v| v == "yes")
+            && app
+                .fields
+                .get("tls-certificate")
+                .is_none_or(|v| v.trim().is_empty())
+        {
+            problems.push("the resource uses HTTPS but no certificate and key are given".into());
+        }
+        if let Some(ws) = app.fields.get("web-server")
+            && !ws.trim().is_empty()
+            && !ws.chars().any(|c| c.is_ascii_digit())
+            && !self.clerk.has("ugia-waf-version-unchecked")
+        {
+            problems.push(format!(
+                "the web server `{ws}` is named without its version, which the form makes mandatory"
+            ));
+        }
+        if let Some(op) = app.fields.get("telecom-operator")
+            && !op.trim().is_empty()
+            && !UGIA_OPERATORS.iter().any(|o| op.contains(o))
+        {
+            problems.push(format!("`{op}` does not connect the resource to the Internet through UGIA, so it cannot be protected there"));
+        }
+        problems
+    }
+}
+
+impl Desk for ProtectionDesk {
+    fn party(&self) -> &str {
+        "STS"
+    }
+
+    fn receive(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
+        if !matches!(
+            app.doc,
+            DocKind::WafApplication | DocKind::DefacementApplication
+        ) {
+            return;
+        }
+        let problems = self.problems(app);
+        let refuse = !problems.is_empty();
+        let working_days = if !refuse
+            && app.doc == DocKind::WafApplication
+            && self.clerk.has("ugia-waf-connection-late")
+        {
+            11
+        } else {
+            self.clerk.draw(2..=10)
+        };
+        let Ok(day) = env
+            .calendar
+            .add_working_days(clock::local(now).date(), working_days)
+        else {
+            return; // no calendar for that year: the desk cannot plan, and the oracle says why
+        };
+        let at = env.office_time(day, self.clerk.draw(0..=7 * 60 - 1));
+        let (doc, reasons) = if refuse {
+            (
+                DocKind::Rejection,
+                if self.clerk.has("ugia-protection-rejection-without-reasons") {
+                    Vec::new()
+                } else {
+                    problems
+                },
+            )
+        } else {
+            (DocKind::ConnectionNotice, Vec::new())
+        };
+        let fields: BTreeMap<String, String> = app
+            .fields
+            .get("domain")
+            .map(|d| [("domain".to_string(), d.clone())].into())
+            .unwrap_or_default();
+        env.send_at(
+            at,
+            Document {
+                case: app.case.clone(),
+                doc,
+                from: "STS".into(),
+                to: app.from.clone(),
+                channel: Channel::Aps,
+                fields,
+                reasons,
+            },
+        );
+    }
+}

@@ -1,0 +1,27 @@
+//! Prints the corpus figures: OpenSMTPD reply-class agreement, and the outcome of every
+//! mail-parser message and suricata-verify SMTP session relayed through UGEM on loopback.
+
+use std::path::Path;
+
+use qaqpa_mailgw::corpus::{self, block_on};
+
+fn main() {
+    let dir = corpus::corpus_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    block_on(async {
+        match corpus::opensmtpd(&dir.join("opensmtpd/regress/smtp")).await {
+            Ok(f) => print!(
+                "OpenSMTPD regress/smtp scripts\n{}",
+                corpus::render_scripts(&f)
+            ),
+            Err(e) => eprintln!("opensmtpd: {e}"),
+        }
+        print!(
+            "{}",
+            corpus::render_feed(&corpus::mail_parser(&dir.join("mail-parser/eml")).await)
+        );
+        print!(
+            "{}",
+            corpus::render_feed(&corpus::suricata(&dir.join("suricata-verify/tests")).await)
+        );
+    });
+}

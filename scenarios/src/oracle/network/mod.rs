@@ -1,0 +1,572 @@
+//! Oracles of the Internet access gateway's packet path (ureq-134-1, ureq-133.4, ugia-13,
+//! ugia-15-1, ugia-20). They read what the taps saw of each flow (`Event::Flow`), the STS's
+//! policy acts (`Event::PolicyAct`) and the ground truth carried with each flow; never the
+//! gateway's own verdicts.
+
+pub mod replay;
+
+use std::net::IpAddr;
+
+use jiff::Timestamp;
+use qaqpa_reports::{Evidence, Judgement, Verdict};
+use qaqpa_sim::clock;
+use qaqpa_sim::packetnet::PolicyAct;
+use qaqpa_sim::trace::{Event, FlowSeen, Observation, Trace};
+
+use super::{Oracle, OracleCtx};
+
+/// The classes ureq-134-1 names (unknown applications cannot be told from ground truth: a
+/// third party that does not know a flow says so, and such flows are don't-care).
+pub const BLOCKED_CLASSES: &[&str] = &["vpn", "remote-access", "p2p", "game", "malicious"];
+
+/// The categories whose encrypted traffic ugia-20 exempts from inspection.
+pub const UGIA20_EXEMPT: &[&str] = &[
+    "finance",
+    "government",
+    "health",
+    "privacy",
+    "video-conferencing",
+    "av-updates",
+    "os-updates",
+];
+
+/// The probe name of the taps around the packet gateway.
+pub const TAP: &str = "tap:ugia";
+
+fn flows(trace: &Trace) -> impl Iterator<Item = (&Observation, &FlowSeen)> {
+    trace.observations().iter().filter_map(|o| match &o.event {
+        Event::Flow(f) => Some((o, f)),
+        _ => None,
+    })
+}
+
+fn acts(trace: &Trace) -> Vec<(Timestamp, &PolicyAct)> {
+    trace
+        .observations()
+        .iter()
+        .filter_map(|o| match &o.event {
+            Event::PolicyAct(a) => Some((o.at, a)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// One calendar year after `t`, Almaty time (ugia-15-1).
+pub fn year_after(t: Timestamp) -> Timestamp {
+    let z = t.to_zoned(jiff::tz::TimeZone::get("Asia/Almaty").unwrap_or(jiff::tz::TimeZone::UTC));
+    z.checked_add(jiff::Span::new().years(1))
+        .map(|z| z.timestamp())
+        .unwrap_or(t)
+}
+
+fn in_force(granted: Timestamp, t: Timestamp) -> bool {
+    granted <= t && t < year_after(granted)
+}
+
+fn exemption_at(
+    acts: &[(Timestamp, &PolicyAct)],
+    user: &str,
+    class: &str,
+    t: Timestamp,
+) -> Option<Timestamp> {
+    acts.iter().rev().find_map(|(at, a)| match a {
+        PolicyAct::Exemption {
+            organisation,
+            class: c,
+        } if organisation == user && c == class && *at <= t => Some(*at),
+        _ => None,
+    })
+}
+
+fn vpn_channel(acts: &[(Timestamp, &PolicyAct)], f: &FlowSeen) -> Option<Timestamp> {
+    acts.iter().rev().find_map(|(at, a)| match a {
+        PolicyAct::VpnChannel {
+            organisation,
+            src,
+            dst,
+            port,
+            proto,
+        } if *organisation == f.user
+            && *src == f.src
+            && *dst == f.dst
+            && *port == f.dport
+            && proto.eq_ignore_ascii_case(&f.proto)
+            && in_force(*at, f.first) =>
+        {
+            Some(*at)
+        }
+        _ => None,
+    })
+}
+
+fn prefix_contains(prefix: &str, ip: IpAddr) -> bool {
+    let (a, len) = match prefix.split_once('/') {
+        Some((a, l)) => (a, l.parse::<u32>().ok()),
+        None => (prefix, None),
+    };
+    let Ok(net) = a.parse::<IpAddr>() else {
+        return false;
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) => {
+            let l = len.unwrap_or(32).min(32);
+            let mask = if l == 0 { 0 } else { u32::MAX << (32 - l) };
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) => {
+            let l = len.unwrap_or(128).min(128);
+            let mask = if l == 0 { 0 } else { u128::MAX << (128 - l) };
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+fn describe(f: &FlowSeen) -> String {
+    let truth = match (&f.truth_class, &f.truth_category) {
+        (Some(c), Some(cat)) => format!("{c}, category {cat}"),
+        (Some(c), None) => c.clone(),
+        (None, _) => "don't-care".into(),
+    };
+    let name = f
+        .sni
+        .as_deref()
+        .map(|s| format!(" SNI {s}"))
+        .unwrap_or_default();
+    format!(
+        "{} {}:{} → {}:{} of {} ({}; truth: {}{}, {}): {} frames offered, {} forwarded ({} after the first {}), {} inspected, {} dropped",
+        f.proto,
+        f.src,
+        f.sport,
+        f.dst,
+        f.dport,
+        f.user,
+        f.source,
+        truth,
+        name,
+        f.truth_app.as_deref().unwrap_or("-"),
+        f.offered,
+        f.forwarded,
+        f.forwarded_after_window,
+        f.window,
+        f.inspected,
+        f.dropped
+    )
+}
+
+fn tap(ctx: &OracleCtx<'_>, o: &Observation, f: &FlowSeen) -> Evidence {
+    Evidence {
+        scenario: ctx.scenario.to_string(),
+        at: clock::display(o.at),
+        probe: o.probe.clone(),
+        subject: format!(
+            "flow {} {}:{} → {}:{}",
+            f.proto, f.src, f.sport, f.dst, f.dport
+        ),
+        text: describe(f),
+        seq: Some(o.seq),
+    }
+}
+
+fn computed(ctx: &OracleCtx<'_>, at: Timestamp, subject: &str, text: String) -> Evidence {
+    Evidence {
+        scenario: ctx.scenario.to_string(),
+        at: clock::display(at),
+        probe: "oracle".into(),
+        subject: subject.to_string(),
+        text,
+        seq: None,
+    }
+}
+
+/// Flow-by-flow outcomes folded into one judgement: any failing flow fails the clause; the
+/// finding counts and names a few; evidence shows up to a dozen flows and the rule applied.
+struct Tally<'a> {
+    clause: &'static str,
+    rule: String,
+    fails: Vec<(&'a Observation, &'a FlowSeen, String)>,
+    passes: Vec<(&'a Observation, &'a FlowSeen)>,
+    untested: usize,
+    last: Option<Timestamp>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(clause: &'static str, rule: impl Into<String>) -> Self {
+        Tally {
+            clause,
+            rule: rule.into(),
+            fails: vec![],
+            passes: vec![],
+            untested: 0,
+            last: None,
+        }
+    }
+    fn pass(&mut self, o: &'a Observation, f: &'a FlowSeen) {
+        self.last = Some(o.at);
+        self.passes.push((o, f));
+    }
+    fn fail(&mut self, o: &'a Observation, f: &'a FlowSeen, why: String) {
+        self.last = Some(o.at);
+        self.fails.push((o, f, why));
+    }
+    fn judge(self, ctx: &OracleCtx<'_>) -> Judgement {
+        let at = self.last.unwrap_or(ctx.end);
+        let total = self.fails.len() + self.passes.len();
+        if total == 0 {
+            return Judgement {
+                verdict: Verdict::NotTested,
+                finding: format!(
+                    "the trace holds no flow that {} applies to ({} flows could not be judged)",
+                    self.clause, self.untested
+                ),
+                evidence: vec![],
+            };
+        }
+        let mut evidence = vec![computed(ctx, at, "rule", self.rule.clone())];
+        if self.fails.is_empty() {
+            evidence.extend(self.passes.iter().take(6).map(|(o, f)| tap(ctx, o, f)));
+            return Judgement {
+                verdict: Verdict::Pass,
+                finding: format!(
+                    "{} flow(s) judged, all as the clause requires ({} not judgeable)",
+                    self.passes.len(),
+                    self.untested
+                ),
+                evidence,
+            };
+        }
+        let shown: Vec<String> = self
+            .fails
+            .iter()
+            .take(3)
+            .map(|(_, _, w)| w.clone())
+            .collect();
+        let more = if self.fails.len() > 3 {
+            format!("; and {} more", self.fails.len() - 3)
+        } else {
+            String::new()
+        };
+        for (o, f, why) in self.fails.iter().take(12) {
+            evidence.push(tap(ctx, o, f));
+            evidence.push(computed(
+                ctx,
+                o.at,
+                &format!("flow {}:{} → {}:{}", f.src, f.sport, f.dst, f.dport),
+                why.clone(),
+            ));
+        }
+        Judgement {
+            verdict: Verdict::Fail,
+            finding: format!(
+                "{} of {} flow(s) break {}: {}{}",
+                self.fails.len(),
+                total,
+                self.clause,
+                shown.join("; "),
+                more
+            ),
+            evidence,
+        }
+    }
+}
+
+fn flow_id(f: &FlowSeen) -> String {
+    format!(
+        "{} {}:{} → {}:{} ({})",
+        f.proto, f.src, f.sport, f.dst, f.dport, f.source
+    )
+}
+
+/// ureq-134-1: default blocking of the named classes.
+pub struct DefaultBlocking;
+
+impl Oracle for DefaultBlocking {
+    fn clause(&self) -> &'static str {
+        "ureq-134-1"
+    }
+    fn describe(&self) -> &'static str {
+        "no flow that the ground truth puts in a default-blocked class (VPN, remote access, p2p, gaming, malicious) gets frames past the gateway beyond its first classification window, unless an exemption or a declared VPN channel in force covers it"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let acts = acts(trace);
+        let mut t = Tally::new(
+            self.clause(),
+            "a default-blocked flow may have at most its first `window` frames forwarded while the gateway classifies it; every later frame must be dropped",
+        );
+        for (o, f) in flows(trace) {
+            let Some(class) = f
+                .truth_class
+                .as_deref()
+                .filter(|c| BLOCKED_CLASSES.contains(c))
+            else {
+                continue;
+            };
+            let exempt = (class != "vpn"
+                && class != "malicious"
+                && exemption_at(&acts, &f.user, class, f.first)
+                    .is_some_and(|g| in_force(g, f.first)))
+                || (class == "vpn" && vpn_channel(&acts, f).is_some());
+            if exempt {
+                continue;
+            }
+            if f.offered <= f.window {
+                t.untested += 1;
+                continue;
+            }
+            if f.forwarded_after_window > 0 {
+                t.fail(
+                    o,
+                    f,
+                    format!(
+                        "{class} flow {} had {} frame(s) forwarded after its first {}",
+                        flow_id(f),
+                        f.forwarded_after_window,
+                        f.window
+                    ),
+                );
+            } else {
+                t.pass(o, f);
+            }
+        }
+        t.judge(ctx)
+    }
+}
+
+/// ureq-133.4: a VPN channel is opened as exactly its declared tuple.
+pub struct VpnChannelExact;
+
+impl Oracle for VpnChannelExact {
+    fn clause(&self) -> &'static str {
+        "ureq-133.4"
+    }
+    fn describe(&self) -> &'static str {
+        "a VPN flow that matches a declared channel (source, destination, port, protocol) passes; a VPN flow of the same organisation that differs in any of them stays blocked"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let acts = acts(trace);
+        let mut t = Tally::new(
+            self.clause(),
+            "the exemption is exactly the declared (source, destination, port, protocol) set: matching flows pass without drops, others keep the default block",
+        );
+        for (o, f) in flows(trace) {
+            if f.truth_class.as_deref() != Some("vpn") {
+                continue;
+            }
+            let declares = acts.iter().any(|(at, a)| matches!(a, PolicyAct::VpnChannel { organisation, .. } if *organisation == f.user && in_force(*at, f.first)));
+            if !declares {
+                continue;
+            }
+            if vpn_channel(&acts, f).is_some() {
+                if f.dropped > 0 {
+                    t.fail(
+                        o,
+                        f,
+                        format!(
+                            "declared VPN channel {} had {} frame(s) dropped",
+                            flow_id(f),
+                            f.dropped
+                        ),
+                    );
+                } else {
+                    t.pass(o, f);
+                }
+            } else if f.offered <= f.window {
+                t.untested += 1;
+            } else if f.forwarded_after_window > 0 {
+                t.fail(o, f, format!("VPN flow {} is outside the declared channels yet {} frame(s) passed after the first {}", flow_id(f), f.forwarded_after_window, f.window));
+            } else {
+                t.pass(o, f);
+            }
+        }
+        t.judge(ctx)
+    }
+}
+
+/// ugia-15-1: an exemption opens a class for one calendar year, then closes.
+pub struct ExemptionYear;
+
+impl Oracle for ExemptionYear {
+    fn clause(&self) -> &'static str {
+        "ugia-15-1"
+    }
+    fn describe(&self) -> &'static str {
+        "a class exempted for an organisation passes for that organisation within one calendar year of the grant, and is blocked again after it unless renewed"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let acts = acts(trace);
+        let mut t = Tally::new(
+            self.clause(),
+            "within a year of the grant the exempted class passes without drops; after the year it is blocked beyond the classification window",
+        );
+        for (o, f) in flows(trace) {
+            let Some(class) = f
+                .truth_class
+                .as_deref()
+                .filter(|c| BLOCKED_CLASSES.contains(c) && *c != "vpn" && *c != "malicious")
+            else {
+                continue;
+            };
+            let Some(granted) = exemption_at(&acts, &f.user, class, f.first) else {
+                continue;
+            };
+            let until = year_after(granted);
+            if f.first < until {
+                if f.dropped > 0 {
+                    t.fail(o, f, format!("{class} flow {} within the year of the exemption granted {} had {} frame(s) dropped", flow_id(f), clock::display(granted), f.dropped));
+                } else {
+                    t.pass(o, f);
+                }
+            } else if f.offered <= f.window {
+                t.untested += 1;
+            } else if f.forwarded_after_window > 0 {
+                t.fail(
+                    o,
+                    f,
+                    format!(
+                        "{class} flow {} at {} still passes: the exemption granted {} ended {}",
+                        flow_id(f),
+                        clock::display(f.first),
+                        clock::display(granted),
+                        clock::display(until)
+                    ),
+                );
+            } else {
+                t.pass(o, f);
+            }
+        }
+        t.judge(ctx)
+    }
+}
+
+/// ugia-20: encrypted traffic is inspected, except the exempt categories.
+pub struct TlsInspection;
+
+impl Oracle for TlsInspection {
+    fn clause(&self) -> &'static str {
+        "ugia-20"
+    }
+    fn describe(&self) -> &'static str {
+        "no frame of a TLS flow to an exempt category (finance, government, health, privacy, video conferencing, AV and OS updates) is diverted to inspection; TLS flows to other known categories are inspected"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let mut t = Tally::new(
+            self.clause(),
+            "exempt categories pass through untouched (no frame to the inspection engine); TLS to any other category reaches the inspection engine",
+        );
+        for (o, f) in flows(trace) {
+            if !f.tls || f.truth_class.as_deref() != Some("other") {
+                continue;
+            }
+            let Some(cat) = f.truth_category.as_deref() else {
+                t.untested += 1;
+                continue;
+            };
+            if UGIA20_EXEMPT.contains(&cat) {
+                if f.inspected > 0 {
+                    t.fail(
+                        o,
+                        f,
+                        format!(
+                            "{cat} flow {} had {} frame(s) diverted to inspection",
+                            flow_id(f),
+                            f.inspected
+                        ),
+                    );
+                } else if f.dropped > 0 {
+                    t.fail(
+                        o,
+                        f,
+                        format!(
+                            "{cat} flow {} had {} frame(s) dropped instead of passing through",
+                            flow_id(f),
+                            f.dropped
+                        ),
+                    );
+                } else {
+                    t.pass(o, f);
+                }
+            } else if f.inspected == 0 {
+                t.fail(
+                    o,
+                    f,
+                    format!(
+                        "TLS flow {} to category {cat} was never inspected",
+                        flow_id(f)
+                    ),
+                );
+            } else {
+                t.pass(o, f);
+            }
+        }
+        t.judge(ctx)
+    }
+}
+
+/// ugia-13: sources outside the IP-address catalogue are blocked once the operator's term
+/// to update it has passed.
+pub struct CatalogueBlock;
+
+impl Oracle for CatalogueBlock {
+    fn clause(&self) -> &'static str {
+        "ugia-13"
+    }
+    fn describe(&self) -> &'static str {
+        "after the STS notifies the operator of uncatalogued sources, flows from sources still outside the catalogue once 5 working days have passed get no frames past the classification window"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let acts = acts(trace);
+        let mut t = Tally::new(
+            self.clause(),
+            "deadline: end of the 5th working day after the notice to the operator; later flows from uncatalogued sources are blocked",
+        );
+        let Some(notice) = acts
+            .iter()
+            .find_map(|(at, a)| matches!(a, PolicyAct::CatalogueNotice).then_some(*at))
+        else {
+            return t.judge(ctx);
+        };
+        let deadline = match ctx.calendar.deadline_end(notice, 5) {
+            Ok(d) => d,
+            Err(e) => {
+                return Judgement {
+                    verdict: Verdict::NotTested,
+                    finding: format!("cannot compute the ugia-13 deadline: {e}"),
+                    evidence: vec![],
+                };
+            }
+        };
+        t.rule = format!("{}: {}", t.rule, clock::display(deadline));
+        for (o, f) in flows(trace) {
+            let Ok(src) = f.src.parse::<IpAddr>() else {
+                continue;
+            };
+            let listed = acts.iter().any(|(at, a)| match a {
+                PolicyAct::Catalogue { prefixes, .. } => {
+                    *at <= f.first && prefixes.iter().any(|p| prefix_contains(p, src))
+                }
+                _ => false,
+            });
+            if listed || f.first <= deadline {
+                continue;
+            }
+            if f.offered <= f.window {
+                t.untested += 1;
+            } else if f.forwarded_after_window > 0 {
+                t.fail(
+                    o,
+                    f,
+                    format!(
+                        "flow {} from uncatalogued {} at {} passed, after the deadline {}",
+                        flow_id(f),
+                        f.src,
+                        clock::display(f.first),
+                        clock::display(deadline)
+                    ),
+                );
+            } else {
+                t.pass(o, f);
+            }
+        }
+        t.judge(ctx)
+    }
+}
