@@ -7,10 +7,8 @@ use std::rc::Rc;
 
 use jiff::Timestamp;
 use qaqpa_sim::clock;
-use qaqpa_sim::target::{Desk, DeskEnv};
+use qaqpa_sim::target::{Clerk, Desk, DeskEnv};
 use qaqpa_sim::trace::{Channel, DocKind, Document};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 /// The applicant kinds ugem-2 names.
 const ELIGIBLE: &[&str] = &[
@@ -61,8 +59,7 @@ fn owner_of(app: &Document, domain: &str) -> String {
 }
 
 pub struct ConnectionDesk {
-    rng: ChaCha8Rng,
-    defects: Vec<&'static str>,
+    clerk: Clerk,
     /// When each applicant was last refused (ugem-10: resubmission after 30 calendar days).
     refused: BTreeMap<String, Timestamp>,
     ledger: Ledger,
@@ -75,8 +72,7 @@ pub const FORM_FIELDS: &[&str] = &["domain", "domain-owner", "server-ip", "conta
 impl ConnectionDesk {
     pub fn new(seed: u64, defects: &[&'static str]) -> Self {
         ConnectionDesk {
-            rng: qaqpa_sim::seed::rng(seed, "ugem-connection-desk"),
-            defects: defects.to_vec(),
+            clerk: Clerk::new(seed, "ugem-connection-desk", defects),
             refused: BTreeMap::new(),
             ledger: Ledger::default(),
         }
@@ -89,14 +85,10 @@ impl ConnectionDesk {
         self
     }
 
-    fn has(&self, defect: &str) -> bool {
-        self.defects.contains(&defect)
-    }
-
     fn problems(&self, now: Timestamp, app: &Document) -> Vec<String> {
         let mut problems = Vec::new();
         if !matches!(app.channel, Channel::Aps | Channel::OfficialLetter)
-            && !self.has("ugem-accepts-any-channel")
+            && !self.clerk.has("ugem-accepts-any-channel")
         {
             problems.push(format!(
                 "the application came by {}; applications arrive through the APS (support.sts.kz) or by official letter (ugem-7)",
@@ -108,7 +100,7 @@ impl ConnectionDesk {
             ));
         }
         if let Some(&at) = self.refused.get(&app.from)
-            && !self.has("ugem-early-resubmission-processed")
+            && !self.clerk.has("ugem-early-resubmission-processed")
         {
             let since = clock::local(at).date();
             let today = clock::local(now).date();
@@ -123,7 +115,7 @@ impl ConnectionDesk {
                 ));
             }
         }
-        if !self.has("ugem-accepts-incomplete-form") {
+        if !self.clerk.has("ugem-accepts-incomplete-form") {
             for field in FORM_FIELDS {
                 if app.fields.get(*field).is_none_or(|v| v.trim().is_empty()) {
                     problems.push(format!(
@@ -138,7 +130,7 @@ impl ConnectionDesk {
                 problems.push(format!("server-ip `{ip}` is not an IP address"));
             }
         }
-        if !self.has("ugem-skips-eligibility-check") {
+        if !self.clerk.has("ugem-skips-eligibility-check") {
             let kind = app
                 .fields
                 .get("applicant-kind")
@@ -167,10 +159,10 @@ impl Desk for ConnectionDesk {
         }
         let problems = self.problems(now, app);
         let refuse = !problems.is_empty();
-        let working_days = if !refuse && self.has("ugem-connection-late") {
+        let working_days = if !refuse && self.clerk.has("ugem-connection-late") {
             6
         } else {
-            self.rng.random_range(1..=5)
+            self.clerk.draw(1..=5)
         };
         let Ok(day) = env
             .calendar
@@ -178,7 +170,7 @@ impl Desk for ConnectionDesk {
         else {
             return;
         };
-        let at = env.office_time(day, self.rng.random_range(0..7 * 60));
+        let at = env.office_time(day, self.clerk.draw(0..=7 * 60 - 1));
         if refuse {
             self.refused.insert(app.from.clone(), at);
         }
@@ -186,7 +178,7 @@ impl Desk for ConnectionDesk {
             (
                 DocKind::Rejection,
                 BTreeMap::new(),
-                if self.has("ugem-rejection-without-reasons") {
+                if self.clerk.has("ugem-rejection-without-reasons") {
                     Vec::new()
                 } else {
                     problems
@@ -197,7 +189,7 @@ impl Desk for ConnectionDesk {
                 .iter()
                 .filter_map(|k| app.fields.get(*k).map(|v| (k.to_string(), v.clone())))
                 .collect();
-            if !self.has("ugem-desk-does-not-configure")
+            if !self.clerk.has("ugem-desk-does-not-configure")
                 && let (Some(domain), Some(Ok(server))) = (
                     app.fields.get("domain"),
                     app.fields
@@ -235,7 +227,7 @@ impl ConnectionDesk {
     /// ugem-11: the User is no longer of an eligible kind; the STS disconnects its mail system
     /// within the period agreed with it (`agreed-working-days`, 5 unless agreed otherwise).
     fn disconnect(&mut self, now: Timestamp, req: &Document, env: &mut DeskEnv<'_>) {
-        if self.has("ugem-never-disconnects") {
+        if self.clerk.has("ugem-never-disconnects") {
             return;
         }
         let agreed = req
@@ -244,19 +236,19 @@ impl ConnectionDesk {
             .and_then(|v| v.trim().parse::<u32>().ok())
             .unwrap_or(5)
             .max(1);
-        let days = self.rng.random_range(1..=agreed);
+        let days = self.clerk.draw(1..=agreed);
         let Ok(day) = env
             .calendar
             .add_working_days(clock::local(now).date(), days)
         else {
             return;
         };
-        let at = env.office_time(day, self.rng.random_range(0..7 * 60));
+        let at = env.office_time(day, self.clerk.draw(0..=7 * 60 - 1));
         let fields = ["domain", "server-ip"]
             .iter()
             .filter_map(|k| req.fields.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
-        if !self.has("ugem-disconnects-on-paper-only")
+        if !self.clerk.has("ugem-disconnects-on-paper-only")
             && let Some(domain) = req.fields.get("domain")
         {
             let domain = domain.trim().to_ascii_lowercase();

@@ -1,5 +1,5 @@
-//! "The application must carry these data" (and come by this channel): an application that
-//! does not must never be granted (ugia-app3, ugia-app4, ugia-15-2).
+//! "The application must carry these data, and come by these channels": an application that
+//! does not must never be granted (ugia-app3, ugia-app4, ugia-15-2, ugem-7, ugem-app).
 
 use qaqpa_reports::{Judgement, Verdict};
 use qaqpa_sim::trace::{Channel, DocKind, Document, Trace};
@@ -14,38 +14,58 @@ pub struct FormCheck {
     pub required: &'static [&'static str],
     /// Data that must name a version ("Apache 2.4.62", not "Apache").
     pub versioned: &'static [&'static str],
-    /// The only channel the application may come by, where the rules name one.
-    pub channel: Option<Channel>,
+    /// The channels the rules accept the application by; empty where they name none.
+    pub channels: &'static [Channel],
     /// The answer that grants what was asked.
     pub grant: DocKind,
+    /// Whether a refusal must name each missing datum (so the applicant can mend the form).
+    pub refusal_names_missing: bool,
+}
+
+/// What is wrong with an application: the data it lacks, and the other faults.
+struct Deficiency {
+    missing: Vec<&'static str>,
+    faults: Vec<String>,
+}
+
+impl Deficiency {
+    fn is_empty(&self) -> bool {
+        self.missing.is_empty() && self.faults.is_empty()
+    }
+
+    fn describe(&self) -> String {
+        let mut all: Vec<String> = self.missing.iter().map(|f| format!("no {f}")).collect();
+        all.extend(self.faults.iter().cloned());
+        all.join(", ")
+    }
 }
 
 impl FormCheck {
-    fn defects(&self, app: &Document) -> Vec<String> {
-        let mut out: Vec<String> = self
+    fn deficiency(&self, app: &Document) -> Deficiency {
+        let missing = self
             .required
             .iter()
-            .filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty()))
-            .map(|f| format!("no {f}"))
+            .copied()
+            .filter(|f| app.fields.get(*f).is_none_or(|v| v.trim().is_empty()))
             .collect();
+        let mut faults = Vec::new();
         for f in self.versioned {
             if let Some(v) = app.fields.get(*f)
                 && !v.trim().is_empty()
                 && !v.chars().any(|c| c.is_ascii_digit())
             {
-                out.push(format!("{f} `{v}` without a version"));
+                faults.push(format!("{f} `{v}` without a version"));
             }
         }
-        if let Some(c) = self.channel
-            && app.channel != c
-        {
-            out.push(format!(
+        if !self.channels.is_empty() && !self.channels.contains(&app.channel) {
+            let accepted: Vec<&str> = self.channels.iter().map(|c| c.as_str()).collect();
+            faults.push(format!(
                 "arrival by {} instead of {}",
                 app.channel.as_str(),
-                c.as_str()
+                accepted.join(" or ")
             ));
         }
-        out
+        Deficiency { missing, faults }
     }
 }
 
@@ -61,45 +81,60 @@ impl Oracle for FormCheck {
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         judge_applications(self.clause, trace, self.application, |docs, i, obs, app| {
             let case = &app.case;
-            let lacks = self.defects(app);
+            let wrong = self.deficiency(app);
             let mut evidence = vec![seen(ctx, obs, app)];
-            let answer = answers_in_case(docs, i, self.application).next();
-            match answer {
-                None => CaseVerdict {
+            let Some((o, d)) = answers_in_case(docs, i, self.application).next() else {
+                return CaseVerdict {
                     verdict: Verdict::NotTested,
                     finding: format!("case {case}: no answer observed"),
                     evidence,
-                },
-                Some((o, d)) => {
-                    evidence.push(seen(ctx, o, d));
-                    match (lacks.is_empty(), d.doc == self.grant) {
-                        (false, true) => CaseVerdict {
-                            verdict: Verdict::Fail,
-                            finding: format!(
-                                "case {case}: {} although the application has {}",
-                                d.doc.as_str(),
-                                lacks.join(", ")
-                            ),
-                            evidence,
-                        },
-                        (false, false) => CaseVerdict {
-                            verdict: Verdict::Pass,
-                            finding: format!(
-                                "case {case}: the deficient application ({}) was not granted",
-                                lacks.join(", ")
-                            ),
-                            evidence,
-                        },
-                        (true, _) => CaseVerdict {
-                            verdict: Verdict::Pass,
-                            finding: format!(
-                                "case {case}: complete application, answered {}",
-                                d.doc.as_str()
-                            ),
-                            evidence,
-                        },
-                    }
-                }
+                };
+            };
+            evidence.push(seen(ctx, o, d));
+            let unnamed: Vec<&str> = wrong
+                .missing
+                .iter()
+                .copied()
+                .filter(|f| !d.reasons.iter().any(|r| r.contains(f)))
+                .collect();
+            let (verdict, finding) = if wrong.is_empty() {
+                (
+                    Verdict::Pass,
+                    format!(
+                        "case {case}: a proper application, answered {}",
+                        d.doc.as_str()
+                    ),
+                )
+            } else if d.doc == self.grant {
+                (
+                    Verdict::Fail,
+                    format!(
+                        "case {case}: {} although the application has {}",
+                        d.doc.as_str(),
+                        wrong.describe()
+                    ),
+                )
+            } else if self.refusal_names_missing && !unnamed.is_empty() {
+                (
+                    Verdict::Fail,
+                    format!(
+                        "case {case}: the refusal does not name the missing {}",
+                        unnamed.join(", ")
+                    ),
+                )
+            } else {
+                (
+                    Verdict::Pass,
+                    format!(
+                        "case {case}: the deficient application ({}) was not granted",
+                        wrong.describe()
+                    ),
+                )
+            };
+            CaseVerdict {
+                verdict,
+                finding,
+                evidence,
             }
         })
     }

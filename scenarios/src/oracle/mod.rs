@@ -12,14 +12,12 @@ use jiff::Timestamp;
 use qaqpa_reports::{Evidence, Judgement, Verdict};
 use qaqpa_sim::calendar::BusinessCalendar;
 use qaqpa_sim::clock;
-use qaqpa_sim::trace::{DocKind, Document, Observation, Trace};
+use qaqpa_sim::trace::{Channel, DocKind, Document, Observation, Trace};
 
 pub use deadline::AnswerDeadline;
 pub use form::FormCheck;
 pub use mail::{NothingLost, OnlyThroughGateway, RelayOnlyConnected, TrafficGuard};
-pub use ugem_desk::{
-    ApplicationChannel, ConnectedThenFlows, Disconnection, FormComplete, RejectionAndResubmission,
-};
+pub use ugem_desk::{ConnectedThenFlows, Disconnection, RejectionAndResubmission};
 pub use update::CompletionAfterCheck;
 
 pub struct OracleCtx<'a> {
@@ -76,8 +74,9 @@ static ORACLES: &[&dyn Oracle] = &[
         application: DocKind::AccessApplication,
         required: &["eds-signature"],
         versioned: &[],
-        channel: Some(qaqpa_sim::trace::Channel::Aps),
+        channels: &[Channel::Aps],
         grant: DocKind::PolicyApplied,
+        refusal_names_missing: false,
     },
     &AnswerDeadline {
         clause: "ugia-17",
@@ -113,8 +112,9 @@ static ORACLES: &[&dyn Oracle] = &[
             "contacts",
         ],
         versioned: &["web-server"],
-        channel: None,
+        channels: &[],
         grant: DocKind::ConnectionNotice,
+        refusal_names_missing: false,
     },
     &FormCheck {
         clause: "ugia-app4",
@@ -132,8 +132,9 @@ static ORACLES: &[&dyn Oracle] = &[
             "credentials",
         ],
         versioned: &["web-server"],
-        channel: None,
+        channels: &[],
         grant: DocKind::ConnectionNotice,
+        refusal_names_missing: false,
     },
     &network::DefaultBlocking,
     &network::VpnChannelExact,
@@ -198,8 +199,26 @@ static ORACLES: &[&dyn Oracle] = &[
             check: None,
         },
     },
-    &ApplicationChannel,
-    &FormComplete,
+    &FormCheck {
+        clause: "ugem-7",
+        describe: "a mail-connection application that arrives other than through the APS or by official letter is never answered with a connection",
+        application: DocKind::MailConnectionApplication,
+        required: &[],
+        versioned: &[],
+        channels: &[Channel::Aps, Channel::OfficialLetter],
+        grant: DocKind::ConnectionNotice,
+        refusal_names_missing: false,
+    },
+    &FormCheck {
+        clause: "ugem-app",
+        describe: "a mail-connection application missing the mail domain, the domain's owner, the mail server's IP address or the technical contacts is never connected, and its refusal names each missing field",
+        application: DocKind::MailConnectionApplication,
+        required: &["domain", "domain-owner", "server-ip", "contacts"],
+        versioned: &[],
+        channels: &[],
+        grant: DocKind::ConnectionNotice,
+        refusal_names_missing: true,
+    },
     &Disconnection,
     &AnswerDeadline {
         clause: "eint-45-10",

@@ -1,16 +1,13 @@
-//! The UGEM desk's clauses beyond the deadlines: the channel of an application (ugem-7), its
-//! form (ugem-app), resubmission after a rejection (ugem-10), disconnection (ugem-11).
+//! The UGEM desk's clauses beyond deadlines and forms: resubmission after a rejection
+//! (ugem-10), disconnection (ugem-11), and a connection that lets mail flow (ugem-9).
 
 use qaqpa_reports::{Judgement, Verdict};
 use qaqpa_sim::clock;
-use qaqpa_sim::trace::{Channel, DocKind, Trace};
+use qaqpa_sim::trace::{DocKind, Trace};
 
 use super::{
     AnswerDeadline, CaseVerdict, Oracle, OracleCtx, answers_in_case, combine, computed, mail, seen,
 };
-
-/// The Appendix form's fields, as the documents name them.
-const FORM_FIELDS: &[&str] = &["domain", "domain-owner", "server-ip", "contacts"];
 
 fn first_answer<'t>(
     docs: &[(
@@ -24,161 +21,6 @@ fn first_answer<'t>(
 )> {
     answers_in_case(docs, i, DocKind::MailConnectionApplication)
         .find(|(_, d)| matches!(d.doc, DocKind::ConnectionNotice | DocKind::Rejection))
-}
-
-/// ugem-7: applications arrive through the APS or by official letter; one that came another
-/// way is not processed into a connection.
-pub struct ApplicationChannel;
-
-impl Oracle for ApplicationChannel {
-    fn clause(&self) -> &'static str {
-        "ugem-7"
-    }
-
-    fn describe(&self) -> &'static str {
-        "a mail-connection application that arrives other than through the APS or by official letter is never answered with a connection"
-    }
-
-    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let docs: Vec<_> = trace.documents().collect();
-        let mut cases = Vec::new();
-        for (i, (o, app)) in docs.iter().enumerate() {
-            if app.doc != DocKind::MailConnectionApplication {
-                continue;
-            }
-            let case = &app.case;
-            let mut evidence = vec![seen(ctx, o, app)];
-            if matches!(app.channel, Channel::Aps | Channel::OfficialLetter) {
-                cases.push(CaseVerdict {
-                    verdict: Verdict::Pass,
-                    finding: format!("case {case} arrived through a channel the rules name"),
-                    evidence,
-                });
-                continue;
-            }
-            evidence.push(computed(
-                ctx,
-                o.at,
-                case,
-                "ugem-7: applications arrive through the APS or by official letter".into(),
-            ));
-            cases.push(match first_answer(&docs, i) {
-                Some((a, d)) if d.doc == DocKind::ConnectionNotice => {
-                    evidence.push(seen(ctx, a, d));
-                    CaseVerdict {
-                        verdict: Verdict::Fail,
-                        finding: format!("case {case} came outside the APS and official letters, and was connected"),
-                        evidence,
-                    }
-                }
-                Some((a, d)) => {
-                    evidence.push(seen(ctx, a, d));
-                    CaseVerdict {
-                        verdict: Verdict::Pass,
-                        finding: format!("case {case} came outside the APS and official letters, and was refused"),
-                        evidence,
-                    }
-                }
-                None => CaseVerdict {
-                    verdict: Verdict::NotTested,
-                    finding: format!("case {case} came outside the APS and official letters; no answer seen"),
-                    evidence,
-                },
-            });
-        }
-        combine(self.clause(), cases)
-    }
-}
-
-/// ugem-app: an application missing the domain, its owner, the server's IP or the technical
-/// contacts is never connected, and its refusal names what is missing.
-pub struct FormComplete;
-
-impl Oracle for FormComplete {
-    fn clause(&self) -> &'static str {
-        "ugem-app"
-    }
-
-    fn describe(&self) -> &'static str {
-        "a mail-connection application missing the mail domain, the domain's owner, the mail server's IP address or the technical contacts is never connected, and its refusal names each missing field"
-    }
-
-    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let docs: Vec<_> = trace.documents().collect();
-        let mut cases = Vec::new();
-        for (i, (o, app)) in docs.iter().enumerate() {
-            if app.doc != DocKind::MailConnectionApplication {
-                continue;
-            }
-            let case = &app.case;
-            let missing: Vec<&str> = FORM_FIELDS
-                .iter()
-                .copied()
-                .filter(|f| app.fields.get(*f).is_none_or(|v| v.trim().is_empty()))
-                .collect();
-            let mut evidence = vec![seen(ctx, o, app)];
-            if missing.is_empty() {
-                cases.push(CaseVerdict {
-                    verdict: Verdict::Pass,
-                    finding: format!("case {case}: the form is complete"),
-                    evidence,
-                });
-                continue;
-            }
-            evidence.push(computed(
-                ctx,
-                o.at,
-                case,
-                format!("missing from the form: {}", missing.join(", ")),
-            ));
-            cases.push(match first_answer(&docs, i) {
-                None => CaseVerdict {
-                    verdict: Verdict::NotTested,
-                    finding: format!("case {case}: incomplete form, no answer seen"),
-                    evidence,
-                },
-                Some((a, d)) => {
-                    evidence.push(seen(ctx, a, d));
-                    if d.doc == DocKind::ConnectionNotice {
-                        CaseVerdict {
-                            verdict: Verdict::Fail,
-                            finding: format!(
-                                "case {case}: connected although {} missing",
-                                missing.join(", ")
-                            ),
-                            evidence,
-                        }
-                    } else {
-                        let unnamed: Vec<&str> = missing
-                            .iter()
-                            .copied()
-                            .filter(|f| !d.reasons.iter().any(|r| r.contains(f)))
-                            .collect();
-                        if unnamed.is_empty() {
-                            CaseVerdict {
-                                verdict: Verdict::Pass,
-                                finding: format!(
-                                    "case {case}: refused, naming {}",
-                                    missing.join(", ")
-                                ),
-                                evidence,
-                            }
-                        } else {
-                            CaseVerdict {
-                                verdict: Verdict::Fail,
-                                finding: format!(
-                                    "case {case}: the refusal does not name the missing {}",
-                                    unnamed.join(", ")
-                                ),
-                                evidence,
-                            }
-                        }
-                    }
-                }
-            });
-        }
-        combine(self.clause(), cases)
-    }
 }
 
 /// ugem-10: the reasoned refusal within 5 working days, and no resubmission processed as new
