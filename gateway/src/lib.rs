@@ -41,6 +41,12 @@ pub const DEFECTS: &[Defect] = &[
         clauses: &["ugia-13"],
     },
     Defect {
+        id: "ugia-exemption-for-everyone",
+        system: "ugia",
+        description: "an exemption granted to one organisation opens its class for every organisation",
+        clauses: &["ureq-134-2"],
+    },
+    Defect {
         id: "ugia-vpn-exemption-wider",
         system: "ugia",
         description: "a declared VPN channel opens every VPN flow from its source address, whatever the destination, port or protocol",

@@ -25,6 +25,7 @@ impl ReferencePacketGateway {
             catalogue_ignored: on("ugia-catalogue-ignored"),
             vpn_exemption_wider: on("ugia-vpn-exemption-wider"),
             unknown_allowed: false,
+            exemption_for_everyone: on("ugia-exemption-for-everyone"),
         };
         ReferencePacketGateway {
             engine: Engine::new(

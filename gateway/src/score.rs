@@ -52,6 +52,15 @@ pub fn truth_class(f: &NdpiFlow) -> Class {
         "RemoteAccess" => Class::RemoteAccess,
         "Game" => Class::Game,
         "Malware" | "Mining" => Class::Malicious,
+        // nDPI's file-sharing category, except plain web downloads; a P2P application
+        // nDPI recognised inside HTTP (e.g. `HTTP.Gnutella`) is p2p whatever its category
+        _ if master == "HTTP"
+            && [".Gnutella", ".BitTorrent", ".eDonkey"]
+                .iter()
+                .any(|a| f.proto.contains(a)) =>
+        {
+            Class::P2p
+        }
         "Download" if master != "HTTP" => Class::P2p,
         _ => Class::Other,
     }

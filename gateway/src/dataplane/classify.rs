@@ -291,6 +291,11 @@ impl Dpi {
                 return Some(d);
             }
         }
+        // RDP over UDP (MS-RDPEUDP): the SYN datagram is padded to 1232 bytes, its
+        // snSourceAck is -1 and its flags carry RDPUDP_FLAG_SYN
+        if b.len() == 1232 && b[..4] == [0xff; 4] && b[7] & 0x01 != 0 {
+            return Some(app(Class::RemoteAccess, "rdp-udp"));
+        }
         if let Some(h) = proto::dtls_hello(b) {
             return Some(match h.sni {
                 Some(s) => named(sigs, "dtls", s, true, true),

@@ -30,6 +30,7 @@ pub struct Faults {
     pub catalogue_ignored: bool,
     pub vpn_exemption_wider: bool,
     pub unknown_allowed: bool,
+    pub exemption_for_everyone: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -332,7 +333,7 @@ impl Policy {
         }
         if class.blocked_by_default() {
             if class != Class::Vpn
-                && let Some(org) = org
+                && let Some(org) = org.or(self.faults.exemption_for_everyone.then_some(u16::MAX))
                 && self.exempt(org, class, now_us)
             {
                 return (
@@ -402,7 +403,7 @@ impl Policy {
 
     fn exempt(&self, org: u16, class: Class, now_us: u64) -> bool {
         self.exemptions.iter().any(|e| {
-            e.org == org
+            (e.org == org || self.faults.exemption_for_everyone)
                 && e.class == class
                 && now_us >= e.from_us
                 && (now_us < e.until_us || self.faults.exemption_never_expires)

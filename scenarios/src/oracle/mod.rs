@@ -141,6 +141,7 @@ static ORACLES: &[&dyn Oracle] = &[
     &network::ExemptionYear,
     &network::TlsInspection,
     &network::CatalogueBlock,
+    &network::ExemptionScope,
     &RelayOnlyConnected,
     &NothingLost,
     &TrafficGuard,

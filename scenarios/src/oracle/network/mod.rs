@@ -570,3 +570,56 @@ impl Oracle for CatalogueBlock {
         t.judge(ctx)
     }
 }
+
+/// ureq-134-2: an exemption is per requesting organisation and per category.
+pub struct ExemptionScope;
+
+impl Oracle for ExemptionScope {
+    fn clause(&self) -> &'static str {
+        "ureq-134-2"
+    }
+    fn describe(&self) -> &'static str {
+        "while an exemption is in force for one organisation and one class, that organisation's other default-blocked classes and other organisations' traffic of that class stay blocked"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let acts = acts(trace);
+        let mut t = Tally::new(
+            self.clause(),
+            "an exemption covers only the requester and the class it names: other flows of default-blocked classes are blocked beyond the classification window",
+        );
+        for (o, f) in flows(trace) {
+            let Some(class) = f
+                .truth_class
+                .as_deref()
+                .filter(|c| BLOCKED_CLASSES.contains(c) && *c != "vpn" && *c != "malicious")
+            else {
+                continue;
+            };
+            let any_in_force = acts
+                .iter()
+                .any(|(at, a)| matches!(a, PolicyAct::Exemption { .. }) && in_force(*at, f.first));
+            let own =
+                exemption_at(&acts, &f.user, class, f.first).is_some_and(|g| in_force(g, f.first));
+            if !any_in_force || own {
+                continue;
+            }
+            if f.offered <= f.window {
+                t.untested += 1;
+            } else if f.forwarded_after_window > 0 {
+                t.fail(
+                    o,
+                    f,
+                    format!(
+                        "{class} flow {} of {} passed although no exemption of {} covers {class}",
+                        flow_id(f),
+                        f.user,
+                        f.user
+                    ),
+                );
+            } else {
+                t.pass(o, f);
+            }
+        }
+        t.judge(ctx)
+    }
+}

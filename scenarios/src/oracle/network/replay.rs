@@ -245,6 +245,15 @@ fn ndpi_class(f: &NdpiFlow) -> Option<&'static str> {
         "RemoteAccess" => "remote-access",
         "Game" => "game",
         "Malware" | "Mining" => "malicious",
+        // nDPI's file-sharing category, except plain web downloads; a P2P application
+        // nDPI recognised inside HTTP (e.g. `HTTP.Gnutella`) is p2p whatever its category
+        _ if master == "HTTP"
+            && [".Gnutella", ".BitTorrent", ".eDonkey"]
+                .iter()
+                .any(|a| f.proto.contains(a)) =>
+        {
+            "p2p"
+        }
         "Download" if master != "HTTP" => "p2p",
         _ => "other",
     })
