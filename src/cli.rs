@@ -320,6 +320,15 @@ fn explain(id: &str, out: &mut dyn Write) -> Result<(), String> {
     for d in ds {
         writeln!(out, "  {}: {}", d.id, d.description).map_err(io)?;
     }
+    let warning: Vec<_> = reference::defects()
+        .filter(|d| d.warns.contains(&id))
+        .collect();
+    if !warning.is_empty() {
+        writeln!(out, "\ndefects that make it warn:").map_err(io)?;
+        for d in warning {
+            writeln!(out, "  {}: {}", d.id, d.description).map_err(io)?;
+        }
+    }
     Ok(())
 }
 
@@ -332,13 +341,14 @@ fn defects(json: bool, out: &mut dyn Write) -> Result<(), String> {
         return Ok(());
     }
     for d in reference::defects() {
+        let mut effect = format!("breaks {}", d.clauses.join(","));
+        if !d.warns.is_empty() {
+            effect.push_str(&format!("; warns {}", d.warns.join(",")));
+        }
         writeln!(
             out,
-            "{:<34} {:<5} breaks {:<24} {}",
-            d.id,
-            d.system,
-            d.clauses.join(","),
-            d.description
+            "{:<34} {:<5} {:<44} {}",
+            d.id, d.system, effect, d.description
         )
         .map_err(io)?;
     }

@@ -31,6 +31,17 @@ fn each_defect_fails_its_clauses_and_only_in_its_system() {
                 d.id
             );
         }
+        for clause in d.warns {
+            let c = run.report.clauses.iter().find(|c| c.id == *clause).unwrap();
+            assert_eq!(
+                c.verdict,
+                Verdict::Warning,
+                "defect {} should make {clause} warn; got {} ({})",
+                d.id,
+                c.verdict,
+                c.finding
+            );
+        }
         for c in &run.report.clauses {
             if c.verdict == Verdict::Fail {
                 assert!(

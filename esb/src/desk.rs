@@ -2,7 +2,6 @@
 //! service and connection updates (eint-45-8 to eint-45-15).
 
 use jiff::Timestamp;
-use jiff::civil::Date;
 use qaqpa_sim::clock;
 use qaqpa_sim::target::{Clerk, Defect, Desk, DeskEnv};
 use qaqpa_sim::trace::{Channel, DocKind, Document};
@@ -13,30 +12,42 @@ pub const DEFECTS: &[Defect] = &[
         system: "bus",
         description: "the operator's desk reports its completeness check of update applications on the 4th working day after receipt",
         clauses: &["eint-45-10", "eint-45-14"],
+        warns: &[],
     },
     Defect {
         id: "bus-return-without-reasons",
         system: "bus",
         description: "the operator's desk returns incomplete update applications without saying what is wrong",
         clauses: &["eint-45-10", "eint-45-14"],
+        warns: &[],
     },
     Defect {
         id: "bus-update-late",
         system: "bus",
         description: "the operator's desk performs service and connection updates on the 11th working day after its positive check",
         clauses: &["eint-45-11", "eint-45-15"],
+        warns: &[],
     },
     Defect {
         id: "bus-passport-late",
         system: "bus",
         description: "the operator publishes a service passport on the 11th working day after agreeing the test act",
         clauses: &["eint-27"],
+        warns: &[],
     },
     Defect {
         id: "bus-access-late",
         system: "bus",
         description: "the operator grants production access on the 12th working day after agreeing the test act",
         clauses: &["eint-27", "eint-45"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-silent-check",
+        system: "bus",
+        description: "the operator's desk never announces a positive check and carries updates out on the 12th working day after receipt",
+        clauses: &["eint-45-10", "eint-45-14"],
+        warns: &["eint-45-11", "eint-45-15"],
     },
 ];
 
@@ -174,13 +185,10 @@ impl Desk for OperatorDesk {
             Some(term) => self.clerk.draw(1..=term),
             None => self.clerk.draw(1..=5),
         };
-        let Ok(check_day) = env
-            .calendar
-            .add_working_days(clock::local(now).date(), check_days)
+        let Some(check_at) = env.answer_at(&mut self.clerk, clock::local(now).date(), check_days)
         else {
             return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
-        let check_at = env.office_time(check_day, self.clerk.draw(0..=4 * 60 - 1));
         let problems = Self::problems(p, app);
         if !problems.is_empty() {
             let reasons = if self.clerk.has("bus-return-without-reasons") {
@@ -191,16 +199,21 @@ impl Desk for OperatorDesk {
             env.send_at(check_at, reply(DocKind::ReturnedForRework, reasons));
             return;
         }
+        if self.clerk.has("bus-silent-check") && p.check_term.is_some() {
+            // Nothing to see of the check; the update lands within 13 working days of receipt.
+            if let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), 12) {
+                env.send_at(at, reply(DocKind::UpdateCompleted, Vec::new()));
+            }
+            return;
+        }
         env.send_at(check_at, reply(DocKind::CheckPassed, Vec::new()));
         for doc in p.completions {
             let days = self.completion_days(p, *doc);
-            let Ok(day): Result<Date, _> = env.calendar.add_working_days(check_day, days) else {
+            let Some(at) = env.answer_at(&mut self.clerk, clock::local(check_at).date(), days)
+            else {
                 return;
             };
-            env.send_at(
-                env.office_time(day, 4 * 60 + self.clerk.draw(0..=3 * 60 - 1)),
-                reply(*doc, Vec::new()),
-            );
+            env.send_at(at, reply(*doc, Vec::new()));
         }
     }
 }

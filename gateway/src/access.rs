@@ -14,12 +14,14 @@ pub const DEFECTS: &[Defect] = &[
         system: "ugia",
         description: "the STS applies requested access policies and tells the User on the 11th working day after receipt",
         clauses: &["ugia-16"],
+        warns: &[],
     },
     Defect {
         id: "ugia-unsigned-request-granted",
         system: "ugia",
         description: "the STS opens access on requests that are not EDS-signed or do not come through the APS",
         clauses: &["ugia-15-2"],
+        warns: &[],
     },
 ];
 
@@ -74,13 +76,10 @@ impl Desk for AccessDesk {
         } else {
             self.clerk.draw(2..=10)
         };
-        let Ok(day) = env
-            .calendar
-            .add_working_days(clock::local(now).date(), working_days)
+        let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), working_days)
         else {
             return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
-        let at = env.office_time(day, self.clerk.draw(0..=7 * 60 - 1));
         let (doc, reasons) = if problems.is_empty() {
             (DocKind::PolicyApplied, Vec::new())
         } else {

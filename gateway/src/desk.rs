@@ -13,24 +13,28 @@ pub const DEFECTS: &[Defect] = &[
         system: "ugia",
         description: "the STS desk sends technical specifications on the 11th working day after receipt",
         clauses: &["ugia-6"],
+        warns: &[],
     },
     Defect {
         id: "ugia-counts-from-registration",
         system: "ugia",
         description: "the STS desk counts its 10 working days from the day it registers an application (the next working day when it arrives out of hours or before a holiday), not from the day of receipt, and uses the whole term",
         clauses: &["ugia-6"],
+        warns: &[],
     },
     Defect {
         id: "ugia-rejection-without-reasons",
         system: "ugia",
         description: "the STS desk refuses channel applications without giving reasons",
         clauses: &["ugia-10"],
+        warns: &[],
     },
     Defect {
         id: "ugia-rejection-late",
         system: "ugia",
         description: "the STS desk sends refusals on the 12th working day after receipt",
         clauses: &["ugia-10"],
+        warns: &[],
     },
 ];
 
@@ -125,10 +129,9 @@ impl Desk for ConnectionDesk {
         } else {
             self.clerk.draw(3..=10)
         };
-        let Ok(day) = env.calendar.add_working_days(count_from, working_days) else {
+        let Some(at) = env.answer_at(&mut self.clerk, count_from, working_days) else {
             return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
-        let at = env.office_time(day, self.clerk.draw(0..=7 * 60 - 1));
         let (doc, fields, reasons) = if refuse {
             let reasons = if self.clerk.has("ugia-rejection-without-reasons") {
                 Vec::new()

@@ -21,36 +21,42 @@ pub const DEFECTS: &[Defect] = &[
         system: "ugia",
         description: "the dataplane does not recognise VPN over TCP/443 (OpenVPN and TLS-wrapped VPNs on the HTTPS port pass as web traffic)",
         clauses: &["ureq-134-1"],
+        warns: &[],
     },
     Defect {
         id: "ugia-exemption-never-expires",
         system: "ugia",
         description: "exemptions granted on an organisation's request stay in force after their calendar year",
         clauses: &["ugia-15-1"],
+        warns: &[],
     },
     Defect {
         id: "ugia-banking-sni-inspected",
         system: "ugia",
         description: "TLS to banking and finance sites is diverted to inspection instead of passing through",
         clauses: &["ugia-20"],
+        warns: &[],
     },
     Defect {
         id: "ugia-catalogue-ignored",
         system: "ugia",
         description: "sources outside the IP-address catalogue are flagged but never blocked, even after the operator's term",
         clauses: &["ugia-13"],
+        warns: &[],
     },
     Defect {
         id: "ugia-exemption-for-everyone",
         system: "ugia",
         description: "an exemption granted to one organisation opens its class for every organisation",
         clauses: &["ureq-134-2"],
+        warns: &[],
     },
     Defect {
         id: "ugia-vpn-exemption-wider",
         system: "ugia",
         description: "a declared VPN channel opens every VPN flow from its source address, whatever the destination, port or protocol",
         clauses: &["ureq-133.4"],
+        warns: &[],
     },
 ];
 

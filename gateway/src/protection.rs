@@ -14,24 +14,28 @@ pub const DEFECTS: &[Defect] = &[
         system: "ugia",
         description: "the STS connects resources to the WAF on the 11th working day after the application",
         clauses: &["ugia-17"],
+        warns: &[],
     },
     Defect {
         id: "ugia-protection-rejection-without-reasons",
         system: "ugia",
         description: "the STS refuses WAF and defacement-protection applications without giving reasons",
         clauses: &["ugia-17", "ugia-18"],
+        warns: &[],
     },
     Defect {
         id: "ugia-waf-version-unchecked",
         system: "ugia",
         description: "the STS accepts a WAF application whose web server is named without its version",
         clauses: &["ugia-app3"],
+        warns: &[],
     },
     Defect {
         id: "ugia-defacement-access-unchecked",
         system: "ugia",
         description: "the STS connects defacement protection without FTP/SSH access to the resource's root directory",
         clauses: &["ugia-app4"],
+        warns: &[],
     },
 ];
 
@@ -136,13 +140,10 @@ impl Desk for ProtectionDesk {
         } else {
             self.clerk.draw(2..=10)
         };
-        let Ok(day) = env
-            .calendar
-            .add_working_days(clock::local(now).date(), working_days)
+        let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), working_days)
         else {
             return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
-        let at = env.office_time(day, self.clerk.draw(0..=7 * 60 - 1));
         let (doc, reasons) = if refuse {
             (
                 DocKind::Rejection,

@@ -164,13 +164,10 @@ impl Desk for ConnectionDesk {
         } else {
             self.clerk.draw(1..=5)
         };
-        let Ok(day) = env
-            .calendar
-            .add_working_days(clock::local(now).date(), working_days)
+        let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), working_days)
         else {
-            return;
+            return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
-        let at = env.office_time(day, self.clerk.draw(0..=7 * 60 - 1));
         if refuse {
             self.refused.insert(app.from.clone(), at);
         }
@@ -237,13 +234,9 @@ impl ConnectionDesk {
             .unwrap_or(5)
             .max(1);
         let days = self.clerk.draw(1..=agreed);
-        let Ok(day) = env
-            .calendar
-            .add_working_days(clock::local(now).date(), days)
-        else {
-            return;
+        let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), days) else {
+            return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
-        let at = env.office_time(day, self.clerk.draw(0..=7 * 60 - 1));
         let fields = ["domain", "server-ip"]
             .iter()
             .filter_map(|k| req.fields.get(*k).map(|v| (k.to_string(), v.clone())))

@@ -58,6 +58,19 @@ impl<'a> DeskEnv<'a> {
         crate::clock::instant(dt)
     }
 
+    /// When a clerk answers: a time in office hours on the `working_days`-th working day after
+    /// `from`. `None` when the calendar has no data for that year: the desk cannot plan, and
+    /// the oracle says why.
+    pub fn answer_at(
+        &self,
+        clerk: &mut Clerk,
+        from: jiff::civil::Date,
+        working_days: u32,
+    ) -> Option<Timestamp> {
+        let day = self.calendar.add_working_days(from, working_days).ok()?;
+        Some(self.office_time(day, clerk.draw(0..=7 * 60 - 1)))
+    }
+
     pub fn take(self) -> (Vec<(Timestamp, Document)>, Vec<Timestamp>) {
         (self.sends, self.wakeups)
     }
@@ -199,4 +212,7 @@ pub struct Defect {
     pub description: &'static str,
     /// The clauses whose oracles must fail when the defect is on.
     pub clauses: &'static [&'static str],
+    /// The clauses whose oracles must warn when the defect is on: the behaviour meets only a
+    /// lenient reading of the rules.
+    pub warns: &'static [&'static str],
 }
