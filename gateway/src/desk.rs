@@ -36,6 +36,13 @@ pub const DEFECTS: &[Defect] = &[
         clauses: &["ugia-10"],
         warns: &[],
     },
+    Defect {
+        id: "ugia-bandwidth-unchecked",
+        system: "ugia",
+        description: "the STS desk accepts channel bandwidths that are not whole Gbit/s of at least 1",
+        clauses: &["ugia-app1"],
+        warns: &[],
+    },
 ];
 
 /// Where UGIA has equipment a telecom operator's channel can reach. An application for any
@@ -57,13 +64,14 @@ impl ConnectionDesk {
     }
 
     /// What makes an application impossible to satisfy, in the words the refusal uses.
-    fn problems(app: &Document) -> Vec<String> {
+    fn problems(&self, app: &Document) -> Vec<String> {
         let mut problems = Vec::new();
+        let unchecked = self.clerk.has("ugia-bandwidth-unchecked");
         for field in ["main-channel-gbps", "reserve-channel-gbps"] {
             match app.fields.get(field).map(|v| v.trim().parse::<u32>()) {
                 None => problems.push(format!("{field} is missing: the application must ask for both a main and a reserve channel (ugia-5)")),
-                Some(Err(_)) | Some(Ok(0)) => problems.push(format!("{field} must be a whole number of Gbit/s, at least 1 (Appendix 1)")),
-                Some(Ok(_)) => {}
+                Some(Err(_)) | Some(Ok(0)) if !unchecked => problems.push(format!("{field} must be a whole number of Gbit/s, at least 1 (Appendix 1)")),
+                Some(_) => {}
             }
         }
         match app.fields.get("connection-point") {
@@ -112,7 +120,7 @@ impl Desk for ConnectionDesk {
             return;
         }
         let received = clock::local(now);
-        let problems = Self::problems(app);
+        let problems = self.problems(app);
         let refuse = !problems.is_empty();
         let mut count_from = received.date();
         let working_days = if refuse && self.clerk.has("ugia-rejection-late") {

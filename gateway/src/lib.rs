@@ -16,6 +16,7 @@ pub const DEFECTS: &[Defect] = &[
     desk::DEFECTS[1],
     desk::DEFECTS[2],
     desk::DEFECTS[3],
+    desk::DEFECTS[4],
     Defect {
         id: "ugia-vpn-tcp443-missed",
         system: "ugia",

@@ -6,14 +6,31 @@ use qaqpa_sim::trace::{Channel, DocKind, Document, Trace};
 
 use super::{CaseVerdict, Oracle, OracleCtx, answers_in_case, judge_applications, seen};
 
+/// What is wrong with a datum's value, or `None` if nothing is.
+pub type Rule = fn(&str) -> Option<String>;
+
+/// Appendices 3 and 4: a product "with indication of the version" ("Apache 2.4.62").
+pub fn names_a_version(value: &str) -> Option<String> {
+    (!value.chars().any(|c| c.is_ascii_digit())).then(|| "without a version".to_string())
+}
+
+/// Appendix 1: bandwidth "in units of 1 Gbit/s, minimum 1 Gbit/s".
+pub fn whole_gbits(value: &str) -> Option<String> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => None,
+        _ => Some("is not a whole number of Gbit/s of at least 1".to_string()),
+    }
+}
+
 pub struct FormCheck {
     pub clause: &'static str,
     pub describe: &'static str,
     pub application: DocKind,
     /// Data the form makes mandatory.
     pub required: &'static [&'static str],
-    /// Data that must name a version ("Apache 2.4.62", not "Apache").
-    pub versioned: &'static [&'static str],
+    /// Rules on the values of data that are given: `(datum, rule)`, where the rule says what is
+    /// wrong with a value, if anything.
+    pub rules: &'static [(&'static str, Rule)],
     /// The channels the rules accept the application by; empty where they name none.
     pub channels: &'static [Channel],
     /// The answer that grants what was asked.
@@ -49,12 +66,11 @@ impl FormCheck {
             .filter(|f| app.fields.get(*f).is_none_or(|v| v.trim().is_empty()))
             .collect();
         let mut faults = Vec::new();
-        for f in self.versioned {
-            if let Some(v) = app.fields.get(*f)
-                && !v.trim().is_empty()
-                && !v.chars().any(|c| c.is_ascii_digit())
+        for (f, rule) in self.rules {
+            if let Some(v) = app.fields.get(*f).filter(|v| !v.trim().is_empty())
+                && let Some(fault) = rule(v)
             {
-                faults.push(format!("{f} `{v}` without a version"));
+                faults.push(format!("{f} `{v}` {fault}"));
             }
         }
         if !self.channels.is_empty() && !self.channels.contains(&app.channel) {
