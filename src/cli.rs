@@ -71,10 +71,30 @@ pub struct RunArgs {
     calendar: Option<PathBuf>,
 }
 
+/// Standard output that stops quietly when its reader goes away (`qaqpa clauses | head`),
+/// as Unix tools do, instead of reporting the closed pipe as an error.
+struct QuietWhenClosed<W: Write>(W);
+
+impl<W: Write> Write for QuietWhenClosed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.0.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(buf.len()),
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other,
+        }
+    }
+}
+
 /// Exit codes: 0 no clause fails, 1 a clause fails, 2 bad usage or input.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = QuietWhenClosed(std::io::stdout().lock());
     let result = match cli.command {
         Command::Run(args) => return finish(run_to_disk(&args), &args.out),
         Command::Judge(args) => return finish(crate::judge_cmd::judge(&args), args.out()),
