@@ -232,10 +232,7 @@ pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<(), String> {
 }
 
 pub fn default_corpus() -> PathBuf {
-    std::env::var_os("QAQPA_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared"))
-        .join("corpus/ndpi")
+    qaqpa_sim::shared::corpus("ndpi")
 }
 
 pub fn ndpi_score(args: &ScoreArgs, out: &mut dyn Write) -> Result<(), String> {

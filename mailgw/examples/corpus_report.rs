@@ -1,12 +1,11 @@
 //! Prints the corpus figures: OpenSMTPD reply-class agreement, and the outcome of every
 //! mail-parser message and suricata-verify SMTP session relayed through UGEM on loopback.
 
-use std::path::Path;
 
 use qaqpa_mailgw::corpus::{self, block_on};
 
 fn main() {
-    let dir = corpus::corpus_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    let dir = corpus::corpus_dir();
     block_on(async {
         match corpus::opensmtpd(&dir.join("opensmtpd/regress/smtp")).await {
             Ok(f) => print!(

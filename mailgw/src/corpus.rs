@@ -2,8 +2,8 @@
 //! scripts (reply-class agreement), mail-parser's messages and the SMTP sessions inside
 //! suricata-verify's captures (each relayed byte-identical, or refused with a reason).
 //!
-//! The corpus is read in place from `$QAQPA_SHARED/corpus` (default `../shared/corpus`
-//! beside the workspace); nothing of it is copied into the repository.
+//! The corpus is read in place (`qaqpa_sim::shared` says where); nothing of it is copied into
+//! the repository.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,12 +13,9 @@ use crate::loopback::{Sink, start_relay, strip_received, submit};
 use crate::relay::Config;
 use crate::smtpscript;
 
-/// The shared corpus directory.
-pub fn corpus_dir(workspace: &Path) -> PathBuf {
-    match std::env::var_os("QAQPA_SHARED") {
-        Some(d) => PathBuf::from(d).join("corpus"),
-        None => workspace.join("../shared/corpus"),
-    }
+/// The shared corpus directory (see `qaqpa_sim::shared` for where it is looked for).
+pub fn corpus_dir() -> PathBuf {
+    qaqpa_sim::shared::dir().join("corpus")
 }
 
 const CLIENT: [u8; 4] = [127, 0, 0, 2];

@@ -2,12 +2,11 @@
 //! messages, the SMTP sessions in suricata-verify's captures. Run with `--nocapture` (or
 //! `cargo run -p qaqpa-mailgw --example corpus_report`) to see the figures.
 
-use std::path::Path;
 
 use qaqpa_mailgw::corpus::{self, block_on};
 
 fn corpus() -> std::path::PathBuf {
-    let dir = corpus::corpus_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    let dir = corpus::corpus_dir();
     assert!(
         dir.is_dir(),
         "{} is missing (set QAQPA_SHARED to the directory holding corpus/)",

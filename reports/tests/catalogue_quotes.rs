@@ -10,10 +10,7 @@ use std::path::PathBuf;
 use qaqpa_reports::catalogue::{Catalogue, Clause};
 
 fn shared_dir() -> PathBuf {
-    match std::env::var_os("QAQPA_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-    }
+    qaqpa_sim::shared::dir()
 }
 
 fn read(path: PathBuf) -> String {

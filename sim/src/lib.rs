@@ -8,6 +8,7 @@ pub mod episode;
 pub mod mailnet;
 pub mod packetnet;
 pub mod seed;
+pub mod shared;
 pub mod target;
 pub mod trace;
 

@@ -91,12 +91,9 @@ impl ReplaySpec {
     }
 }
 
-/// The nDPI corpus folder: `$QAQPA_SHARED/corpus/ndpi`, else `../shared/corpus/ndpi`.
+/// The nDPI corpus folder (see `qaqpa_sim::shared` for where it is looked for).
 pub fn corpus() -> PathBuf {
-    std::env::var_os("QAQPA_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared"))
-        .join("corpus/ndpi")
+    qaqpa_sim::shared::corpus("ndpi")
 }
 
 // ---- the harness's own frame reader: just enough to key flows ----
@@ -294,7 +291,7 @@ struct Truth {
 fn labels(capture: &Path) -> Result<BTreeMap<Key, Truth>, String> {
     let name = capture.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let path = capture.with_file_name(format!("{name}.flows.jsonl"));
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| missing(&path, e))?;
     let mut out = BTreeMap::new();
     for (i, line) in text
         .lines()
@@ -403,8 +400,17 @@ fn seen(
     }
 }
 
+/// A shared file that cannot be read: say where shared material is looked for.
+fn missing(path: &Path, e: std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        format!("{}: {e} ({})", path.display(), qaqpa_sim::shared::WHERE)
+    } else {
+        format!("{}: {e}", path.display())
+    }
+}
+
 fn read_capture(path: &Path) -> Result<Vec<(u64, u32, Vec<u8>)>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| missing(path, e))?;
     let mut out = Vec::new();
     if bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
         use pcap_file::pcapng::{Block, PcapNgReader};
