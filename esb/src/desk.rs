@@ -18,7 +18,7 @@ pub const DEFECTS: &[Defect] = &[
         id: "bus-return-without-reasons",
         system: "bus",
         description: "the operator's desk returns incomplete update applications without saying what is wrong",
-        clauses: &["eint-45-10", "eint-45-14"],
+        clauses: &["eint-45-10", "eint-45-14", "eint-app4"],
         warns: &[],
     },
     Defect {
@@ -49,6 +49,13 @@ pub const DEFECTS: &[Defect] = &[
         clauses: &["eint-45-10", "eint-45-14"],
         warns: &["eint-45-11", "eint-45-15"],
     },
+    Defect {
+        id: "bus-test-act-unchecked",
+        system: "bus",
+        description: "the operator agrees test acts on their conclusion alone, whatever else of Appendix 4 is missing",
+        clauses: &["eint-app4"],
+        warns: &[],
+    },
 ];
 
 /// What the operator does with one kind of application.
@@ -64,12 +71,17 @@ struct Procedure {
     completion_term: u32,
 }
 
+/// Appendix 4: the test and commissioning act.
 const TEST_ACT: &[&str] = &[
-    "service-key",
     "participants",
-    "test-scenario",
+    "systems",
+    "service-name",
+    "service-key",
     "conclusion",
+    "test-scenario",
+    "decision",
     "is-test-act",
+    "production-date",
 ];
 
 const PROCEDURES: &[Procedure] = &[
@@ -127,10 +139,13 @@ impl OperatorDesk {
         }
     }
 
-    fn problems(p: &Procedure, app: &Document) -> Vec<String> {
+    fn problems(&self, p: &Procedure, app: &Document) -> Vec<String> {
+        let is_act = p.required == TEST_ACT;
+        let form_unchecked = is_act && self.clerk.has("bus-test-act-unchecked");
         let mut problems: Vec<String> = p
             .required
             .iter()
+            .filter(|f| !form_unchecked || **f == "conclusion")
             .filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty()))
             .map(|f| format!("{f} is missing or empty"))
             .collect();
@@ -189,7 +204,7 @@ impl Desk for OperatorDesk {
         else {
             return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
-        let problems = Self::problems(p, app);
+        let problems = self.problems(p, app);
         if !problems.is_empty() {
             let reasons = if self.clerk.has("bus-return-without-reasons") {
                 Vec::new()

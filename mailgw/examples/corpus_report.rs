@@ -1,7 +1,6 @@
 //! Prints the corpus figures: OpenSMTPD reply-class agreement, and the outcome of every
 //! mail-parser message and suricata-verify SMTP session relayed through UGEM on loopback.
 
-
 use qaqpa_mailgw::corpus::{self, block_on};
 
 fn main() {

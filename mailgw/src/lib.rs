@@ -35,7 +35,7 @@ pub const DEFECTS: &[Defect] = &[
         id: "ugem-rejection-without-reasons",
         system: "ugem",
         description: "the STS desk refuses mail-connection applications without giving reasons",
-        clauses: &["ugem-10"],
+        clauses: &["ugem-10", "ugem-app"],
         warns: &[],
     },
     Defect {

@@ -2,7 +2,6 @@
 //! messages, the SMTP sessions in suricata-verify's captures. Run with `--nocapture` (or
 //! `cargo run -p qaqpa-mailgw --example corpus_report`) to see the figures.
 
-
 use qaqpa_mailgw::corpus::{self, block_on};
 
 fn corpus() -> std::path::PathBuf {

@@ -33,7 +33,7 @@ impl Oracle for AnswerDeadline {
     }
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        judge_applications(self.clause, trace, self.trigger, |docs, i, obs, app| {
+        judge_applications(self.clause, trace, &[self.trigger], |docs, i, obs, app| {
             let mut evidence = vec![seen(ctx, obs, app)];
             let deadline = match ctx.calendar.deadline_end(obs.at, self.working_days) {
                 Ok(d) => d,

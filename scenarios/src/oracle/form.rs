@@ -25,7 +25,8 @@ pub fn whole_gbits(value: &str) -> Option<String> {
 pub struct FormCheck {
     pub clause: &'static str,
     pub describe: &'static str,
-    pub application: DocKind,
+    /// The kinds of application that use this form.
+    pub applications: &'static [DocKind],
     /// Data the form makes mandatory.
     pub required: &'static [&'static str],
     /// Rules on the values of data that are given: `(datum, rule)`, where the rule says what is
@@ -95,63 +96,68 @@ impl Oracle for FormCheck {
     }
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        judge_applications(self.clause, trace, self.application, |docs, i, obs, app| {
-            let case = &app.case;
-            let wrong = self.deficiency(app);
-            let mut evidence = vec![seen(ctx, obs, app)];
-            let Some((o, d)) = answers_in_case(docs, i, self.application).next() else {
-                return CaseVerdict {
-                    verdict: Verdict::NotTested,
-                    finding: format!("case {case}: no answer observed"),
-                    evidence,
+        judge_applications(
+            self.clause,
+            trace,
+            self.applications,
+            |docs, i, obs, app| {
+                let case = &app.case;
+                let wrong = self.deficiency(app);
+                let mut evidence = vec![seen(ctx, obs, app)];
+                let Some((o, d)) = answers_in_case(docs, i, app.doc).next() else {
+                    return CaseVerdict {
+                        verdict: Verdict::NotTested,
+                        finding: format!("case {case}: no answer observed"),
+                        evidence,
+                    };
                 };
-            };
-            evidence.push(seen(ctx, o, d));
-            let unnamed: Vec<&str> = wrong
-                .missing
-                .iter()
-                .copied()
-                .filter(|f| !d.reasons.iter().any(|r| r.contains(f)))
-                .collect();
-            let (verdict, finding) = if wrong.is_empty() {
-                (
-                    Verdict::Pass,
-                    format!(
-                        "case {case}: a proper application, answered {}",
-                        d.doc.as_str()
-                    ),
-                )
-            } else if d.doc == self.grant {
-                (
-                    Verdict::Fail,
-                    format!(
-                        "case {case}: {} although the application has {}",
-                        d.doc.as_str(),
-                        wrong.describe()
-                    ),
-                )
-            } else if self.refusal_names_missing && !unnamed.is_empty() {
-                (
-                    Verdict::Fail,
-                    format!(
-                        "case {case}: the refusal does not name the missing {}",
-                        unnamed.join(", ")
-                    ),
-                )
-            } else {
-                (
-                    Verdict::Pass,
-                    format!(
-                        "case {case}: the deficient application ({}) was not granted",
-                        wrong.describe()
-                    ),
-                )
-            };
-            CaseVerdict {
-                verdict,
-                finding,
-                evidence,
-            }
-        })
+                evidence.push(seen(ctx, o, d));
+                let unnamed: Vec<&str> = wrong
+                    .missing
+                    .iter()
+                    .copied()
+                    .filter(|f| !d.reasons.iter().any(|r| r.contains(f)))
+                    .collect();
+                let (verdict, finding) = if wrong.is_empty() {
+                    (
+                        Verdict::Pass,
+                        format!(
+                            "case {case}: a proper application, answered {}",
+                            d.doc.as_str()
+                        ),
+                    )
+                } else if d.doc == self.grant {
+                    (
+                        Verdict::Fail,
+                        format!(
+                            "case {case}: {} although the application has {}",
+                            d.doc.as_str(),
+                            wrong.describe()
+                        ),
+                    )
+                } else if self.refusal_names_missing && !unnamed.is_empty() {
+                    (
+                        Verdict::Fail,
+                        format!(
+                            "case {case}: the refusal does not name the missing {}",
+                            unnamed.join(", ")
+                        ),
+                    )
+                } else {
+                    (
+                        Verdict::Pass,
+                        format!(
+                            "case {case}: the deficient application ({}) was not granted",
+                            wrong.describe()
+                        ),
+                    )
+                };
+                CaseVerdict {
+                    verdict,
+                    finding,
+                    evidence,
+                }
+            },
+        )
     }
 }

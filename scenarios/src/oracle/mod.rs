@@ -59,9 +59,29 @@ fn ineligible_connected(application: &Document, answer: &Document) -> Option<Str
 
 static ORACLES: &[&dyn Oracle] = &[
     &FormCheck {
+        clause: "eint-app4",
+        describe: "a test act (for publication or connection) lacking a datum of Appendix 4 is never agreed, and the return names what is missing",
+        applications: &[DocKind::PublicationTestAct, DocKind::ConnectionTestAct],
+        required: &[
+            "participants",
+            "systems",
+            "service-name",
+            "service-key",
+            "conclusion",
+            "test-scenario",
+            "decision",
+            "is-test-act",
+            "production-date",
+        ],
+        rules: &[],
+        channels: &[],
+        grant: DocKind::CheckPassed,
+        refusal_names_missing: true,
+    },
+    &FormCheck {
         clause: "ugia-app1",
         describe: "a channel application that does not ask for both a main and a reserve channel in whole Gbit/s of at least 1 never receives technical specifications",
-        application: DocKind::ChannelApplication,
+        applications: &[DocKind::ChannelApplication],
         required: &["main-channel-gbps", "reserve-channel-gbps"],
         rules: &[
             ("main-channel-gbps", form::whole_gbits),
@@ -84,7 +104,7 @@ static ORACLES: &[&dyn Oracle] = &[
     &FormCheck {
         clause: "ugia-15-2",
         describe: "an access request (VPN included) that is not EDS-signed or does not come through the APS is never applied",
-        application: DocKind::AccessApplication,
+        applications: &[DocKind::AccessApplication],
         required: &["eds-signature"],
         rules: &[],
         channels: &[Channel::Aps],
@@ -114,7 +134,7 @@ static ORACLES: &[&dyn Oracle] = &[
     &FormCheck {
         clause: "ugia-app3",
         describe: "a WAF application lacking a datum of Appendix 3 (domain, IP, telecom operator, web server with its version, DBMS, CMS, contacts) is never connected",
-        application: DocKind::WafApplication,
+        applications: &[DocKind::WafApplication],
         required: &[
             "domain",
             "ip",
@@ -132,7 +152,7 @@ static ORACLES: &[&dyn Oracle] = &[
     &FormCheck {
         clause: "ugia-app4",
         describe: "a defacement-protection application lacking a datum of Appendix 4 (as Appendix 3, plus FTP/SSH access to the root directory and its credentials) is never connected",
-        application: DocKind::DefacementApplication,
+        applications: &[DocKind::DefacementApplication],
         required: &[
             "domain",
             "ip",
@@ -216,7 +236,7 @@ static ORACLES: &[&dyn Oracle] = &[
     &FormCheck {
         clause: "ugem-7",
         describe: "a mail-connection application that arrives other than through the APS or by official letter is never answered with a connection",
-        application: DocKind::MailConnectionApplication,
+        applications: &[DocKind::MailConnectionApplication],
         required: &[],
         rules: &[],
         channels: &[Channel::Aps, Channel::OfficialLetter],
@@ -226,7 +246,7 @@ static ORACLES: &[&dyn Oracle] = &[
     &FormCheck {
         clause: "ugem-app",
         describe: "a mail-connection application missing the mail domain, the domain's owner, the mail server's IP address or the technical contacts is never connected, and its refusal names each missing field",
-        application: DocKind::MailConnectionApplication,
+        applications: &[DocKind::MailConnectionApplication],
         required: &["domain", "domain-owner", "server-ip", "contacts"],
         rules: &[],
         channels: &[],
@@ -376,12 +396,12 @@ fn combine(clause: &str, cases: Vec<CaseVerdict>) -> Judgement {
     }
 }
 
-/// Judges every application of kind `trigger` in the trace, one case each, and combines them.
+/// Judges every application of the `triggers` kinds in the trace, one case each, and combines them.
 /// `judge_case` gets all documents, the index of the application, and the application.
 fn judge_applications(
     clause: &str,
     trace: &Trace,
-    trigger: DocKind,
+    triggers: &[DocKind],
     mut judge_case: impl FnMut(
         &[(&Observation, &Document)],
         usize,
@@ -393,7 +413,7 @@ fn judge_applications(
     let cases = docs
         .iter()
         .enumerate()
-        .filter(|(_, (_, app))| app.doc == trigger)
+        .filter(|(_, (_, app))| triggers.contains(&app.doc))
         .map(|(i, (obs, app))| judge_case(&docs, i, obs, app))
         .collect();
     combine(clause, cases)

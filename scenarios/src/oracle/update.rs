@@ -30,7 +30,7 @@ impl Oracle for CompletionAfterCheck {
     }
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        judge_applications(self.clause, trace, self.trigger, |docs, i, obs, app| {
+        judge_applications(self.clause, trace, &[self.trigger], |docs, i, obs, app| {
             let case = &app.case;
             let mut evidence = vec![seen(ctx, obs, app)];
             let answers: Vec<_> = answers_in_case(docs, i, self.trigger).collect();
