@@ -31,6 +31,13 @@ pub struct Detection {
     pub tls: bool,
 }
 
+/// [`Dpi::seen`]: a NoMachine media datagram, a RakNet frame set.
+const SEEN_NOMACHINE: u8 = 1;
+const SEEN_RAKNET: u8 = 2;
+
+/// Marks [`Dpi::hs_word`] as an Epic Online Services opening word.
+const EPIC_TAG: u64 = 1 << 63;
+
 /// Per-flow classifier state; small, and allocates only to reassemble a ClientHello that
 /// spans segments.
 #[derive(Debug, Default)]
@@ -49,6 +56,15 @@ pub struct Dpi {
     quic_pkts: u8,
     utp_hits: u8,
     wg_hits: u8,
+    /// Grammars that need a second datagram: [`SEEN_NOMACHINE`], [`SEEN_RAKNET`].
+    seen: u8,
+    /// The opening magic's first byte of an Activision-style handshake (0x0c or 0x0d) and
+    /// the direction it came from (bit 7: responder to initiator).
+    act_open: u8,
+    /// A word the peer's reply must repeat: the reserved bytes and sender index of a
+    /// Cloudflare WARP response (top byte clear), or the opening word of an Epic Online
+    /// Services handshake (tagged with [`EPIC_TAG`]).
+    hs_word: u64,
     /// The client's stream while a ClientHello is being reassembled.
     stream: Option<Box<Reasm>>,
 }
@@ -226,6 +242,9 @@ impl Dpi {
         if b.starts_with(b"SSH-") {
             return Some(app(Class::RemoteAccess, "ssh"));
         }
+        if nomachine_banner(b) {
+            return Some(app(Class::RemoteAccess, "nomachine"));
+        }
         if b.starts_with(b"RFB 00") && b.len() == 12 {
             return Some(app(Class::RemoteAccess, "vnc"));
         }
@@ -276,7 +295,7 @@ impl Dpi {
         p: &Packet<'_>,
         b: &[u8],
         c2s: bool,
-        _first: bool,
+        first: bool,
         sigs: &Signatures,
     ) -> Option<Detection> {
         let ports = [p.sport, p.dport];
@@ -293,7 +312,7 @@ impl Dpi {
         }
         // RDP over UDP (MS-RDPEUDP): the SYN datagram is padded to 1232 bytes, its
         // snSourceAck is -1 and its flags carry RDPUDP_FLAG_SYN
-        if b.len() == 1232 && b[..4] == [0xff; 4] && b[7] & 0x01 != 0 {
+        if b.len() == 1232 && b[..4] == [0xff; 4] && b[7] & 0x01 != 0 || rdpeudp_data(b) {
             return Some(app(Class::RemoteAccess, "rdp-udp"));
         }
         if let Some(h) = proto::dtls_hello(b) {
@@ -333,7 +352,7 @@ impl Dpi {
                 }
             }
         }
-        if let Some(d) = self.wireguard(b) {
+        if let Some(d) = self.wireguard(b, c2s) {
             return Some(d);
         }
         if ike(b) {
@@ -342,8 +361,25 @@ impl Dpi {
         if raknet(b) {
             return Some(app(Class::Game, "raknet"));
         }
+        match raknet_datagram(b) {
+            Some(true) => return Some(app(Class::Game, "raknet")),
+            Some(false) => {
+                // a frame set alone is too easily imitated (RTP starts 0x80): wait for two
+                if self.seen & SEEN_RAKNET != 0 {
+                    return Some(app(Class::Game, "raknet"));
+                }
+                self.seen |= SEEN_RAKNET;
+            }
+            None => {}
+        }
         if let Some(g) = game_udp(b) {
             return Some(app(Class::Game, g));
+        }
+        if blizzard_udp(b, ports) {
+            return Some(app(Class::Game, "blizzard"));
+        }
+        if let Some(d) = self.game_handshake(b, c2s, first) {
+            return Some(d);
         }
         if let Some(d) = self.openvpn(b, c2s) {
             return Some(d);
@@ -359,6 +395,15 @@ impl Dpi {
         }
         if xdmcp(b) {
             return Some(app(Class::RemoteAccess, "xdmcp"));
+        }
+        if softether_udp(b) {
+            return Some(app(Class::Vpn, "softether"));
+        }
+        if nomachine_udp(b) {
+            if self.seen & SEEN_NOMACHINE != 0 {
+                return Some(app(Class::RemoteAccess, "nomachine"));
+            }
+            self.seen |= SEEN_NOMACHINE;
         }
         if b.starts_with(b"BT-SEARCH * HTTP/1.1") {
             return Some(app(Class::P2p, "bittorrent-lsd"));
@@ -386,6 +431,41 @@ impl Dpi {
         }
         if netbios(b, ports) {
             return Some(app(Class::Other, "netbios"));
+        }
+        None
+    }
+
+    /// Game handshakes whose shape shows only across the two directions' first datagrams.
+    fn game_handshake(&mut self, b: &[u8], c2s: bool, first: bool) -> Option<Detection> {
+        let dir = if c2s { 0 } else { 0x80 };
+        // Activision's (Call of Duty) connection handshake (nDPI's activision.c): the two
+        // sides open with the magics 0x0c02 and 0x0d02, one each
+        if first && b.len() >= 18 && matches!(b[0], 0x0c | 0x0d) && b[1] == 0x02 {
+            if self.act_open == 0 {
+                self.act_open = b[0] | dir;
+            } else if self.act_open & 0x80 != dir && self.act_open & 0x7f == b[0] ^ 0x01 {
+                return Some(app(Class::Game, "activision"));
+            }
+        }
+        // Epic Online Services (nDPI's epicgames.c): the first datagram is a 32-bit word
+        // with bit 3 clear and 24 zero bytes from offset 10; the peer's first reply
+        // repeats the word with bit 3 set
+        if self.payload_pkts == 1
+            && b.len() >= 34
+            && b[3] & 0x08 == 0
+            && b[10..34].iter().all(|&x| x == 0)
+        {
+            let w = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            if w != 0 {
+                self.hs_word = EPIC_TAG | u64::from(w);
+            }
+        }
+        if first && self.hs_word & EPIC_TAG != 0 && self.payload_pkts == 2 && b.len() > 4 {
+            let w = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+            if u64::from(w) == (self.hs_word & 0xffff_ffff) | 0x08 {
+                return Some(app(Class::Game, "epicgames"));
+            }
+            self.hs_word = 0;
         }
         None
     }
@@ -441,8 +521,25 @@ impl Dpi {
 
     /// WireGuard: message types 1–4 with three zero reserved bytes and the fixed sizes of the
     /// handshake messages; transport data is a multiple of 16 bytes after its header.
-    fn wireguard(&mut self, b: &[u8]) -> Option<Detection> {
-        if b.len() < 32 || b[1..4] != [0, 0, 0] {
+    fn wireguard(&mut self, b: &[u8], c2s: bool) -> Option<Detection> {
+        if b.len() < 32 {
+            return None;
+        }
+        // Cloudflare WARP's WireGuard (nDPI's cloudflare_warp.c documents it): message types
+        // 0xc1–0xc4 and the reserved bytes used after the first message. As in WireGuard,
+        // a transport message's receiver index is the responder's sender index: the
+        // client's 0xc4 repeats the reserved bytes and index of the server's 0xc2.
+        if b[0] == 0xc2 && !c2s {
+            self.hs_word = u64::from_be_bytes(b[..8].try_into().ok()?) & 0x00ff_ffff_ffff_ffff;
+            return None;
+        }
+        if b[0] == 0xc4 && c2s && self.hs_word != 0 && self.hs_word & EPIC_TAG == 0 {
+            let v = u64::from_be_bytes(b[..8].try_into().ok()?) & 0x00ff_ffff_ffff_ffff;
+            let counter = u64::from_le_bytes(b[8..16].try_into().ok()?);
+            return (v == self.hs_word && counter < 1 << 32)
+                .then(|| app(Class::Vpn, "cloudflare-warp"));
+        }
+        if b[1..4] != [0, 0, 0] {
             return None;
         }
         let ok = match b[0] {
@@ -649,10 +746,35 @@ fn source_engine(b: &[u8]) -> bool {
             ) && b.len() <= 1400)
 }
 
+/// Blizzard's UDP game transport (Heroes of the Storm; nDPI's hots.c), on the ports
+/// Blizzard documents for its games (1119, 1120, 3724, 6113): bytes 14–15 are 0x4000 and
+/// the header before them is either all zero or carries 0x0300 / 0x3400 at offset 2.
+fn blizzard_udp(b: &[u8], ports: [u16; 2]) -> bool {
+    (20..=122).contains(&b.len())
+        && ports.iter().any(|p| matches!(p, 1119 | 1120 | 3724 | 6113))
+        && b[14..16] == [0x40, 0x00]
+        && (b[2..4] == [0x03, 0x00] || b[2..4] == [0x34, 0x00] || b[..14].iter().all(|&x| x == 0))
+}
+
 /// Game networking protocols shared by many titles, recognised from their framing.
 fn game_udp(b: &[u8]) -> Option<&'static str> {
     if source_engine(b) {
         return Some("source-engine");
+    }
+    // CryEngine's network layer (nDPI's crynet.c): the first byte is the datagram's length
+    // less 10, with fixed fields 0x01 at 16, 0x07 at 20 and 0x0307 at 24
+    if b.len() >= 26
+        && usize::from(b[0]) + 10 == b.len()
+        && b[16] == 0x01
+        && b[20] == 0x07
+        && b[24..26] == [0x03, 0x07]
+    {
+        return Some("crynet");
+    }
+    // Riot Games' UDP game protocol (nDPI's riotgames.c): every datagram ends with the
+    // 8-byte trailer 0xaaaaaaaa 0xbbbbbbbb
+    if b.len() > 16 && b.ends_with(&[0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb]) {
+        return Some("riotgames");
     }
     // Nintendo's Pia peer-to-peer library: a fixed 4-byte magic
     if b.len() >= 16 && b[..4] == [0x32, 0xab, 0x98, 0x64] {
@@ -688,6 +810,185 @@ fn gnutella_message(b: &[u8]) -> bool {
         && b[17] <= 16
         && b[18] <= 16
         && u32::from_le_bytes([b[19], b[20], b[21], b[22]]) as usize == b.len() - 23
+}
+
+/// NoMachine's NX handshake (nDPI's nomachine.c): before its TLS, the client sends
+/// `NXSH-<version>` and the server `NXD-<version>`, one line each.
+fn nomachine_banner(b: &[u8]) -> bool {
+    let v = b.strip_prefix(b"NXSH-").or_else(|| b.strip_prefix(b"NXD-"));
+    (11..=16).contains(&b.len())
+        && v.and_then(|v| v.strip_suffix(b"\n")).is_some_and(|v| {
+            v.first().is_some_and(u8::is_ascii_digit)
+                && v.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+        })
+}
+
+/// NoMachine's media datagrams (nDPI's nomachine.c): a little-endian 16-bit field 1 at
+/// offset 2, the datagram's own length at offset 4, zero at offset 8.
+fn nomachine_udp(b: &[u8]) -> bool {
+    b.len() >= 10
+        && b[2..4] == [1, 0]
+        && usize::from(u16::from_le_bytes([b[4], b[5]])) == b.len()
+        && b[8..10] == [0, 0]
+}
+
+/// MS-RDPEUDP after the SYN exchange: RDPUDP_FEC_HEADER (snSourceAck, uReceiveWindowSize,
+/// uFlags with ACK and DATA, no SYN/FIN/FEC), RDPUDP_ACK_VECTOR_HEADER (uAckVectorSize,
+/// elements, padding to 4 bytes), optionally RDPUDP_ACK_OF_ACKVECTOR_HEADER, then
+/// RDPUDP_SOURCE_PAYLOAD_HEADER whose snCoded equals snSourceStart for a source packet, and
+/// the payload is the channel's TLS (or DTLS) record.
+fn rdpeudp_data(b: &[u8]) -> bool {
+    if b.len() < 32 {
+        return false;
+    }
+    let flags = u16::from_be_bytes([b[6], b[7]]);
+    if flags & 0x000c != 0x000c || flags & 0x0013 != 0 {
+        return false;
+    }
+    let n = usize::from(u16::from_be_bytes([b[8], b[9]]));
+    if n > 2048 {
+        return false;
+    }
+    let mut o = (10 + n + 3) & !3;
+    if flags & 0x0100 != 0 {
+        o += 4;
+    }
+    if b.len() < o + 13 || b[o..o + 4] != b[o + 4..o + 8] {
+        return false;
+    }
+    let r = &b[o + 8..];
+    let tls = matches!(r[0], 0x14..=0x17) && r[1] == 3 && r[2] <= 4;
+    let dtls = matches!(r[0], 0x14..=0x17) && r[1] == 0xfe && r[2] >= 0xfd;
+    let len = usize::from(u16::from_be_bytes([r[3], r[4]]));
+    tls && len > 0 && len + 5 <= r.len() || dtls
+}
+
+/// SoftEther VPN's UDP acceleration / NAT traversal (nDPI's softether.c): the server's
+/// `IP=<address>,PORT=<port>` reply, or a message in SoftEther's PACK serialisation.
+fn softether_udp(b: &[u8]) -> bool {
+    if (12..30).contains(&b.len())
+        && let Some(rest) = b.strip_prefix(b"IP=")
+        && let Some(i) = proto::find(rest, b",PORT=")
+    {
+        let (ip, port) = (&rest[..i], &rest[i + 6..]);
+        return !ip.is_empty()
+            && ip
+                .iter()
+                .all(|c| c.is_ascii_hexdigit() || *c == b'.' || *c == b':')
+            && (1..=5).contains(&port.len())
+            && port.iter().all(u8::is_ascii_digit);
+    }
+    softether_pack(b)
+}
+
+/// SoftEther's PACK (Pack.c): a big-endian element count, then per element its name
+/// (length counting a terminator, then the name), a value type 0–4 (int, data, str,
+/// unistr, int64) and a value count, then the values. The first elements must walk.
+fn softether_pack(b: &[u8]) -> bool {
+    let be = |i: usize| -> Option<usize> {
+        Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?) as usize)
+    };
+    if b.len() < 99 {
+        return false;
+    }
+    let Some(count) = be(0) else { return false };
+    if !(1..=4096).contains(&count) {
+        return false;
+    }
+    let mut o = 4;
+    for _ in 0..count.min(3) {
+        let Some(nl) = be(o) else { return false };
+        if !(2..=64).contains(&nl) {
+            return false;
+        }
+        let Some(name) = b.get(o + 4..o + 3 + nl) else {
+            return false;
+        };
+        if !name
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'.' || *c == b'-')
+        {
+            return false;
+        }
+        o += 3 + nl;
+        let (Some(t), Some(n)) = (be(o), be(o + 4)) else {
+            return false;
+        };
+        if t > 4 || !(1..=64).contains(&n) {
+            return false;
+        }
+        o += 8;
+        for _ in 0..n {
+            o += match t {
+                0 => 4,
+                4 => 8,
+                _ => match be(o) {
+                    Some(l) if l <= b.len() => 4 + l,
+                    _ => return false,
+                },
+            };
+            if o > b.len() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// RakNet's connected datagrams (wiki.vg Raknet_Protocol): a frame set (0x80–0x8d, 24-bit
+/// sequence number, frames of flags, bit length and the reliability's extra fields) or an
+/// ACK/NACK (0xc0/0xa0, record count, records single or ranged), whose structure must
+/// account for the whole datagram. `Some(true)`: an ACK/NACK; `Some(false)`: a frame set.
+fn raknet_datagram(b: &[u8]) -> Option<bool> {
+    if b.len() < 7 {
+        return None;
+    }
+    match b[0] {
+        0x80..=0x8d => {
+            let mut o = 4;
+            let mut frames = 0;
+            while o + 3 <= b.len() {
+                let f = b[o];
+                if f & 0x0f != 0 {
+                    return None;
+                }
+                let bits = usize::from(u16::from_be_bytes([b[o + 1], b[o + 2]]));
+                if bits == 0 || bits % 8 != 0 {
+                    return None;
+                }
+                let rel = f >> 5;
+                o += 3;
+                if (2..=4).contains(&rel) {
+                    o += 3;
+                }
+                if rel == 1 || rel == 4 {
+                    o += 3;
+                }
+                if rel == 3 || rel == 7 {
+                    o += 4;
+                }
+                if f & 0x10 != 0 {
+                    o += 10;
+                }
+                o += bits / 8;
+                frames += 1;
+            }
+            (frames > 0 && o == b.len()).then_some(false)
+        }
+        0xa0 | 0xc0 => {
+            let count = usize::from(u16::from_be_bytes([b[1], b[2]]));
+            let mut o = 3;
+            for _ in 0..count {
+                o += match b.get(o) {
+                    Some(0) => 7,
+                    Some(1) => 4,
+                    _ => return None,
+                };
+            }
+            (count > 0 && o == b.len()).then_some(true)
+        }
+        _ => None,
+    }
 }
 
 /// XDMCP: version 1, an opcode of the protocol, and a length that matches.
@@ -820,9 +1121,112 @@ mod tests {
         let mut d = Dpi::default();
         let mut b = vec![1, 0, 0, 0];
         b.resize(148, 0xaa);
-        assert!(d.wireguard(&b).is_some());
+        assert!(d.wireguard(&b, true).is_some());
         b[0] = 5;
-        assert!(Dpi::default().wireguard(&b).is_none());
+        assert!(Dpi::default().wireguard(&b, true).is_none());
+    }
+
+    #[test]
+    fn warp_data_repeats_the_response_index() {
+        let mut d = Dpi::default();
+        let mut resp = vec![0xc2, 2, 0x78, 0, 0x68, 0x84, 0xee, 0];
+        resp.resize(100, 0x55);
+        assert!(d.wireguard(&resp, false).is_none());
+        let mut data = vec![
+            0xc4, 2, 0x78, 0, 0x68, 0x84, 0xee, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+        ];
+        data.resize(84, 0x77);
+        assert!(d.wireguard(&data, true).is_some());
+        data[5] = 0;
+        assert!(d.wireguard(&data, true).is_none());
+    }
+
+    #[test]
+    fn remote_access_grammars() {
+        assert!(nomachine_banner(b"NXSH-8.10.1\n"));
+        assert!(nomachine_banner(b"NXD-8.10.1\n"));
+        assert!(!nomachine_banner(b"NXSH-hello!\n"));
+        assert!(nomachine_udp(&[1, 0, 1, 0, 10, 0, 0, 0, 0, 0]));
+        assert!(!nomachine_udp(&[1, 0, 1, 0, 11, 0, 0, 0, 0, 0]));
+        // ACK|DATA, one ack vector element, snCoded = snSourceStart, a TLS record
+        let mut b = vec![0x10, 0x97, 0x60, 0x33, 4, 0, 0, 0x0c, 0, 1, 0, 0];
+        b.extend_from_slice(&[0xe6, 0x5f, 0x84, 0x6d, 0xe6, 0x5f, 0x84, 0x6d]);
+        b.extend_from_slice(&[0x17, 3, 3, 0, 12]);
+        b.resize(b.len() + 12, 0xab);
+        assert!(rdpeudp_data(&b));
+        b[15] ^= 1;
+        assert!(!rdpeudp_data(&b));
+    }
+
+    #[test]
+    fn game_grammars() {
+        let mut c = vec![60, 0, 0, 0x0b, 0xf6];
+        c.resize(70, 0);
+        c[16] = 1;
+        c[20] = 7;
+        c[24] = 3;
+        c[25] = 7;
+        assert_eq!(game_udp(&c), Some("crynet"));
+        c.push(0);
+        assert_eq!(game_udp(&c), None);
+        let mut h = vec![0xe6, 0x5d, 0x34, 0, 0x97, 0x27];
+        h.resize(24, 0x11);
+        h[14] = 0x40;
+        h[15] = 0;
+        assert!(blizzard_udp(&h, [54598, 3724]));
+        assert!(!blizzard_udp(&h, [54598, 3725]));
+        h[15] = 1;
+        assert!(!blizzard_udp(&h, [54598, 3724]));
+        let mut r = vec![0x2b; 28];
+        r.extend_from_slice(&[0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb]);
+        assert_eq!(game_udp(&r), Some("riotgames"));
+        // Activision: 0x0d02 one way, 0x0c02 the other
+        let mut d = Dpi::default();
+        let mut o = vec![0x0d, 0x02, 0, 0xc4];
+        o.resize(29, 0x11);
+        assert!(d.game_handshake(&o, true, true).is_none());
+        assert!(d.game_handshake(&o, false, true).is_none());
+        o[0] = 0x0c;
+        assert!(Dpi::default().game_handshake(&o, false, true).is_none());
+        let mut d = Dpi::default();
+        d.game_handshake(&[&[0x0d, 2][..], &[0; 20]].concat(), true, true);
+        assert!(d.game_handshake(&o, false, true).is_some());
+        // Epic: the reply repeats the opening word with bit 3 set
+        let mut d = Dpi::default();
+        let mut e = vec![0x47, 0x1a, 0x20, 0x00, 8, 0x98];
+        e.resize(54, 0);
+        d.payload_pkts = 1;
+        assert!(d.game_handshake(&e, true, true).is_none());
+        d.payload_pkts = 2;
+        e[3] = 0x08;
+        e[20] = 0x40;
+        assert!(d.game_handshake(&e, false, true).is_some());
+    }
+
+    #[test]
+    fn softether_and_raknet_grammars() {
+        assert!(softether_udp(b"IP=90.186.132.133,PORT=51381"));
+        assert!(!softether_udp(b"IP=example.org,PORT=x"));
+        let mut p = vec![0, 0, 0, 2, 0, 0, 0, 10];
+        p.extend_from_slice(b"host_name");
+        p.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 3]);
+        p.extend_from_slice(b"vpn");
+        p.extend_from_slice(&[0, 0, 0, 6]);
+        p.extend_from_slice(b"my_ip");
+        p.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
+        p.resize(120, 0);
+        assert!(softether_udp(&p));
+        p[19] = 9;
+        assert!(!softether_udp(&p));
+        let ack = [0xc0, 0, 2, 1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 5];
+        assert_eq!(raknet_datagram(&ack), Some(true));
+        assert_eq!(raknet_datagram(&ack[..13]), None);
+        // frame set: seq, one unreliable frame of 17 bytes
+        let mut f = vec![0x84, 2, 0, 0, 0, 0, 0x88];
+        f.resize(24, 0x33);
+        assert_eq!(raknet_datagram(&f), Some(false));
+        f.push(0);
+        assert_eq!(raknet_datagram(&f), None);
     }
 
     #[test]
