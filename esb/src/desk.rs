@@ -1,6 +1,8 @@
 //! The bus operator's desk: publication and connection test acts (eint-27, eint-45) and
 //! service and connection updates (eint-45-8 to eint-45-15).
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use qaqpa_sim::clock;
 use qaqpa_sim::target::{Clerk, Defect, Desk, DeskEnv};
@@ -181,20 +183,13 @@ impl Desk for OperatorDesk {
         let Some(p) = PROCEDURES.iter().find(|p| p.application == app.doc) else {
             return;
         };
-        let reply = |doc, reasons| Document {
-            case: app.case.clone(),
-            doc,
-            from: "operator".into(),
-            to: app.from.clone(),
-            channel: Channel::Portal,
-            fields: app
-                .fields
-                .get("service-id")
-                .or(app.fields.get("service-key"))
-                .map(|id| [("service".to_string(), id.clone())].into())
-                .unwrap_or_default(),
-            reasons,
-        };
+        let service: BTreeMap<String, String> = app
+            .fields
+            .get("service-id")
+            .or(app.fields.get("service-key"))
+            .map(|id| [("service".to_string(), id.clone())].into())
+            .unwrap_or_default();
+        let reply = |doc, reasons| app.answer(doc, Channel::Portal, service.clone(), reasons);
         let check_days = match p.check_term {
             Some(_) if self.clerk.has("bus-check-late") => 4,
             Some(term) => self.clerk.draw(1..=term),

@@ -89,17 +89,6 @@ impl Desk for AccessDesk {
             .iter()
             .filter_map(|k| app.fields.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
-        env.send_at(
-            at,
-            Document {
-                case: app.case.clone(),
-                doc,
-                from: "STS".into(),
-                to: app.from.clone(),
-                channel: Channel::Aps,
-                fields,
-                reasons,
-            },
-        );
+        env.send_at(at, app.answer(doc, Channel::Aps, fields, reasons));
     }
 }

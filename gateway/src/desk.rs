@@ -154,17 +154,6 @@ impl Desk for ConnectionDesk {
                 Vec::new(),
             )
         };
-        env.send_at(
-            at,
-            Document {
-                case: app.case.clone(),
-                doc,
-                from: "STS".into(),
-                to: app.from.clone(),
-                channel: Channel::Aps,
-                fields,
-                reasons,
-            },
-        );
+        env.send_at(at, app.answer(doc, Channel::Aps, fields, reasons));
     }
 }

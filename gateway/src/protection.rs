@@ -161,17 +161,6 @@ impl Desk for ProtectionDesk {
             .get("domain")
             .map(|d| [("domain".to_string(), d.clone())].into())
             .unwrap_or_default();
-        env.send_at(
-            at,
-            Document {
-                case: app.case.clone(),
-                doc,
-                from: "STS".into(),
-                to: app.from.clone(),
-                channel: Channel::Aps,
-                fields,
-                reasons,
-            },
-        );
+        env.send_at(at, app.answer(doc, Channel::Aps, fields, reasons));
     }
 }

@@ -205,18 +205,7 @@ impl Desk for ConnectionDesk {
             }
             (DocKind::ConnectionNotice, fields, Vec::new())
         };
-        env.send_at(
-            at,
-            Document {
-                case: app.case.clone(),
-                doc,
-                from: "STS".into(),
-                to: app.from.clone(),
-                channel: Channel::Aps,
-                fields,
-                reasons,
-            },
-        );
+        env.send_at(at, app.answer(doc, Channel::Aps, fields, reasons));
     }
 }
 
@@ -253,15 +242,12 @@ impl ConnectionDesk {
         }
         env.send_at(
             at,
-            Document {
-                case: req.case.clone(),
-                doc: DocKind::DisconnectionNotice,
-                from: "STS".into(),
-                to: req.from.clone(),
-                channel: Channel::OfficialLetter,
+            req.answer(
+                DocKind::DisconnectionNotice,
+                Channel::OfficialLetter,
                 fields,
-                reasons: Vec::new(),
-            },
+                Vec::new(),
+            ),
         );
     }
 }

@@ -191,6 +191,27 @@ pub struct Document {
     pub reasons: Vec<String>,
 }
 
+impl Document {
+    /// The addressee's answer to this document: same case, back to its sender.
+    pub fn answer(
+        &self,
+        doc: DocKind,
+        channel: Channel,
+        fields: BTreeMap<String, String>,
+        reasons: Vec<String>,
+    ) -> Document {
+        Document {
+            case: self.case.clone(),
+            doc,
+            from: self.to.clone(),
+            to: self.from.clone(),
+            channel,
+            fields,
+            reasons,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DocKind {
