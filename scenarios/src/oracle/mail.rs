@@ -9,6 +9,11 @@ use qaqpa_sim::trace::{Event, MailDelivered, NetworkNote, Observation, SmtpReply
 
 use super::{Oracle, OracleCtx};
 
+/// An SMTP reply the harness's client got, as evidence.
+pub(super) fn reply_ev(ctx: &OracleCtx<'_>, o: &Observation, r: &SmtpReply) -> Evidence {
+    ev(ctx, o, format!("{} → {} {}", r.command, r.code, r.text))
+}
+
 pub(super) fn ev(ctx: &OracleCtx<'_>, o: &Observation, text: String) -> Evidence {
     Evidence {
         scenario: ctx.scenario.to_string(),
@@ -117,7 +122,7 @@ impl Oracle for RelayOnlyConnected {
                     "probe {m} of flow `{}` from {} was accepted ({} {})",
                     r.flow, r.client, r.code, r.text
                 ));
-                evidence.push(ev(ctx, o, format!("{} → {} {}", r.command, r.code, r.text)));
+                evidence.push(reply_ev(ctx, o, r));
             }
         }
         let mut relayed = 0;
@@ -444,7 +449,7 @@ impl Oracle for TrafficGuard {
                         r.code,
                         r.text
                     ));
-                    evidence.push(ev(ctx, o, format!("{} → {} {}", r.command, r.code, r.text)));
+                    evidence.push(reply_ev(ctx, o, r));
                 }
             }
         }
@@ -509,7 +514,7 @@ impl Oracle for OnlyThroughGateway {
                     r.client,
                     r.server
                 ));
-                evidence.push(ev(ctx, o, format!("{} → {} {}", r.command, r.code, r.text)));
+                evidence.push(reply_ev(ctx, o, r));
             }
         }
         let mut via_gateway = 0;

@@ -1,9 +1,10 @@
 //! The UGEM desk's clauses beyond deadlines and forms: resubmission after a rejection
 //! (ugem-10), disconnection (ugem-11), and a connection that lets mail flow (ugem-9).
 
+use qaqpa_reports::Evidence;
 use qaqpa_reports::{Judgement, Verdict};
 use qaqpa_sim::clock;
-use qaqpa_sim::trace::{DocKind, Trace};
+use qaqpa_sim::trace::{DocKind, Observation, SmtpReply, Trace};
 
 use super::{
     AnswerDeadline, CaseVerdict, Oracle, OracleCtx, answers_in_case, combine, computed, mail, seen,
@@ -150,6 +151,39 @@ fn outcomes_after<'t>(
         .collect()
 }
 
+type Outcome<'t> = (&'t Observation, &'t SmtpReply);
+
+/// For each `notice` that names a domain, after which the harness saw that domain's systems
+/// talk to the gateway: `judge` gets the case, the domain, the SMTP replies seen after the
+/// notice, and the evidence so far (the notice and what it `promise`s from then on).
+fn judge_mail_after_notices<'t>(
+    ctx: &OracleCtx<'_>,
+    trace: &'t Trace,
+    notice: DocKind,
+    promise: impl Fn(&str) -> String,
+    mut judge: impl FnMut(&str, &str, &[Outcome<'t>], Vec<Evidence>) -> CaseVerdict,
+) -> Vec<CaseVerdict> {
+    let mut cases = Vec::new();
+    for (o, d) in trace.documents() {
+        if d.doc != notice {
+            continue;
+        }
+        let Some(domain) = d.fields.get("domain") else {
+            continue;
+        };
+        let seen_after = outcomes_after(trace, &systems_of(trace, domain), o.at);
+        if seen_after.is_empty() {
+            continue;
+        }
+        let evidence = vec![
+            seen(ctx, o, d),
+            computed(ctx, o.at, &d.case, promise(domain)),
+        ];
+        cases.push(judge(&d.case, domain, &seen_after, evidence));
+    }
+    cases
+}
+
 /// ugem-9: within 5 working days the STS connects and notifies; once the connection notice
 /// is out, the system's mail flows through UGEM.
 pub struct ConnectedThenFlows {
@@ -167,55 +201,41 @@ impl Oracle for ConnectedThenFlows {
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         let first = self.deadline.judge(ctx, trace);
-        let mut cases = Vec::new();
-        for (o, d) in trace.documents() {
-            if d.doc != DocKind::ConnectionNotice {
-                continue;
-            }
-            let Some(domain) = d.fields.get("domain") else {
-                continue;
-            };
-            let systems = systems_of(trace, domain);
-            let seen_after = outcomes_after(trace, &systems, o.at);
-            if seen_after.is_empty() {
-                continue;
-            }
-            let case = &d.case;
-            let mut evidence = vec![
-                seen(ctx, o, d),
-                computed(
-                    ctx,
-                    o.at,
-                    case,
-                    format!("from here on, mail of {domain} must flow through UGEM"),
-                ),
-            ];
-            let accepted = seen_after
-                .iter()
-                .find(|(_, r)| mail::is_final(r) && r.code / 100 == 2);
-            cases.push(match accepted {
-                Some((ro, r)) => {
-                    evidence.push(mail::ev(ctx, ro, format!("{} → {} {}", r.command, r.code, r.text)));
-                    CaseVerdict {
-                        verdict: Verdict::Pass,
-                        finding: format!("case {case}: mail of {domain} flows after the connection"),
-                        evidence,
+        let cases = judge_mail_after_notices(
+            ctx,
+            trace,
+            DocKind::ConnectionNotice,
+            |domain| format!("from here on, mail of {domain} must flow through UGEM"),
+            |case, domain, seen_after, mut evidence| {
+                let accepted = seen_after
+                    .iter()
+                    .find(|(_, r)| mail::is_final(r) && r.code / 100 == 2);
+                match accepted {
+                    Some((ro, r)) => {
+                        evidence.push(mail::reply_ev(ctx, ro, r));
+                        CaseVerdict {
+                            verdict: Verdict::Pass,
+                            finding: format!(
+                                "case {case}: mail of {domain} flows after the connection"
+                            ),
+                            evidence,
+                        }
+                    }
+                    None => {
+                        let (ro, r) = seen_after[0];
+                        evidence.push(mail::reply_ev(ctx, ro, r));
+                        CaseVerdict {
+                            verdict: Verdict::Fail,
+                            finding: format!(
+                                "case {case}: connected on paper, but the gateway refuses mail of {domain} ({} {})",
+                                r.code, r.text
+                            ),
+                            evidence,
+                        }
                     }
                 }
-                None => {
-                    let (ro, r) = seen_after[0];
-                    evidence.push(mail::ev(ctx, ro, format!("{} → {} {}", r.command, r.code, r.text)));
-                    CaseVerdict {
-                        verdict: Verdict::Fail,
-                        finding: format!(
-                            "case {case}: connected on paper, but the gateway refuses mail of {domain} ({} {})",
-                            r.code, r.text
-                        ),
-                        evidence,
-                    }
-                }
-            });
-        }
+            },
+        );
         if cases.is_empty() {
             return first;
         }
@@ -303,55 +323,41 @@ impl Oracle for Disconnection {
             });
         }
         let first = combine(self.clause(), cases);
-        let mut net = Vec::new();
-        for (o, d) in trace.documents() {
-            if d.doc != DocKind::DisconnectionNotice {
-                continue;
-            }
-            let Some(domain) = d.fields.get("domain") else {
-                continue;
-            };
-            let systems = systems_of(trace, domain);
-            let seen_after = outcomes_after(trace, &systems, o.at);
-            if seen_after.is_empty() {
-                continue;
-            }
-            let case = &d.case;
-            let mut evidence = vec![
-                seen(ctx, o, d),
-                computed(
-                    ctx,
-                    o.at,
-                    case,
-                    format!("from here on, UGEM relays nothing for {domain}"),
-                ),
-            ];
-            let relayed: Vec<_> = seen_after
-                .iter()
-                .filter(|(_, r)| mail::is_final(r) && r.code / 100 == 2)
-                .collect();
-            net.push(if relayed.is_empty() {
-                let (ro, r) = seen_after[0];
-                evidence.push(mail::ev(ctx, ro, format!("{} → {} {}", r.command, r.code, r.text)));
-                CaseVerdict {
-                    verdict: Verdict::Pass,
-                    finding: format!("case {case}: mail of {domain} refused after the disconnection"),
-                    evidence,
+        let net = judge_mail_after_notices(
+            ctx,
+            trace,
+            DocKind::DisconnectionNotice,
+            |domain| format!("from here on, UGEM relays nothing for {domain}"),
+            |case, domain, seen_after, mut evidence| {
+                let relayed: Vec<_> = seen_after
+                    .iter()
+                    .filter(|(_, r)| mail::is_final(r) && r.code / 100 == 2)
+                    .collect();
+                if relayed.is_empty() {
+                    let (ro, r) = seen_after[0];
+                    evidence.push(mail::reply_ev(ctx, ro, r));
+                    CaseVerdict {
+                        verdict: Verdict::Pass,
+                        finding: format!(
+                            "case {case}: mail of {domain} refused after the disconnection"
+                        ),
+                        evidence,
+                    }
+                } else {
+                    for (ro, r) in relayed.iter().take(3) {
+                        evidence.push(mail::reply_ev(ctx, ro, r));
+                    }
+                    CaseVerdict {
+                        verdict: Verdict::Fail,
+                        finding: format!(
+                            "case {case}: disconnected on paper, but the gateway still relayed {} message(s) of {domain}",
+                            relayed.len()
+                        ),
+                        evidence,
+                    }
                 }
-            } else {
-                for (ro, r) in relayed.iter().take(3) {
-                    evidence.push(mail::ev(ctx, ro, format!("{} → {} {}", r.command, r.code, r.text)));
-                }
-                CaseVerdict {
-                    verdict: Verdict::Fail,
-                    finding: format!(
-                        "case {case}: disconnected on paper, but the gateway still relayed {} message(s) of {domain}",
-                        relayed.len()
-                    ),
-                    evidence,
-                }
-            });
-        }
+            },
+        );
         if net.is_empty() {
             return first;
         }

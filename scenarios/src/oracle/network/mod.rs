@@ -40,6 +40,14 @@ fn flows(trace: &Trace) -> impl Iterator<Item = (&Observation, &FlowSeen)> {
     })
 }
 
+/// The flow's true class when it is default-blocked and an organisation's exemption can open
+/// it (ureq-134-2): VPN opens only by a declared channel (ureq-133.4), malicious never.
+fn exemptable_class(f: &FlowSeen) -> Option<&str> {
+    f.truth_class
+        .as_deref()
+        .filter(|c| BLOCKED_CLASSES.contains(c) && *c != "vpn" && *c != "malicious")
+}
+
 fn acts(trace: &Trace) -> Vec<(Timestamp, &PolicyAct)> {
     trace
         .observations()
@@ -399,11 +407,7 @@ impl Oracle for ExemptionYear {
             "within a year of the grant the exempted class passes without drops; after the year it is blocked beyond the classification window",
         );
         for (o, f) in flows(trace) {
-            let Some(class) = f
-                .truth_class
-                .as_deref()
-                .filter(|c| BLOCKED_CLASSES.contains(c) && *c != "vpn" && *c != "malicious")
-            else {
+            let Some(class) = exemptable_class(f) else {
                 continue;
             };
             let Some(granted) = exemption_at(&acts, &f.user, class, f.first) else {
@@ -588,11 +592,7 @@ impl Oracle for ExemptionScope {
             "an exemption covers only the requester and the class it names: other flows of default-blocked classes are blocked beyond the classification window",
         );
         for (o, f) in flows(trace) {
-            let Some(class) = f
-                .truth_class
-                .as_deref()
-                .filter(|c| BLOCKED_CLASSES.contains(c) && *c != "vpn" && *c != "malicious")
-            else {
+            let Some(class) = exemptable_class(f) else {
                 continue;
             };
             let any_in_force = acts
