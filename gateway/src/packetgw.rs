@@ -1,10 +1,13 @@
 //! The reference dataplane behind the harness's `PacketGateway` interface: policy acts
 //! become the engine's policy, frames go through [`Engine::process`].
 
+use std::net::IpAddr;
+
 use jiff::Timestamp;
 use qaqpa_sim::calendar::BusinessCalendar;
 use qaqpa_sim::packetnet::{Egress, PacketGateway, PolicyAct};
 
+use crate::dataplane::packet::to_ip;
 use crate::dataplane::policy::micros;
 use crate::dataplane::{Class, Config, Disposition, Engine, Faults, Policy, Signatures};
 
@@ -24,8 +27,11 @@ impl ReferencePacketGateway {
             banking_inspected: on("ugia-banking-sni-inspected"),
             catalogue_ignored: on("ugia-catalogue-ignored"),
             vpn_exemption_wider: on("ugia-vpn-exemption-wider"),
-            unknown_allowed: false,
+            unknown_allowed: on("ugia-unknown-application-allowed"),
             exemption_for_everyone: on("ugia-exemption-for-everyone"),
+            notice_ipv4_only: on("ugia-notice-ipv4-only"),
+            block_outlives_update: on("ugia-block-outlives-update"),
+            blocks_before_term: on("ugia-blocks-before-term"),
         };
         ReferencePacketGateway {
             engine: Engine::new(
@@ -42,8 +48,38 @@ impl ReferencePacketGateway {
     }
 }
 
+impl ReferencePacketGateway {
+    /// ugia-13: the STS e-mails the operator every source it saw outside the catalogue; each
+    /// is blocked from the end of the operator's 5 working days after its first notice,
+    /// while it stays outside.
+    fn catalogue_notice(&mut self, at: Timestamp) -> Result<PolicyAct, String> {
+        let faults = self.engine.policy.faults;
+        let block_from = if faults.blocks_before_term {
+            micros(at)
+        } else {
+            let deadline = self
+                .calendar
+                .deadline_end(at, 5)
+                .map_err(|e| e.to_string())?;
+            micros(deadline) + 1
+        };
+        let listed: Vec<_> = self
+            .engine
+            .uncatalogued_sources()
+            .into_iter()
+            .filter(|a| !(faults.notice_ipv4_only && matches!(to_ip(a), IpAddr::V6(_))))
+            .collect();
+        for a in &listed {
+            self.engine.policy.noticed.entry(*a).or_insert(block_from);
+        }
+        Ok(PolicyAct::CatalogueNotice {
+            sources: listed.iter().map(|a| to_ip(a).to_string()).collect(),
+        })
+    }
+}
+
 impl PacketGateway for ReferencePacketGateway {
-    fn apply(&mut self, at: Timestamp, act: &PolicyAct) -> Result<(), String> {
+    fn apply(&mut self, at: Timestamp, act: &PolicyAct) -> Result<PolicyAct, String> {
         let p = &mut self.engine.policy;
         match act {
             PolicyAct::Catalogue {
@@ -54,14 +90,7 @@ impl PacketGateway for ReferencePacketGateway {
                     p.add_catalogue(organisation, x)?;
                 }
             }
-            PolicyAct::CatalogueNotice => {
-                // the operator has 5 working days; then the STS blocks what is still missing
-                let deadline = self
-                    .calendar
-                    .deadline_end(at, 5)
-                    .map_err(|e| e.to_string())?;
-                p.uncatalogued_block_from_us = Some(micros(deadline) + 1);
-            }
+            PolicyAct::CatalogueNotice { .. } => return self.catalogue_notice(at),
             PolicyAct::Exemption {
                 organisation,
                 class,
@@ -83,7 +112,7 @@ impl PacketGateway for ReferencePacketGateway {
                 p.add_vpn(Some(organisation), src, dst, *port, proto, at, None)?;
             }
         }
-        Ok(())
+        Ok(act.clone())
     }
 
     fn offer(&mut self, at: Timestamp, link: u32, frame: &[u8]) -> Egress {

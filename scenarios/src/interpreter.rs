@@ -151,13 +151,12 @@ pub fn play(
                             source,
                         }
                     })?;
-                    crate::oracle::network::replay::apply(gw.as_mut(), now, acts).map_err(
-                        |message| PlayError::Replay {
+                    let done = crate::oracle::network::replay::apply(gw.as_mut(), now, acts)
+                        .map_err(|message| PlayError::Replay {
                             file: file(),
                             message,
-                        },
-                    )?;
-                    for a in acts {
+                        })?;
+                    for a in done {
                         trace.record(
                             now,
                             crate::oracle::network::TAP,
@@ -165,7 +164,7 @@ pub fn play(
                                 kind: SubjectKind::Host,
                                 id: "ugia".into(),
                             },
-                            Event::PolicyAct(a.clone()),
+                            Event::PolicyAct(a),
                         );
                     }
                 }

@@ -30,9 +30,14 @@ pub enum PolicyAct {
         organisation: String,
         prefixes: Vec<String>,
     },
-    /// ugia-13: the STS e-mailed the operator the sources it saw outside the catalogue; the
-    /// operator has 5 working days to update it, after which those sources are blocked.
-    CatalogueNotice,
+    /// ugia-13: the STS e-mails the operator the sources it saw outside the catalogue; the
+    /// operator has 5 working days to update it, after which those sources are blocked. A
+    /// scenario asks for the notice; `sources` is what the gateway's notice listed, as the
+    /// gateway returned it from [`PacketGateway::apply`].
+    CatalogueNotice {
+        #[serde(default)]
+        sources: Vec<String>,
+    },
     /// ugia-15-1, ureq-134-2: on an organisation's signed request, a default-blocked class
     /// is opened for it for one calendar year.
     Exemption { organisation: String, class: String },
@@ -49,8 +54,9 @@ pub enum PolicyAct {
 
 /// A packet gateway under test.
 pub trait PacketGateway {
-    /// The STS applies `act` at `at`.
-    fn apply(&mut self, at: Timestamp, act: &PolicyAct) -> Result<(), String>;
+    /// The STS applies `act` at `at`; returns the act as carried out (a catalogue notice
+    /// with the sources it listed).
+    fn apply(&mut self, at: Timestamp, act: &PolicyAct) -> Result<PolicyAct, String>;
     /// A frame of pcap link type `link` reaches the gateway at `at`; where did it leave?
     fn offer(&mut self, at: Timestamp, link: u32, frame: &[u8]) -> Egress;
 }

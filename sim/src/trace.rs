@@ -105,9 +105,11 @@ pub struct FlowSeen {
     pub forwarded: u64,
     pub inspected: u64,
     pub dropped: u64,
-    /// Frames forwarded after the flow's first `window` frames: a gateway needs the first
+    /// Frames that left the gateway (forwarded, or handed to the inspection engine that
+    /// proxies them on) after the flow's first `window` frames: a gateway needs the first
     /// packets of a flow to classify it, not more.
-    pub forwarded_after_window: u64,
+    #[serde(alias = "forwarded_after_window")]
+    pub passed_after_window: u64,
     pub window: u64,
     pub first: Timestamp,
     pub last: Timestamp,

@@ -59,6 +59,9 @@ pub struct Stats {
     pub table_full: u64,
     pub expired: u64,
     pub uncatalogued_flows: u64,
+    /// Flows from uncatalogued sources left out of the next notice because
+    /// [`MAX_UNCATALOGUED_SEEN`] sources were already remembered.
+    pub uncatalogued_unremembered: u64,
 }
 
 /// A finished (or, at the end of a replay, still open) flow.
@@ -94,7 +97,12 @@ pub struct Engine {
     pub stats: Stats,
     records: Vec<FlowRecord>,
     now_us: u64,
+    uncatalogued_seen: std::collections::BTreeSet<Addr>,
 }
+
+/// The most uncatalogued sources the engine remembers for the STS's next notice (ugia-13);
+/// later ones are counted in [`Stats::uncatalogued_unremembered`].
+pub const MAX_UNCATALOGUED_SEEN: usize = 1 << 16;
 
 /// Frames handed to [`Engine::process_batch`] at once: enough independent flow lookups in
 /// flight to hide memory latency.
@@ -110,7 +118,18 @@ impl Engine {
             stats: Stats::default(),
             records: Vec::new(),
             now_us: 0,
+            uncatalogued_seen: Default::default(),
         }
+    }
+
+    /// The sources outside the IP-address catalogue that flows came from and that are still
+    /// outside it: what the STS's notice to the operator lists (ugia-13).
+    pub fn uncatalogued_sources(&self) -> Vec<Addr> {
+        self.uncatalogued_seen
+            .iter()
+            .filter(|a| self.policy.uncatalogued(a))
+            .copied()
+            .collect()
     }
 
     pub fn table(&self) -> &FlowTable {
@@ -225,6 +244,11 @@ impl Engine {
         let uncatalogued = self.policy.uncatalogued(&client);
         if uncatalogued {
             self.stats.uncatalogued_flows += 1;
+            if self.uncatalogued_seen.len() < MAX_UNCATALOGUED_SEEN {
+                self.uncatalogued_seen.insert(client);
+            } else if !self.uncatalogued_seen.contains(&client) {
+                self.stats.uncatalogued_unremembered += 1;
+            }
         }
         let pre = self.policy.pre(&client, &server, ts_us, &self.sigs);
         let (h, c) = self.table.insert_at(

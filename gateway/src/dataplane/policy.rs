@@ -31,6 +31,12 @@ pub struct Faults {
     pub vpn_exemption_wider: bool,
     pub unknown_allowed: bool,
     pub exemption_for_everyone: bool,
+    /// The notice to the operator lists IPv4 sources only.
+    pub notice_ipv4_only: bool,
+    /// A source blocked after the operator's term stays blocked once it is catalogued.
+    pub block_outlives_update: bool,
+    /// Noticed sources are blocked at once, without the operator's 5 working days.
+    pub blocks_before_term: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -56,9 +62,12 @@ pub struct VpnChannel {
 pub struct Policy {
     orgs: PrefixTrie<u16>,
     pub org_names: Vec<String>,
-    /// Uncatalogued sources are blocked from this instant (the end of the operator's
-    /// 5-working-day term); before it they are only flagged.
+    /// Every uncatalogued source is blocked from this instant (a policy file's
+    /// `block-uncatalogued-from`, for replaying captures outside the notice workflow).
     pub uncatalogued_block_from_us: Option<u64>,
+    /// Sources the STS's notices listed, each blocked from the end of the operator's
+    /// 5-working-day term after its first notice while it stays outside the catalogue.
+    pub noticed: std::collections::BTreeMap<Addr, u64>,
     pub exemptions: Vec<Exemption>,
     pub vpn: Vec<VpnChannel>,
     /// Category ids (of the signatures in force) whose TLS is passed through.
@@ -283,9 +292,14 @@ impl Policy {
     }
 
     fn uncatalogued_blocked(&self, client: &Addr, now_us: u64) -> bool {
-        !self.faults.catalogue_ignored
-            && self.uncatalogued(client)
-            && self.uncatalogued_block_from_us.is_some_and(|t| now_us >= t)
+        if self.faults.catalogue_ignored {
+            return false;
+        }
+        let uncatalogued = self.uncatalogued(client);
+        let term_over = |t: &u64| now_us >= *t;
+        (uncatalogued && self.uncatalogued_block_from_us.as_ref().is_some_and(term_over))
+            || ((uncatalogued || self.faults.block_outlives_update)
+                && self.noticed.get(client).is_some_and(term_over))
     }
 
     /// The verdict for a classified flow.

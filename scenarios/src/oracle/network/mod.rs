@@ -15,9 +15,17 @@ use qaqpa_sim::trace::{Event, FlowSeen, Observation, Trace};
 
 use super::{Oracle, OracleCtx};
 
-/// The classes ureq-134-1 names (unknown applications cannot be told from ground truth: a
-/// third party that does not know a flow says so, and such flows are don't-care).
-pub const BLOCKED_CLASSES: &[&str] = &["vpn", "remote-access", "p2p", "game", "malicious"];
+/// The classes ureq-134-1 names. An unknown application's ground truth comes only from flows
+/// the harness builds itself from bytes of no published grammar: a corpus flow a third party
+/// could not name is don't-care, since it may be an application the gateway knows.
+pub const BLOCKED_CLASSES: &[&str] = &[
+    "vpn",
+    "remote-access",
+    "p2p",
+    "game",
+    "malicious",
+    "unknown-application",
+];
 
 /// The categories whose encrypted traffic ugia-20 exempts from inspection.
 pub const UGIA20_EXEMPT: &[&str] = &[
@@ -142,7 +150,7 @@ fn describe(f: &FlowSeen) -> String {
         .map(|s| format!(" SNI {s}"))
         .unwrap_or_default();
     format!(
-        "{} {}:{} → {}:{} of {} ({}; truth: {}{}, {}): {} frames offered, {} forwarded ({} after the first {}), {} inspected, {} dropped",
+        "{} {}:{} → {}:{} of {} ({}; truth: {}{}, {}): {} frames offered, {} forwarded, {} inspected, {} dropped; {} passed after the first {}",
         f.proto,
         f.src,
         f.sport,
@@ -155,10 +163,10 @@ fn describe(f: &FlowSeen) -> String {
         f.truth_app.as_deref().unwrap_or("-"),
         f.offered,
         f.forwarded,
-        f.forwarded_after_window,
-        f.window,
         f.inspected,
-        f.dropped
+        f.dropped,
+        f.passed_after_window,
+        f.window
     )
 }
 
@@ -293,7 +301,7 @@ impl Oracle for DefaultBlocking {
         "ureq-134-1"
     }
     fn describe(&self) -> &'static str {
-        "no flow that the ground truth puts in a default-blocked class (VPN, remote access, p2p, gaming, malicious) gets frames past the gateway beyond its first classification window, unless an exemption or a declared VPN channel in force covers it"
+        "no flow that the ground truth puts in a default-blocked class (VPN, remote access, p2p, gaming, malicious, unknown application) gets frames past the gateway beyond its first classification window, unless an exemption or a declared VPN channel in force covers it"
     }
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         let acts = acts(trace);
@@ -321,14 +329,14 @@ impl Oracle for DefaultBlocking {
                 t.untested += 1;
                 continue;
             }
-            if f.forwarded_after_window > 0 {
+            if f.passed_after_window > 0 {
                 t.fail(
                     o,
                     f,
                     format!(
-                        "{class} flow {} had {} frame(s) forwarded after its first {}",
+                        "{class} flow {} had {} frame(s) passed after its first {}",
                         flow_id(f),
-                        f.forwarded_after_window,
+                        f.passed_after_window,
                         f.window
                     ),
                 );
@@ -380,8 +388,8 @@ impl Oracle for VpnChannelExact {
                 }
             } else if f.offered <= f.window {
                 t.untested += 1;
-            } else if f.forwarded_after_window > 0 {
-                t.fail(o, f, format!("VPN flow {} is outside the declared channels yet {} frame(s) passed after the first {}", flow_id(f), f.forwarded_after_window, f.window));
+            } else if f.passed_after_window > 0 {
+                t.fail(o, f, format!("VPN flow {} is outside the declared channels yet {} frame(s) passed after the first {}", flow_id(f), f.passed_after_window, f.window));
             } else {
                 t.pass(o, f);
             }
@@ -422,7 +430,7 @@ impl Oracle for ExemptionYear {
                 }
             } else if f.offered <= f.window {
                 t.untested += 1;
-            } else if f.forwarded_after_window > 0 {
+            } else if f.passed_after_window > 0 {
                 t.fail(
                     o,
                     f,
@@ -506,70 +514,122 @@ impl Oracle for TlsInspection {
     }
 }
 
-/// ugia-13: sources outside the IP-address catalogue are blocked once the operator's term
-/// to update it has passed.
+/// ugia-13: detection → notice → the operator's term → block → unblock after the update.
 pub struct CatalogueBlock;
+
+/// When the catalogue first covers `ip` at or before `t`, by the operator's acts.
+fn catalogued_at(acts: &[(Timestamp, &PolicyAct)], ip: IpAddr, t: Timestamp) -> Option<Timestamp> {
+    acts.iter().find_map(|(at, a)| match a {
+        PolicyAct::Catalogue { prefixes, .. }
+            if *at <= t && prefixes.iter().any(|p| prefix_contains(p, ip)) =>
+        {
+            Some(*at)
+        }
+        _ => None,
+    })
+}
 
 impl Oracle for CatalogueBlock {
     fn clause(&self) -> &'static str {
         "ugia-13"
     }
     fn describe(&self) -> &'static str {
-        "after the STS notifies the operator of uncatalogued sources, flows from sources still outside the catalogue once 5 working days have passed get no frames past the classification window"
+        "the STS's notice to the operator lists every source the taps saw outside the catalogue; a listed source keeps its access until the end of the 5th working day after the notice, is blocked from then on while it stays outside, and is unblocked once the operator catalogues it"
     }
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         let acts = acts(trace);
         let mut t = Tally::new(
             self.clause(),
-            "deadline: end of the 5th working day after the notice to the operator; later flows from uncatalogued sources are blocked",
+            "deadline: the end of the 5th working day after the first notice listing a source; an uncatalogued flow (its source outside the catalogue when it starts) is judged against the notices before it",
         );
-        let Some(notice) = acts
-            .iter()
-            .find_map(|(at, a)| matches!(a, PolicyAct::CatalogueNotice).then_some(*at))
-        else {
-            return t.judge(ctx);
-        };
-        let deadline = match ctx.calendar.deadline_end(notice, 5) {
-            Ok(d) => d,
-            Err(e) => {
-                return Judgement {
-                    verdict: Verdict::NotTested,
-                    finding: format!("cannot compute the ugia-13 deadline: {e}"),
-                    evidence: vec![],
+        let mut notices = Vec::new();
+        for (at, a) in &acts {
+            if let PolicyAct::CatalogueNotice { sources } = a {
+                let deadline = match ctx.calendar.deadline_end(*at, 5) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        return Judgement {
+                            verdict: Verdict::NotTested,
+                            finding: format!("cannot compute the ugia-13 deadline: {e}"),
+                            evidence: vec![],
+                        };
+                    }
                 };
+                let listed: Vec<IpAddr> = sources.iter().filter_map(|s| s.parse().ok()).collect();
+                notices.push((*at, deadline, listed));
             }
-        };
-        t.rule = format!("{}: {}", t.rule, clock::display(deadline));
-        for (o, f) in flows(trace) {
-            let Ok(src) = f.src.parse::<IpAddr>() else {
+        }
+        if notices.is_empty() {
+            return t.judge(ctx);
+        }
+        let flows: Vec<_> = flows(trace)
+            .filter_map(|(o, f)| Some((o, f, f.src.parse::<IpAddr>().ok()?)))
+            .collect();
+        // detection → notice: each notice lists every source still outside that flows came from
+        for (at, _, listed) in &notices {
+            let mut omitted: Vec<IpAddr> = Vec::new();
+            for (o, f, src) in &flows {
+                if f.first < *at
+                    && catalogued_at(&acts, *src, *at).is_none()
+                    && !listed.contains(src)
+                    && !omitted.contains(src)
+                {
+                    omitted.push(*src);
+                    t.fail(
+                        o,
+                        f,
+                        format!(
+                            "the notice to the operator at {} does not list {src}, outside the catalogue since its flow at {}",
+                            clock::display(*at),
+                            clock::display(f.first)
+                        ),
+                    );
+                }
+            }
+        }
+        for (o, f, src) in &flows {
+            let noticed = notices
+                .iter()
+                .find(|(at, _, listed)| *at <= f.first && listed.contains(src));
+            let Some((notice, deadline, _)) = noticed else {
                 continue;
             };
-            let listed = acts.iter().any(|(at, a)| match a {
-                PolicyAct::Catalogue { prefixes, .. } => {
-                    *at <= f.first && prefixes.iter().any(|p| prefix_contains(p, src))
+            let update = catalogued_at(&acts, *src, f.first);
+            if update.is_none() && f.first > *deadline {
+                if f.offered <= f.window {
+                    t.untested += 1;
+                } else if f.passed_after_window > 0 {
+                    t.fail(o, f, format!("flow {} from uncatalogued {src} at {} passed, after the deadline {}", flow_id(f), clock::display(f.first), clock::display(*deadline)));
+                } else {
+                    t.pass(o, f);
                 }
-                _ => false,
-            });
-            if listed || f.first <= deadline {
                 continue;
             }
-            if f.offered <= f.window {
-                t.untested += 1;
-            } else if f.forwarded_after_window > 0 {
-                t.fail(
-                    o,
-                    f,
-                    format!(
-                        "flow {} from uncatalogued {} at {} passed, after the deadline {}",
-                        flow_id(f),
-                        f.src,
-                        clock::display(f.first),
-                        clock::display(deadline)
-                    ),
-                );
-            } else {
-                t.pass(o, f);
+            // a flow of a default-blocked class is blocked for its class, not its source
+            if f.truth_class.as_deref() != Some("other") {
+                continue;
             }
+            if f.dropped == 0 {
+                t.pass(o, f);
+                continue;
+            }
+            let why = match update {
+                Some(u) => format!(
+                    "flow {} had {} frame(s) dropped although the operator catalogued {src} at {}",
+                    flow_id(f),
+                    f.dropped,
+                    clock::display(u)
+                ),
+                None => format!(
+                    "flow {} from {src} had {} frame(s) dropped at {}, before the operator's term after the notice of {} ended ({})",
+                    flow_id(f),
+                    f.dropped,
+                    clock::display(f.first),
+                    clock::display(*notice),
+                    clock::display(*deadline)
+                ),
+            };
+            t.fail(o, f, why);
         }
         t.judge(ctx)
     }
@@ -605,7 +665,7 @@ impl Oracle for ExemptionScope {
             }
             if f.offered <= f.window {
                 t.untested += 1;
-            } else if f.forwarded_after_window > 0 {
+            } else if f.passed_after_window > 0 {
                 t.fail(
                     o,
                     f,

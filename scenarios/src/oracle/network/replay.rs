@@ -40,7 +40,8 @@ fn default_window() -> u64 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SyntheticFlow {
-    /// `tls`, `http`, `wireguard`, `ssh`, `bittorrent`.
+    /// `tls`, `http`, `wireguard`, `ssh`, `bittorrent`, or `opaque` / `opaque-udp`: an
+    /// application no list names, whose bytes follow no published grammar.
     pub kind: String,
     pub src: String,
     pub dst: String,
@@ -61,7 +62,19 @@ fn default_packets() -> u32 {
     24
 }
 
-pub const KINDS: &[&str] = &["tls", "http", "wireguard", "ssh", "bittorrent"];
+pub const KINDS: &[&str] = &[
+    "tls",
+    "http",
+    "wireguard",
+    "ssh",
+    "bittorrent",
+    "opaque",
+    "opaque-udp",
+];
+
+fn udp_kind(kind: &str) -> bool {
+    matches!(kind, "wireguard" | "opaque-udp")
+}
 
 impl ReplaySpec {
     pub fn validate(&self) -> Result<(), String> {
@@ -355,14 +368,12 @@ impl Tally {
         self.last = Some(at);
         self.offered += 1;
         match e {
-            Egress::Forwarded => {
-                self.forwarded += 1;
-                if self.offered > window {
-                    self.after += 1;
-                }
-            }
+            Egress::Forwarded => self.forwarded += 1,
             Egress::Inspected => self.inspected += 1,
             Egress::Dropped => self.dropped += 1,
+        }
+        if e != Egress::Dropped && self.offered > window {
+            self.after += 1;
         }
     }
 }
@@ -393,7 +404,7 @@ fn seen(
         forwarded: t.forwarded,
         inspected: t.inspected,
         dropped: t.dropped,
-        forwarded_after_window: t.after,
+        passed_after_window: t.after,
         window,
         first: t.first.expect("counted"),
         last: t.last.expect("counted"),
@@ -440,12 +451,14 @@ fn read_capture(path: &Path) -> Result<Vec<(u64, u32, Vec<u8>)>, String> {
     Ok(out)
 }
 
-/// Plays a `policy` step: every act reaches the gateway at `now`.
-pub fn apply(gw: &mut dyn PacketGateway, now: Timestamp, acts: &[PolicyAct]) -> Result<(), String> {
-    for a in acts {
-        gw.apply(now, a)?;
-    }
-    Ok(())
+/// Plays a `policy` step: every act reaches the gateway at `now`. Returns the acts as the
+/// gateway carried them out (a catalogue notice with the sources it listed).
+pub fn apply(
+    gw: &mut dyn PacketGateway,
+    now: Timestamp,
+    acts: &[PolicyAct],
+) -> Result<Vec<PolicyAct>, String> {
+    acts.iter().map(|a| gw.apply(now, a)).collect()
 }
 
 /// Plays a `replay` step from `now`; returns what the taps saw, flow by flow.
@@ -501,7 +514,7 @@ pub fn run(
             .parse()
             .map_err(|_| format!("`{}` is not an IP address", f.dst))?;
         let sport = f.sport.unwrap_or(40000 + i as u16);
-        let proto = if f.kind == "wireguard" { 17 } else { 6 };
+        let proto = if udp_kind(&f.kind) { 17 } else { 6 };
         for (n, (to_server, frame)) in frames.iter().enumerate() {
             let at = start + SignedDuration::from_millis(10 * n as i64);
             let e = gw.offer(at, 101, frame);
@@ -518,6 +531,7 @@ pub fn run(
                     "wireguard" => "vpn",
                     "ssh" => "remote-access",
                     "bittorrent" => "p2p",
+                    "opaque" | "opaque-udp" => "unknown-application",
                     _ => "other",
                 }
                 .into(),
@@ -660,6 +674,20 @@ fn synthesise(f: &SyntheticFlow, i: u16) -> Vec<(bool, Vec<u8>)> {
         }
         return out;
     }
+    if f.kind == "opaque-udp" {
+        let mut bytes = Opaque::new(i);
+        for k in 0..n {
+            let data = bytes.take(200 + (k % 5) * 100);
+            let to = k % 2 == 0;
+            let (s, d, sp, dp) = if to {
+                (src, dst, sport, dport)
+            } else {
+                (dst, src, dport, sport)
+            };
+            out.push((to, ip_packet(s, d, 17, &udp(sp, dp, &data))));
+        }
+        return out;
+    }
     let (c_isn, s_isn) = (1000u32, 5000u32);
     out.push((
         true,
@@ -686,6 +714,7 @@ fn synthesise(f: &SyntheticFlow, i: u16) -> Vec<(bool, Vec<u8>)> {
         )
         .into_bytes(),
         "ssh" => b"SSH-2.0-OpenSSH_9.2\r\n".to_vec(),
+        "opaque" => Opaque::new(i).take(300),
         _ => {
             let mut h = vec![19];
             h.extend_from_slice(b"BitTorrent protocol");
@@ -696,13 +725,18 @@ fn synthesise(f: &SyntheticFlow, i: u16) -> Vec<(bool, Vec<u8>)> {
     };
     let mut cseq = c_isn + 1;
     let mut sseq = s_isn + 1;
+    let mut opaque = Opaque::new(i.wrapping_add(0x8000));
     out.push((
         true,
         ip_packet(src, dst, 6, &tcp(sport, dport, cseq, sseq, 0x18, &first)),
     ));
     cseq += first.len() as u32;
     for k in 4..n {
-        let data = vec![(k as u8).wrapping_mul(13); 600];
+        let data = if f.kind == "opaque" {
+            opaque.take(600)
+        } else {
+            vec![(k as u8).wrapping_mul(13); 600]
+        };
         if k % 2 == 0 {
             out.push((
                 false,
@@ -718,4 +752,24 @@ fn synthesise(f: &SyntheticFlow, i: u16) -> Vec<(bool, Vec<u8>)> {
         }
     }
     out
+}
+
+/// The bytes of an application no list knows: a fixed xorshift stream per flow, so that the
+/// same scenario offers the same frames on every run.
+struct Opaque(u64);
+
+impl Opaque {
+    fn new(flow: u16) -> Self {
+        Opaque(0x9e37_79b9_7f4a_7c15 ^ (u64::from(flow) << 17 | 1))
+    }
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                (self.0 >> 24) as u8
+            })
+            .collect()
+    }
 }
