@@ -5,8 +5,11 @@
 
 use jiff::Timestamp;
 use qaqpa_sim::clock;
+use qaqpa_sim::packetnet::PolicyAct;
 use qaqpa_sim::target::{Clerk, Defect, Desk, DeskEnv};
 use qaqpa_sim::trace::{Channel, DocKind, Document};
+
+use crate::dataplane::Class;
 
 pub const DEFECTS: &[Defect] = &[
     Defect {
@@ -23,7 +26,29 @@ pub const DEFECTS: &[Defect] = &[
         clauses: &["ugia-15-2"],
         warns: &[],
     },
+    Defect {
+        id: "ugia-notice-before-policy",
+        system: "ugia",
+        description: "the STS tells the User its access is applied, but opens it on the gateway only 3 working days later",
+        clauses: &["ugia-16"],
+        warns: &[],
+    },
 ];
+
+/// The default-blocked classes an application's category list asks to open (ureq-134-2).
+/// Site categories are open anyway; a VPN opens only as a declared channel (ureq-133.4), and
+/// malicious resources never.
+fn exempted_classes(app: &Document) -> Vec<Class> {
+    app.fields
+        .get("categories")
+        .map(|v| {
+            v.split([';', ','])
+                .filter_map(|c| Class::parse(c.trim()))
+                .filter(|c| c.blocked_by_default() && !matches!(c, Class::Vpn | Class::Malicious))
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 pub struct AccessDesk {
     clerk: Clerk,
@@ -90,5 +115,23 @@ impl Desk for AccessDesk {
             .filter_map(|k| app.fields.get(*k).map(|v| (k.to_string(), v.clone())))
             .collect();
         env.send_at(at, app.answer(doc, Channel::Aps, fields, reasons));
+        if doc == DocKind::PolicyApplied {
+            let opened = if self.clerk.has("ugia-notice-before-policy") {
+                env.answer_at(&mut self.clerk, clock::local(at).date(), 3)
+            } else {
+                Some(at)
+            };
+            for class in exempted_classes(app) {
+                if let Some(opened) = opened {
+                    env.apply_at(
+                        opened,
+                        PolicyAct::Exemption {
+                            organisation: app.from.clone(),
+                            class: class.as_str().to_string(),
+                        },
+                    );
+                }
+            }
+        }
     }
 }

@@ -36,6 +36,8 @@ enum Happening {
     Step(usize),
     Deliver(Document),
     Wake,
+    /// The desk's own act on its packet gateway.
+    Apply(qaqpa_sim::packetnet::PolicyAct),
     /// An observation a mail episode's probe made, at its simulated instant.
     Seen(Box<crate::mail::Seen>),
 }
@@ -224,13 +226,28 @@ pub fn play(
                     d.wake(now, &mut env);
                 }
             }
+            Happening::Apply(act) => {
+                let gw = packet_gw(&mut gateway, target, seed).map_err(|source| {
+                    PlayError::Target {
+                        file: file(),
+                        source,
+                    }
+                })?;
+                gw.apply(now, &act).map_err(|message| PlayError::Replay {
+                    file: file(),
+                    message: format!("the desk's own policy act: {message}"),
+                })?;
+            }
         }
-        let (sends, wakeups) = env.take();
-        for (at, doc) in sends {
+        let out = env.take();
+        for (at, doc) in out.sends {
             agenda.schedule(at, Happening::Deliver(doc));
         }
-        for at in wakeups {
+        for at in out.wakeups {
             agenda.schedule(at, Happening::Wake);
+        }
+        for (at, act) in out.acts {
+            agenda.schedule(at, Happening::Apply(act));
         }
     }
     Ok(trace)

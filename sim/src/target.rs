@@ -25,6 +25,7 @@ pub struct DeskEnv<'a> {
     pub calendar: &'a BusinessCalendar,
     sends: Vec<(Timestamp, Document)>,
     wakeups: Vec<Timestamp>,
+    acts: Vec<(Timestamp, crate::packetnet::PolicyAct)>,
 }
 
 impl<'a> DeskEnv<'a> {
@@ -33,6 +34,7 @@ impl<'a> DeskEnv<'a> {
             calendar,
             sends: Vec::new(),
             wakeups: Vec::new(),
+            acts: Vec::new(),
         }
     }
 
@@ -43,6 +45,13 @@ impl<'a> DeskEnv<'a> {
 
     pub fn wake_at(&mut self, at: Timestamp) {
         self.wakeups.push(at);
+    }
+
+    /// The desk's people configure their own packet gateway at `at` (the STS opening access
+    /// it granted). The harness does not record the act: oracles judge what the User is
+    /// told and what the taps see, as they must for a vendor's desk too.
+    pub fn apply_at(&mut self, at: Timestamp, act: crate::packetnet::PolicyAct) {
+        self.acts.push((at, act));
     }
 
     /// An instant within office hours (10:00 + `minutes`, Almaty) of `date`: desks answer
@@ -71,9 +80,20 @@ impl<'a> DeskEnv<'a> {
         Some(self.office_time(day, clerk.draw(0..=7 * 60 - 1)))
     }
 
-    pub fn take(self) -> (Vec<(Timestamp, Document)>, Vec<Timestamp>) {
-        (self.sends, self.wakeups)
+    pub fn take(self) -> DeskOutput {
+        DeskOutput {
+            sends: self.sends,
+            wakeups: self.wakeups,
+            acts: self.acts,
+        }
     }
+}
+
+/// What a desk did while it acted: documents to deliver, wake-ups, and acts on its gateway.
+pub struct DeskOutput {
+    pub sends: Vec<(Timestamp, Document)>,
+    pub wakeups: Vec<Timestamp>,
+    pub acts: Vec<(Timestamp, crate::packetnet::PolicyAct)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

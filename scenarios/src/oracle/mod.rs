@@ -91,15 +91,17 @@ static ORACLES: &[&dyn Oracle] = &[
         grant: DocKind::TechnicalSpecifications,
         refusal_names_missing: false,
     },
-    &AnswerDeadline {
-        clause: "ugia-16",
-        describe: "every access application (category and address lists) is applied, and the User told, within 10 working days of receipt, or refused with reasons",
-        trigger: DocKind::AccessApplication,
-        answers: &[DocKind::PolicyApplied, DocKind::Rejection],
-        settled_elsewhere: &[],
-        working_days: 10,
-        needs_reasons: &[DocKind::Rejection],
-        check: None,
+    &network::AppliedInForce {
+        paperwork: AnswerDeadline {
+            clause: "ugia-16",
+            describe: "every access application (category and address lists) is applied, and the User told, within 10 working days of receipt, or refused with reasons",
+            trigger: DocKind::AccessApplication,
+            answers: &[DocKind::PolicyApplied, DocKind::Rejection],
+            settled_elsewhere: &[],
+            working_days: 10,
+            needs_reasons: &[DocKind::Rejection],
+            check: None,
+        },
     },
     &FormCheck {
         clause: "ugia-15-2",

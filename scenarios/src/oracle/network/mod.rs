@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use qaqpa_reports::{Evidence, Judgement, Verdict};
 use qaqpa_sim::clock;
 use qaqpa_sim::packetnet::PolicyAct;
-use qaqpa_sim::trace::{Event, FlowSeen, Observation, Trace};
+use qaqpa_sim::trace::{DocKind, Event, FlowSeen, Observation, Trace};
 
 use super::{Oracle, OracleCtx};
 
@@ -79,19 +79,87 @@ fn in_force(granted: Timestamp, t: Timestamp) -> bool {
     granted <= t && t < year_after(granted)
 }
 
-fn exemption_at(
-    acts: &[(Timestamp, &PolicyAct)],
-    user: &str,
-    class: &str,
-    t: Timestamp,
-) -> Option<Timestamp> {
-    acts.iter().rev().find_map(|(at, a)| match a {
-        PolicyAct::Exemption {
-            organisation,
-            class: c,
-        } if organisation == user && c == class && *at <= t => Some(*at),
-        _ => None,
-    })
+/// An opening of a default-blocked class for one organisation (ureq-134-2, ugia-15-1): a
+/// policy act the scenario had the STS apply, or the STS's notice to the User that the
+/// requested lists are applied (ugia-16). `sources` limits it to the notice's addresses.
+struct Grant {
+    at: Timestamp,
+    organisation: String,
+    class: String,
+    sources: Vec<String>,
+    /// Told to the User in a notice (ugia-16), rather than a scenario's act.
+    notified: bool,
+}
+
+impl Grant {
+    fn covers(&self, f: &FlowSeen, class: &str) -> bool {
+        self.organisation == f.user
+            && self.class == class
+            && self.at <= f.first
+            && (self.sources.is_empty()
+                || f.src
+                    .parse()
+                    .is_ok_and(|ip| self.sources.iter().any(|p| prefix_contains(p, ip))))
+    }
+}
+
+/// The classes a notice's category list opens: the default-blocked ones an exemption can open.
+fn listed_classes(categories: &str) -> Vec<String> {
+    categories
+        .split([';', ','])
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| BLOCKED_CLASSES.contains(&c.as_str()) && c != "vpn" && c != "malicious")
+        .collect()
+}
+
+fn grants(trace: &Trace) -> Vec<Grant> {
+    let mut out = Vec::new();
+    for o in trace.observations() {
+        match &o.event {
+            Event::PolicyAct(PolicyAct::Exemption {
+                organisation,
+                class,
+            }) => out.push(Grant {
+                at: o.at,
+                organisation: organisation.clone(),
+                class: class.clone(),
+                sources: vec![],
+                notified: false,
+            }),
+            Event::Document(d) if d.doc == DocKind::PolicyApplied => {
+                let sources: Vec<String> = d
+                    .fields
+                    .get("addresses")
+                    .map(|a| {
+                        a.split([';', ',', ' '])
+                            .filter(|p| !p.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for class in listed_classes(d.fields.get("categories").map_or("", String::as_str)) {
+                    out.push(Grant {
+                        at: o.at,
+                        organisation: d.to.clone(),
+                        class,
+                        sources: sources.clone(),
+                        notified: true,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The latest grant before the flow that covers its class.
+fn exemption_at(grants: &[Grant], f: &FlowSeen, class: &str) -> Option<Timestamp> {
+    grants
+        .iter()
+        .rev()
+        .find(|g| g.covers(f, class))
+        .map(|g| g.at)
 }
 
 fn vpn_channel(acts: &[(Timestamp, &PolicyAct)], f: &FlowSeen) -> Option<Timestamp> {
@@ -305,6 +373,7 @@ impl Oracle for DefaultBlocking {
     }
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         let acts = acts(trace);
+        let grants = grants(trace);
         let mut t = Tally::new(
             self.clause(),
             "a default-blocked flow may have at most its first `window` frames forwarded while the gateway classifies it; every later frame must be dropped",
@@ -319,8 +388,7 @@ impl Oracle for DefaultBlocking {
             };
             let exempt = (class != "vpn"
                 && class != "malicious"
-                && exemption_at(&acts, &f.user, class, f.first)
-                    .is_some_and(|g| in_force(g, f.first)))
+                && exemption_at(&grants, f, class).is_some_and(|g| in_force(g, f.first)))
                 || (class == "vpn" && vpn_channel(&acts, f).is_some());
             if exempt {
                 continue;
@@ -409,7 +477,7 @@ impl Oracle for ExemptionYear {
         "a class exempted for an organisation passes for that organisation within one calendar year of the grant, and is blocked again after it unless renewed"
     }
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let acts = acts(trace);
+        let grants = grants(trace);
         let mut t = Tally::new(
             self.clause(),
             "within a year of the grant the exempted class passes without drops; after the year it is blocked beyond the classification window",
@@ -418,7 +486,7 @@ impl Oracle for ExemptionYear {
             let Some(class) = exemptable_class(f) else {
                 continue;
             };
-            let Some(granted) = exemption_at(&acts, &f.user, class, f.first) else {
+            let Some(granted) = exemption_at(&grants, f, class) else {
                 continue;
             };
             let until = year_after(granted);
@@ -646,7 +714,7 @@ impl Oracle for ExemptionScope {
         "while an exemption is in force for one organisation and one class, that organisation's other default-blocked classes and other organisations' traffic of that class stay blocked"
     }
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let acts = acts(trace);
+        let grants = grants(trace);
         let mut t = Tally::new(
             self.clause(),
             "an exemption covers only the requester and the class it names: other flows of default-blocked classes are blocked beyond the classification window",
@@ -655,11 +723,8 @@ impl Oracle for ExemptionScope {
             let Some(class) = exemptable_class(f) else {
                 continue;
             };
-            let any_in_force = acts
-                .iter()
-                .any(|(at, a)| matches!(a, PolicyAct::Exemption { .. }) && in_force(*at, f.first));
-            let own =
-                exemption_at(&acts, &f.user, class, f.first).is_some_and(|g| in_force(g, f.first));
+            let any_in_force = grants.iter().any(|g| in_force(g.at, f.first));
+            let own = exemption_at(&grants, f, class).is_some_and(|g| in_force(g, f.first));
             if !any_in_force || own {
                 continue;
             }
@@ -681,5 +746,79 @@ impl Oracle for ExemptionScope {
             }
         }
         t.judge(ctx)
+    }
+}
+
+/// ugia-16: the lists are applied and the User told within 10 working days (`paperwork`),
+/// and what the notice says is applied is in force on the gateway, as the taps see it.
+pub struct AppliedInForce {
+    pub paperwork: super::AnswerDeadline,
+}
+
+impl Oracle for AppliedInForce {
+    fn clause(&self) -> &'static str {
+        self.paperwork.clause
+    }
+    fn describe(&self) -> &'static str {
+        "every access application (category and address lists) is applied, and the User told, within 10 working days of receipt, or refused with reasons; from the notice on, the User's flows of a default-blocked class the notice lists, from the addresses it lists, pass the gateway"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let paperwork = self.paperwork.judge(ctx, trace);
+        let mut t = Tally::new(
+            self.clause(),
+            "a class the STS's notice says is applied passes for the User's listed addresses from the notice on, for a calendar year",
+        );
+        let notices: Vec<Grant> = grants(trace).into_iter().filter(|g| g.notified).collect();
+        for (o, f) in flows(trace) {
+            let Some(class) = exemptable_class(f) else {
+                continue;
+            };
+            let Some(notice) = notices
+                .iter()
+                .rev()
+                .find(|g| g.covers(f, class) && in_force(g.at, f.first))
+            else {
+                continue;
+            };
+            if f.dropped > 0 {
+                t.fail(
+                    o,
+                    f,
+                    format!(
+                        "{class} flow {} had {} frame(s) dropped although the STS told {} at {} that {class} was applied",
+                        flow_id(f),
+                        f.dropped,
+                        f.user,
+                        clock::display(notice.at)
+                    ),
+                );
+            } else {
+                t.pass(o, f);
+            }
+        }
+        let network = t.judge(ctx);
+        merge(paperwork, network)
+    }
+}
+
+/// Two judgements of one clause as one: the worse verdict decides; both findings are kept.
+fn merge(a: Judgement, b: Judgement) -> Judgement {
+    if b.verdict == Verdict::NotTested {
+        return a;
+    }
+    if a.verdict == Verdict::NotTested {
+        return b;
+    }
+    let verdict = if b.verdict.severity() > a.verdict.severity() {
+        b.verdict
+    } else {
+        a.verdict
+    };
+    let mut evidence = a.evidence;
+    evidence.extend(b.evidence);
+    Judgement {
+        verdict,
+        finding: format!("{}; on the network: {}", a.finding, b.finding),
+        evidence,
     }
 }
