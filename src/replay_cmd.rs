@@ -37,9 +37,14 @@ pub struct ReplayArgs {
 pub struct ScoreArgs {
     /// The nDPI corpus folder (default: ../shared/corpus/ndpi, or $QAQPA_SHARED/corpus/ndpi).
     pub dir: Option<PathBuf>,
-    /// Further signature lists (e.g. the malicious lists nDPI's results were made with).
+    /// Further signature lists, after the user's lists nDPI's results were made with
+    /// (`_context/example`: categories.txt, sha1_fingerprints.csv, ja3_fingerprints.csv),
+    /// which are loaded unless --builtin-only.
     #[arg(long = "signatures")]
     pub signatures: Vec<PathBuf>,
+    /// Score with the built-in lists (and --signatures) only, not the corpus's own lists.
+    #[arg(long)]
+    pub builtin_only: bool,
     /// Print every disagreement after the table.
     #[arg(long)]
     pub misses: bool,
@@ -244,7 +249,18 @@ pub fn ndpi_score(args: &ScoreArgs, out: &mut dyn Write) -> Result<(), String> {
             dir.display()
         ));
     }
-    let sigs = load_sigs(&args.signatures)?;
+    let mut lists = if args.builtin_only {
+        Vec::new()
+    } else {
+        score::context_lists(&dir)
+    };
+    lists.extend(args.signatures.iter().cloned());
+    let sigs = load_sigs(&lists)?;
+    writeln!(out, "lists: built-in").map_err(io)?;
+    for l in &lists {
+        writeln!(out, "lists: {}", l.display()).map_err(io)?;
+    }
+    writeln!(out).map_err(io)?;
     let s = score::score(&dir, &sigs);
     for e in &s.errors {
         eprintln!("qaqpa: {e}");

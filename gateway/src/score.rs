@@ -191,6 +191,23 @@ impl Score {
     }
 }
 
+/// The user's lists nDPI's expected results were made with (`ndpiReader -c categories.txt
+/// -S sha1_fingerprints.csv -j ja3_fingerprints.csv`, `_context/tests/do.sh.in`), those
+/// present under `dir/_context/example`. The `-G` list folder and `-p protos.txt` are not
+/// among them: the former is not shipped with the corpus, the latter names nDPI's own
+/// protocols.
+pub fn context_lists(dir: &Path) -> Vec<PathBuf> {
+    [
+        "categories.txt",
+        "sha1_fingerprints.csv",
+        "ja3_fingerprints.csv",
+    ]
+    .iter()
+    .map(|f| dir.join("_context/example").join(f))
+    .filter(|p| p.is_file())
+    .collect()
+}
+
 /// The corpus captures with nDPI results under `dir` (sorted; `_context` skipped).
 pub fn captures(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -7,8 +7,8 @@ use super::packet::{
     PROTO_AH, PROTO_ESP, PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_IGMP, PROTO_TCP, PROTO_UDP,
     Packet,
 };
-use super::proto::{self, TlsStart};
-use super::sigs::{Class, Signatures};
+use super::proto::{self, CertScan, TlsStart};
+use super::sigs::{Class, Label, Signatures};
 
 /// How many packets with payload the classifier looks at before it gives up and calls the
 /// flow an unknown application.
@@ -31,9 +31,15 @@ pub struct Detection {
     pub tls: bool,
 }
 
-/// [`Dpi::seen`]: a NoMachine media datagram, a RakNet frame set.
+/// [`Dpi::seen`]: a NoMachine media datagram, a RakNet frame set, a STUN message, a DTLS
+/// ClientHello without an SNI (the server's certificate is awaited), LoL: Wild Rift's
+/// 69-byte opening, a RakNet message that is not plausible (RakNet ruled out).
 const SEEN_NOMACHINE: u8 = 1;
 const SEEN_RAKNET: u8 = 2;
+const SEEN_STUN: u8 = 4;
+const SEEN_DTLS: u8 = 8;
+const SEEN_WILDRIFT: u8 = 16;
+const SEEN_NOT_RAKNET: u8 = 32;
 
 /// Marks [`Dpi::hs_word`] as an Epic Online Services opening word.
 const EPIC_TAG: u64 = 1 << 63;
@@ -49,8 +55,9 @@ pub struct Dpi {
     ovpn_hits: [u8; 2],
     ovpn_ops: [u16; 2],
     ovpn_reset: bool,
-    /// A TLS session without an SNI: wait for the server's certificate.
-    tls_no_sni: bool,
+    /// A TLS session whose server certificate is read before deciding (no SNI, or a
+    /// certificate fingerprint list is loaded).
+    srv: Option<Box<SrvTls>>,
     /// A QUIC connection's client Initial packets, while its ClientHello is incomplete.
     quic: Option<Box<super::quic::Crypto>>,
     quic_pkts: u8,
@@ -74,6 +81,33 @@ struct Reasm {
     next_seq: u32,
     buf: Vec<u8>,
     join: Vec<u8>,
+}
+
+/// The server's side of a TLS session while its Certificate message is awaited: the
+/// detection the ClientHello gave, and the server's stream (bounded by [`MAX_HELLO`]).
+#[derive(Debug, Default)]
+struct SrvTls {
+    pending: Detection,
+    /// What a client-fingerprint (JA3) list says about the ClientHello.
+    fp: Label,
+    no_sni: bool,
+    /// The direction the ClientHello travelled (`c2s` of its packet).
+    hello_c2s: bool,
+    started: bool,
+    next_seq: u32,
+    buf: Vec<u8>,
+    join: Vec<u8>,
+}
+
+/// A fingerprint list's label on a detection: its class and category, when it has them.
+fn with_fp(mut d: Detection, fp: Label) -> Detection {
+    if fp.class.is_some() {
+        d.class = fp.class;
+    }
+    if fp.category.is_some() {
+        d.category = fp.category;
+    }
+    d
 }
 
 pub enum Step {
@@ -137,11 +171,14 @@ impl Dpi {
         match r {
             Some(d) => {
                 self.stream = None;
+                self.srv = None;
                 Step::Done(d)
             }
             None if self.payload_pkts >= MAX_DPI_PACKETS => {
                 self.stream = None;
-                Step::Done(app(Class::UnknownApplication, "unknown"))
+                let d = self.give_up();
+                self.srv = None;
+                Step::Done(d)
             }
             None => Step::More,
         }
@@ -149,48 +186,123 @@ impl Dpi {
 
     /// The flow ended (or was evicted) undecided.
     pub fn give_up(&self) -> Detection {
-        if self.payload_pkts == 0 {
+        if let Some(s) = &self.srv {
+            with_fp(s.pending.clone(), s.fp)
+        } else if self.seen & SEEN_DTLS != 0 {
+            dtls_detection(None)
+        } else if self.seen & SEEN_STUN != 0 {
+            app(Class::Other, "stun")
+        } else if self.payload_pkts == 0 {
             app(Class::Other, "no-payload")
         } else {
             app(Class::UnknownApplication, "unknown")
         }
     }
 
-    fn tls_client(&mut self, p: &Packet<'_>, b: &[u8], sigs: &Signatures) -> Option<Detection> {
+    /// A ClientHello was read (`raw`: the client's stream from its start). Decides now, or
+    /// waits for the server's certificate when the hello has no SNI or a certificate
+    /// fingerprint list is loaded.
+    fn hello_seen(
+        &mut self,
+        sigs: &Signatures,
+        raw: &[u8],
+        h: &proto::Hello<'_>,
+        c2s: bool,
+    ) -> Option<Detection> {
+        let d = tls_hello(sigs, h);
+        let mut fp = Label::default();
+        if sigs.has_ja3() {
+            let mut join = Vec::new();
+            let mut text = Vec::new();
+            if let Some(body) = proto::client_hello_body(raw, &mut join)
+                && proto::ja3_string(body, &mut text).is_some()
+            {
+                use md5::Digest;
+                let sum: [u8; 16] = md5::Md5::digest(&text).into();
+                fp = sigs.ja3(&sum).unwrap_or_default();
+            }
+        }
+        let no_sni = h.sni.is_none();
+        if d.class != Some(Class::Malicious) && (no_sni || sigs.has_cert_sha1()) {
+            self.srv = Some(Box::new(SrvTls {
+                pending: d,
+                fp,
+                no_sni,
+                hello_c2s: c2s,
+                ..Default::default()
+            }));
+            return None;
+        }
+        Some(with_fp(d, fp))
+    }
+
+    /// A server packet while its certificate is awaited.
+    fn server_tls(&mut self, p: &Packet<'_>, b: &[u8], sigs: &Signatures) -> Option<Detection> {
+        let s = self.srv.as_mut()?;
+        if !s.started {
+            s.started = true;
+            s.next_seq = p.seq;
+        }
+        if p.seq != s.next_seq {
+            return None; // a retransmission or a gap: the budget ends the wait
+        }
+        s.next_seq = s.next_seq.wrapping_add(b.len() as u32);
+        let take = b.len().min(MAX_HELLO - s.buf.len());
+        s.buf.extend_from_slice(&b[..take]);
+        let SrvTls {
+            buf,
+            join,
+            pending,
+            no_sni,
+            fp,
+            ..
+        } = &mut **s;
+        let d = match proto::server_certificate(buf, join) {
+            CertScan::Found(cert) => cert_detection(sigs, cert, *no_sni, pending),
+            CertScan::More if take == b.len() => return None,
+            _ => std::mem::take(pending),
+        };
+        Some(with_fp(d, *fp))
+    }
+
+    fn tls_client(
+        &mut self,
+        p: &Packet<'_>,
+        b: &[u8],
+        c2s: bool,
+        sigs: &Signatures,
+    ) -> Option<Detection> {
         // continue a reassembly
-        if let Some(r) = self.stream.as_mut() {
+        if let Some(mut r) = self.stream.take() {
             if p.seq == r.next_seq && r.buf.len() + b.len() <= MAX_HELLO {
                 r.buf.extend_from_slice(b);
                 r.next_seq = r.next_seq.wrapping_add(b.len() as u32);
             } else if p.seq != r.next_seq {
+                self.stream = Some(r);
                 return None; // out of order or retransmission: wait for the missing bytes
             } else {
                 return Some(tls_detection(sigs, None));
             }
-            let r = self.stream.as_mut().expect("present");
-            return match proto::tls_start(&r.buf) {
-                TlsStart::Hello(h) => Some(tls_hello(sigs, &h)),
-                TlsStart::NeedsJoin => {
-                    let Reasm { buf, join, .. } = &mut **r;
-                    let h = proto::join_records(buf, join);
-                    Some(tls_hello(sigs, &h))
+            let Reasm { buf, join, .. } = &mut *r;
+            let h = match proto::tls_start(buf) {
+                TlsStart::Hello(h) => h,
+                TlsStart::NeedsJoin => proto::join_records(buf, join),
+                TlsStart::Partial { .. } => {
+                    self.stream = Some(r);
+                    return None;
                 }
-                TlsStart::Partial { .. } => None,
-                _ => Some(tls_detection(sigs, None)),
+                _ => return Some(tls_detection(sigs, None)),
             };
+            return self.hello_seen(sigs, buf, &h, c2s);
         }
         match proto::tls_start(b) {
             TlsStart::NotTls => None,
-            TlsStart::Hello(h) if h.sni.is_none() => {
-                self.tls_no_sni = true;
-                None
-            }
-            TlsStart::Hello(h) => Some(tls_hello(sigs, &h)),
+            TlsStart::Hello(h) => self.hello_seen(sigs, b, &h, c2s),
             TlsStart::OtherHandshake => Some(tls_detection(sigs, None)),
             TlsStart::NeedsJoin => {
                 let mut join = Vec::new();
                 let h = proto::join_records(b, &mut join);
-                Some(tls_hello(sigs, &h))
+                self.hello_seen(sigs, b, &h, c2s)
             }
             TlsStart::Partial { .. } => {
                 let mut buf = Vec::with_capacity(4096);
@@ -213,26 +325,20 @@ impl Dpi {
         first: bool,
         sigs: &Signatures,
     ) -> Option<Detection> {
-        if self.tls_no_sni {
-            if let Some(cn) = proto::server_cert_name(b) {
-                let cn = cn.strip_prefix(b"*.").unwrap_or(cn);
-                let mut d = named(sigs, "tls", cn, false, true);
-                d.class.get_or_insert(Class::Other);
-                return Some(d);
+        if let Some(s) = &self.srv {
+            // the client's further bytes are not looked at; the server's are its certificate
+            if c2s == s.hello_c2s {
+                return None;
             }
-            // TLS 1.3 hides the certificate; after the server's first flight, decide
-            if !c2s && self.s2c >= 3 || self.payload_pkts >= 6 {
-                return Some(tls_detection(sigs, None));
-            }
-            return None;
+            return self.server_tls(p, b, sigs);
         }
         // the ClientHello normally opens the client's stream; a capture that starts late
         // or a reversed first packet still shows it later or from the other side
         if self.stream.is_some() || b.first() == Some(&0x16) {
-            if let Some(d) = self.tls_client(p, b, sigs) {
+            if let Some(d) = self.tls_client(p, b, c2s, sigs) {
                 return Some(d);
             }
-            if self.stream.is_some() {
+            if self.stream.is_some() || self.srv.is_some() {
                 return None;
             }
         }
@@ -271,6 +377,13 @@ impl Dpi {
         }
         if stratum(b) {
             return Some(app(Class::Malicious, "mining"));
+        }
+        if let Some(g) = game_tcp(b, c2s, p.dport) {
+            return Some(app(Class::Game, g));
+        }
+        // UltraSurf (nDPI's ultrasurf.c): the server's stream opens with a fixed 8-byte magic
+        if b.len() >= 8 && b[..8] == [0xcc, 0x1c, 0x30, 0x41, 0x5b, 0xa4, 0x38, 0x66] {
+            return Some(app(Class::Vpn, "ultrasurf"));
         }
         if b.len() >= 4
             && usize::from(u16::from_be_bytes([b[0], b[1]])) == b.len() - 2
@@ -316,17 +429,26 @@ impl Dpi {
             return Some(app(Class::RemoteAccess, "rdp-udp"));
         }
         if let Some(h) = proto::dtls_hello(b) {
-            return Some(match h.sni {
-                Some(s) => named(sigs, "dtls", s, true, true),
-                None => Detection {
-                    class: Some(Class::Other),
-                    app: "dtls",
-                    tls: true,
-                    ..Default::default()
-                },
-            });
+            if let Some(s) = h.sni {
+                return Some(named(sigs, "dtls", s, true, true));
+            }
+            // no SNI: the server's certificate names the service
+            self.seen |= SEEN_DTLS;
+            return None;
         }
+        if self.seen & SEEN_DTLS != 0 {
+            if let Some(cert) = proto::dtls_server_certificate(b) {
+                return Some(cert_detection(sigs, cert, true, &dtls_detection(None)));
+            }
+            return None;
+        }
+        // STUN (RFC 8489): the magic cookie; ICE sessions go on to DTLS (WebRTC), whose
+        // certificate may name the service, or to media: look no further than that
         if b.len() >= 20 && b[4..8] == [0x21, 0x12, 0xa4, 0x42] && b[0] & 0xc0 == 0 {
+            self.seen |= SEEN_STUN;
+            return None;
+        }
+        if self.seen & SEEN_STUN != 0 {
             return Some(app(Class::Other, "stun"));
         }
         if c2s && (self.quic.is_some() || quic_long(b) || gquic(b)) {
@@ -373,6 +495,9 @@ impl Dpi {
             None => {}
         }
         if let Some(g) = game_udp(b) {
+            return Some(app(Class::Game, g));
+        }
+        if let Some(g) = game_datagram(b, ports, self.payload_pkts == 1) {
             return Some(app(Class::Game, g));
         }
         if blizzard_udp(b, ports) {
@@ -460,12 +585,44 @@ impl Dpi {
                 self.hs_word = EPIC_TAG | u64::from(w);
             }
         }
-        if first && self.hs_word & EPIC_TAG != 0 && self.payload_pkts == 2 && b.len() > 4 {
+        // the reply is the other side's first datagram, within the flow's first four
+        if first
+            && self.hs_word & EPIC_TAG != 0
+            && (2..=4).contains(&self.payload_pkts)
+            && b.len() > 4
+        {
             let w = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
             if u64::from(w) == (self.hs_word & 0xffff_ffff) | 0x08 {
                 return Some(app(Class::Game, "epicgames"));
             }
             self.hs_word = 0;
+        }
+        // League of Legends: Wild Rift (nDPI's lol_wild_rift.c): a 69-byte datagram opening
+        // 0x04000000 answered by a 359-byte one opening 0x10000000
+        if b.len() == 69 && b[..4] == [4, 0, 0, 0] {
+            self.seen |= SEEN_WILDRIFT;
+        } else if self.seen & SEEN_WILDRIFT != 0 && b.len() == 359 && b[..4] == [0x10, 0, 0, 0] {
+            return Some(app(Class::Game, "lol-wild-rift"));
+        }
+        // Call of Duty: Mobile (nDPI's cod_mobile.c): within the first four datagrams, one
+        // over 350 bytes opening 0xce that names the loadout strings of the game's lobby
+        if self.payload_pkts <= 4
+            && b.len() > 350
+            && b[0] == 0xce
+            && proto::find(b, b"LOC_PREFAB_LOADOUTNAME_1").is_some()
+        {
+            return Some(app(Class::Game, "cod-mobile"));
+        }
+        // RakNet's offline messages (nDPI's raknet.c, wiki.vg Raknet_Protocol): each message
+        // of the flow must fit its type's fixed layout; enough of them decide
+        if self.seen & SEEN_NOT_RAKNET == 0 {
+            match raknet_offline(b) {
+                Some(need) if self.payload_pkts >= need => {
+                    return Some(app(Class::Game, "raknet"));
+                }
+                Some(_) => {}
+                None => self.seen |= SEEN_NOT_RAKNET,
+            }
         }
         None
     }
@@ -600,6 +757,50 @@ fn tor_like(sni: &[u8]) -> bool {
         }
     }
     digit && longest >= 4
+}
+
+fn dtls_detection(sni: Option<&[u8]>) -> Detection {
+    Detection {
+        class: Some(Class::Other),
+        app: "dtls",
+        tls: true,
+        sni: sni.is_some(),
+        ..Default::default()
+    }
+}
+
+/// The decision from a server certificate (DER, whole): without an SNI, the first of its
+/// names (subject CN, subjectAltNames, organisations) a list knows names the flow; a
+/// certificate fingerprint list (SHA-1, nDPI's sha1_fingerprints.csv) may label it.
+fn cert_detection(sigs: &Signatures, cert: &[u8], no_sni: bool, pending: &Detection) -> Detection {
+    let mut d = pending.clone();
+    if no_sni {
+        let mut hit: Option<(&[u8], Label)> = None;
+        let mut first: Option<&[u8]> = None;
+        proto::cert_names(cert, |n| {
+            let n = n.strip_prefix(b"*.").unwrap_or(n);
+            first.get_or_insert(n);
+            let l = sigs.name(n);
+            if l.class.is_some() || l.category.is_some() {
+                hit = Some((n, l));
+                return true;
+            }
+            false
+        });
+        if let Some(n) = hit.map(|h| h.0).or(first) {
+            let app = d.app;
+            d = named(sigs, app, n, false, true);
+            d.class.get_or_insert(Class::Other);
+        }
+    }
+    if sigs.has_cert_sha1() {
+        use sha1::Digest;
+        let sum: [u8; 20] = sha1::Sha1::digest(cert).into();
+        if let Some(l) = sigs.cert_sha1(&sum) {
+            d = with_fp(d, l);
+        }
+    }
+    d
 }
 
 fn tls_detection(sigs: &Signatures, sni: Option<&[u8]>) -> Detection {
@@ -756,6 +957,178 @@ fn blizzard_udp(b: &[u8], ports: [u16; 2]) -> bool {
         && (b[2..4] == [0x03, 0x00] || b[2..4] == [0x34, 0x00] || b[..14].iter().all(|&x| x == 0))
 }
 
+/// RakNet's offline (unconnected) messages and handshake (nDPI's raknet.c after
+/// wiki.vg's Raknet_Protocol): the message id and the layout it fixes. `Some(n)`: a
+/// plausible message, RakNet once the flow has `n` datagrams; `None`: not RakNet.
+/// Connected frame sets and ACKs are [`raknet_datagram`]'s.
+fn raknet_offline(b: &[u8]) -> Option<u8> {
+    let ip = |o: usize| match b.get(o) {
+        Some(4) => Some(4usize),
+        Some(6) => Some(16),
+        _ => None,
+    };
+    let mtu_ok = |o: usize| {
+        b.get(o..o + 2)
+            .is_some_and(|m| u16::from_be_bytes([m[0], m[1]]) <= 1500)
+    };
+    if b.len() < 7 {
+        return None;
+    }
+    match b[0] {
+        0x00 if b.len() == 8 => Some(6),                 // connected ping
+        0x01 | 0x02 if b.len() == 32 => Some(6),         // unconnected ping
+        0x03 if b.len() == 16 => Some(6),                // connected pong
+        0x05 if b.len() >= 18 && b[17] <= 10 => Some(6), // open connection request 1
+        0x06 if b.len() == 28 && b[25] <= 1 && mtu_ok(26) => Some(4),
+        0x07 => {
+            let a = ip(17)?;
+            (b.len() == 18 + a + 2 + 2 + 8 && mtu_ok(20 + a)).then_some(3)
+        }
+        0x08 => {
+            let a = ip(25)?;
+            (b.len() == 26 + a + 2 + 2 + 1 && mtu_ok(28 + a)).then_some(3)
+        }
+        0x09 if b.len() == 16 => Some(6), // connection request
+        0x10 | 0x13 => {
+            // as nDPI reads it: an address type at offset 0 (the id itself, so none)
+            let mut o = 4 + ip(0).unwrap_or(0);
+            if b[0] == 0x10 {
+                o += 2;
+            }
+            for _ in 0..10 {
+                o += 3 + ip(o).unwrap_or(0);
+            }
+            (o + 16 == b.len()).then_some(3)
+        }
+        0x19 if b.len() == 25 && b[17] <= 10 => Some(3), // incompatible protocol
+        // unconnected pong: the server's MOTD, its 16-bit length fitting the datagram
+        0x1c if b.len() >= 35 => {
+            let l = usize::from(u16::from_be_bytes([b[33], b[34]]));
+            (l > 0 && l + 35 == b.len()).then_some(3)
+        }
+        0x80..=0x8d | 0xa0 | 0xc0 => Some(u8::MAX),
+        _ => None,
+    }
+}
+
+/// Game signatures of one datagram from nDPI's dissectors (cited per rule). `first`: the
+/// flow's first datagram.
+fn game_datagram(b: &[u8], ports: [u16; 2], first: bool) -> Option<&'static str> {
+    let be32 = |o: usize| {
+        b.get(o..o + 4)
+            .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    // Among Us (nDPI's among_us.c): the handshake's first 8 bytes are fixed
+    if b.len() > 9 && b[..8] == [0x08, 0x00, 0x01, 0x00, 0x80, 0xd9, 0x02, 0x03] {
+        return Some("among-us");
+    }
+    // Gaijin Entertainment (nDPI's gaijin_entertainment.c): a 52-byte 0x8fff00 / 0x82ff0001
+    // hello, or the game's plain-text telemetry events
+    if b.len() == 52 && b[..3] == [0x8f, 0xff, 0] && be32(4) == Some(0x82ff_0001) {
+        return Some("gaijin");
+    }
+    if b.len() > 100
+        && (b.starts_with(b"embeddedupdater.")
+            || b.starts_with(b"app.start")
+            || b.starts_with(b"app.stage"))
+    {
+        return Some("gaijin");
+    }
+    // LoL: Wild Rift (nDPI's lol_wild_rift.c): a 22-byte datagram opening 0x0102c841 and
+    // ending "A0B1"
+    if b.len() == 22 && be32(0) == Some(0x0102_c841) && b.ends_with(b"A0B1") {
+        return Some("lol-wild-rift");
+    }
+    // Call of Duty: Mobile (nDPI's cod_mobile.c): the 12-byte "ping" on its port 7500
+    if b.len() == 12 && ports.contains(&7500) && &b[8..12] == b"ping" {
+        return Some("cod-mobile");
+    }
+    // Riot Games (nDPI's riotgames.c): a 53-byte datagram with a fixed 8-byte trailer
+    if b.len() == 53 && b.ends_with(&[0x3c, 0xb1, 0x1f, 0x2d, 0xea, 0x23, 0x46, 0x0c]) {
+        return Some("riotgames");
+    }
+    // Toca Boca's Photon traffic (nDPI's toca_boca.c): a ping of 0x7d bytes, the first
+    // datagram's connect command, an acknowledgement command of 20 bytes
+    if b.len() >= 13 && b[..8] == [0x7d; 8] {
+        return Some("tocaboca");
+    }
+    if first && b.len() >= 24 && be32(0) == Some(0xffff_0001) && be32(12) == Some(0x02ff_0104) {
+        return Some("tocaboca");
+    }
+    if b.len() >= 32
+        && matches!(u16::from_be_bytes([b[2], b[3]]), 1..=3)
+        && matches!(be32(12), Some(0x01ff_0000 | 0x0100_0000))
+        && be32(16) == Some(0x14)
+    {
+        return Some("tocaboca");
+    }
+    // Blizzard's Warcraft Rumble (nDPI's blizzard.c): the client's fixed 23-byte hello
+    if b.len() == 23
+        && b[..23]
+            == [
+                0xff, 0xff, 0xff, 0xff, 0xa3, 0x1f, 0xb6, 0x1e, 0, 0, 0x40, 1, 0, 0, 0, 0, 0, 0, 0,
+                4, 3, 2, 1,
+            ]
+    {
+        return Some("blizzard");
+    }
+    None
+}
+
+/// Game signatures of a TCP segment from nDPI's dissectors (cited per rule).
+fn game_tcp(b: &[u8], c2s: bool, dport: u16) -> Option<&'static str> {
+    let be32 = |o: usize| {
+        b.get(o..o + 4)
+            .map(|x| u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+    };
+    // Tencent Games (nDPI's tencent_games.c): four framings of its game protocol
+    if b.len() > 50
+        && (be32(0) == Some(0x3366_000b) && b[4..6] == [0, 0x0b]
+            || be32(0) == Some(0x4366_aa00) && be32(12) == Some(0x10e6_8601)
+            || be32(0) == Some(0xaa00_0000) && be32(10) == Some(0x10e6_8601)
+            || b[..2] == [0, 0]
+                && usize::from(u16::from_be_bytes([b[2], b[3]])) == b.len() - 4
+                && b[4..6] == [0x78, 0x01])
+    {
+        return Some("tencent-games");
+    }
+    // Path of Exile (nDPI's pathofexile.c): the login packet's fixed fields around the
+    // character's name, and Path of Exile 2's 19-byte variant
+    if b.len() == 19
+        && b[0] == 0
+        && b[1..3] == [3, 0]
+        && b[7..9] == [2, 0]
+        && be32(15) == Some(0x40)
+    {
+        return Some("path-of-exile");
+    }
+    if (26..50).contains(&b.len())
+        && b[0] == 0
+        && b[6] == 0
+        && b[1..3] == [3, 0]
+        && b[7..9] == [2, 0]
+        && be32(b.len() - 8) == Some(0)
+        && be32(b.len() - 4) == Some(0x4000_0001)
+    {
+        return Some("path-of-exile");
+    }
+    // Battle.net (nDPI's blizzard.c, starcraft.c): the client's first message to
+    // Blizzard's documented game port 1119
+    if c2s
+        && dport == 1119
+        && (b.starts_with(&[0x41, 0, 0, 0x0a, 0x66, 0x52, 0xed, 0xc6])
+            || b.starts_with(&[0x4a, 0, 0, 0x0a, 0x66, 0x02, 0x0a, 0xed, 0x2d, 0x66])
+            || b.starts_with(&[0x49, 0, 0, 0x0a, 0x66, 0x02, 0x0a, 0xed, 0x2d, 0x66]))
+    {
+        return Some("battle.net");
+    }
+    // World of Warcraft (nDPI's blizzard.c): the connection's greeting string
+    if b.starts_with(b"WORLD OF WARCRAFT CONNECTION") {
+        return Some("wow");
+    }
+    None
+}
+
 /// Game networking protocols shared by many titles, recognised from their framing.
 fn game_udp(b: &[u8]) -> Option<&'static str> {
     if source_engine(b) {
@@ -773,7 +1146,7 @@ fn game_udp(b: &[u8]) -> Option<&'static str> {
     }
     // Riot Games' UDP game protocol (nDPI's riotgames.c): every datagram ends with the
     // 8-byte trailer 0xaaaaaaaa 0xbbbbbbbb
-    if b.len() > 16 && b.ends_with(&[0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb]) {
+    if b.len() > 8 && b.ends_with(&[0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xbb, 0xbb]) {
         return Some("riotgames");
     }
     // Nintendo's Pia peer-to-peer library: a fixed 4-byte magic
@@ -1227,6 +1600,152 @@ mod tests {
         assert_eq!(raknet_datagram(&f), Some(false));
         f.push(0);
         assert_eq!(raknet_datagram(&f), None);
+    }
+
+    #[test]
+    fn ndpi_game_datagrams() {
+        let p = [40000, 22023];
+        let mut au = vec![0x08, 0x00, 0x01, 0x00, 0x80, 0xd9, 0x02, 0x03];
+        au.extend_from_slice(b"AAAAAAA");
+        assert_eq!(game_datagram(&au, p, true), Some("among-us"));
+        au[5] = 0xd8;
+        assert_eq!(game_datagram(&au, p, true), None);
+        let mut g = vec![0x8f, 0xff, 0, 1, 0x82, 0xff, 0, 1];
+        g.resize(52, 0);
+        assert_eq!(game_datagram(&g, p, true), Some("gaijin"));
+        g.push(0);
+        assert_eq!(game_datagram(&g, p, true), None);
+        let mut w = vec![0x01, 0x02, 0xc8, 0x41];
+        w.resize(18, 0);
+        w.extend_from_slice(b"A0B1");
+        assert_eq!(game_datagram(&w, p, true), Some("lol-wild-rift"));
+        w[21] = b'2';
+        assert_eq!(game_datagram(&w, p, true), None);
+        let ping: Vec<u8> = vec![
+            0xbb, 0xb6, 0x53, 0xea, 0x96, 0xfd, 0xbb, 0x03, b'p', b'i', b'n', b'g',
+        ];
+        assert_eq!(
+            game_datagram(&ping, [40282, 7500], false),
+            Some("cod-mobile")
+        );
+        assert_eq!(game_datagram(&ping, [40282, 7501], false), None);
+        let mut t = vec![0x7d; 12];
+        t.push(0x12);
+        assert_eq!(game_datagram(&t, p, false), Some("tocaboca"));
+        t[7] = 0x7c;
+        assert_eq!(game_datagram(&t, p, false), None);
+        let mut r = vec![0u8; 45];
+        r.extend_from_slice(&[0x3c, 0xb1, 0x1f, 0x2d, 0xea, 0x23, 0x46, 0x0c]);
+        assert_eq!(game_datagram(&r, p, false), Some("riotgames"));
+        r.push(0);
+        assert_eq!(game_datagram(&r, p, false), None);
+    }
+
+    #[test]
+    fn ndpi_game_segments() {
+        let mut t = vec![0x33, 0x66, 0x00, 0x0b, 0x00, 0x0b];
+        t.resize(76, 0);
+        assert_eq!(game_tcp(&t, true, 65010), Some("tencent-games"));
+        t[5] = 0x0c;
+        assert_eq!(game_tcp(&t, true, 65010), None);
+        let mut poe = vec![0, 3, 0, 0x37, 0x75, 0x60, 0, 2, 0];
+        poe.extend_from_slice(b"\x09nDPI_Test\xec\x8f");
+        poe.resize(23, 0x11);
+        poe.extend_from_slice(&[0, 0, 0, 0, 0x40, 0, 0, 1]);
+        assert_eq!(game_tcp(&poe, true, 6112), Some("path-of-exile"));
+        let n = poe.len();
+        poe[n - 1] = 2;
+        assert_eq!(game_tcp(&poe, true, 6112), None);
+        let mut bn = vec![0x4a, 0, 0, 0x0a, 0x66, 0x02, 0x0a, 0xed, 0x2d, 0x66];
+        bn.resize(102, 0x20);
+        assert_eq!(game_tcp(&bn, true, 1119), Some("battle.net"));
+        assert_eq!(game_tcp(&bn, true, 1120), None);
+        assert_eq!(game_tcp(&bn, false, 1119), None);
+    }
+
+    #[test]
+    fn ndpi_game_handshakes() {
+        // Wild Rift: 69 bytes opening 0x04000000, then 359 bytes opening 0x10000000
+        let mut d = Dpi::default();
+        let mut a = vec![4, 0, 0, 0];
+        a.resize(69, 0x21);
+        let mut b = vec![0x10, 0, 0, 0];
+        b.resize(359, 0x22);
+        d.payload_pkts = 1;
+        assert!(d.game_handshake(&a, true, true).is_none());
+        d.payload_pkts = 2;
+        assert!(d.game_handshake(&b, false, true).is_some());
+        let mut d = Dpi {
+            payload_pkts: 2,
+            ..Default::default()
+        };
+        assert!(d.game_handshake(&b, false, true).is_none());
+        // RakNet unconnected pong: MOTD length fits the datagram; three of them decide
+        let mut pong = vec![0x1c];
+        pong.extend_from_slice(&[0x11; 32]);
+        pong.extend_from_slice(&[0, 2, b'A', b'A']);
+        assert_eq!(raknet_offline(&pong), Some(3));
+        let mut bad = pong.clone();
+        bad[34] = 3;
+        assert_eq!(raknet_offline(&bad), None);
+        let mut d = Dpi::default();
+        for n in 1..=3u8 {
+            d.payload_pkts = n;
+            let r = d.game_handshake(&pong, true, n == 1);
+            assert_eq!(r.is_some(), n == 3, "{n}");
+        }
+        // Epic: the reply may come after further datagrams of the opener
+        let mut d = Dpi::default();
+        let mut e = vec![0x47, 0x1a, 0x20, 0x00, 8, 0x98];
+        e.resize(50, 0);
+        d.payload_pkts = 1;
+        assert!(d.game_handshake(&e, true, true).is_none());
+        d.payload_pkts = 3;
+        assert!(d.game_handshake(&e, true, false).is_none());
+        e[3] = 0x08;
+        d.payload_pkts = 4;
+        assert!(d.game_handshake(&e, false, true).is_some());
+    }
+
+    fn pkt(proto: u8, payload: &[u8]) -> Packet<'_> {
+        Packet {
+            src: [0; 16],
+            dst: [0; 16],
+            proto,
+            sport: 50000,
+            dport: 443,
+            tcp_flags: 0,
+            seq: 1,
+            payload,
+            fragment: false,
+        }
+    }
+
+    #[test]
+    fn ultrasurf_and_stun_then_dtls() {
+        let sigs = Signatures::builtin();
+        let mut us = vec![0xcc, 0x1c, 0x30, 0x41, 0x5b, 0xa4, 0x38, 0x66];
+        us.resize(200, 0x99);
+        let d = Dpi::default().tcp(&pkt(PROTO_TCP, &us), &us, false, true, &sigs);
+        assert_eq!(d.and_then(|d| d.class), Some(Class::Vpn));
+        us[7] = 0x67;
+        let d = Dpi::default().tcp(&pkt(PROTO_TCP, &us), &us, false, true, &sigs);
+        assert_eq!(d.and_then(|d| d.class), None);
+        // STUN, then a datagram that is not DTLS: a media stream, not looked into
+        let mut d = Dpi::default();
+        let mut stun = vec![0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42];
+        stun.resize(20, 7);
+        assert!(
+            d.udp(&pkt(PROTO_UDP, &stun), &stun, true, true, &sigs)
+                .is_none()
+        );
+        assert_eq!(d.give_up().app, "stun");
+        let rtp = [0x80u8; 40];
+        let det = d
+            .udp(&pkt(PROTO_UDP, &rtp), &rtp, true, false, &sigs)
+            .expect("decided");
+        assert_eq!((det.class, det.app), (Some(Class::Other), "stun"));
+        assert_eq!(Dpi::default().give_up().app, "no-payload");
     }
 
     #[test]

@@ -419,6 +419,264 @@ fn cert_subject_cn(der_bytes: &[u8]) -> Option<&[u8]> {
     cn.filter(|v| !v.is_empty() && v.iter().all(|c| c.is_ascii_graphic() || *c == b' '))
 }
 
+/// What a TLS server's stream shows of its certificate so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertScan<'a> {
+    /// The first certificate of the Certificate message, whole (DER).
+    Found(&'a [u8]),
+    /// The Certificate message has not arrived whole yet.
+    More,
+    /// No plaintext certificate will come: a record other than a handshake (TLS 1.3's
+    /// encrypted flight, a resumed session's ChangeCipherSpec, an alert), a ServerHelloDone
+    /// first, or bytes that are not TLS records.
+    Absent,
+}
+
+fn u24(b: &[u8]) -> usize {
+    (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2])
+}
+
+/// The first certificate of a TLS ≤ 1.2 server's Certificate message (RFC 5246 §7.4.2),
+/// from the server's stream as reassembled so far: the handshake bodies of consecutive
+/// records are joined into `join` (the caller's reusable buffer), then the handshake
+/// messages walked.
+pub fn server_certificate<'j>(b: &[u8], join: &'j mut Vec<u8>) -> CertScan<'j> {
+    join.clear();
+    let mut i = 0;
+    while i + 5 <= b.len() {
+        if b[i] != 0x16 || b[i + 1] != 3 {
+            return CertScan::Absent;
+        }
+        let l = usize::from(u16::from_be_bytes([b[i + 3], b[i + 4]]));
+        let end = (i + 5 + l).min(b.len());
+        join.extend_from_slice(&b[i + 5..end]);
+        i += 5 + l;
+    }
+    let hs: &'j [u8] = join;
+    let mut j = 0;
+    while j + 4 <= hs.len() {
+        let (t, ml) = (hs[j], u24(&hs[j + 1..j + 4]));
+        match t {
+            // read once the whole message is at hand, as nDPI reads it (a chain cut short
+            // by the capture is not a certificate to trust the names of)
+            11 => {
+                if hs.len() < j + 4 + ml {
+                    return CertScan::More;
+                }
+                let h = &hs[j + 7..j + 10];
+                let cl = u24(h);
+                if cl == 0 || cl + 6 > ml {
+                    return CertScan::Absent;
+                }
+                return match hs.get(j + 10..j + 10 + cl) {
+                    Some(c) => CertScan::Found(c),
+                    None => CertScan::More,
+                };
+            }
+            // ServerHello, HelloVerifyRequest, NewSessionTicket: the certificate may follow
+            2..=4 => j += 4 + ml,
+            _ => return CertScan::Absent,
+        }
+    }
+    CertScan::More
+}
+
+/// The first certificate of a DTLS server flight's Certificate message when it travels
+/// unfragmented in one datagram (RFC 6347 §4.2.2: a 13-byte record header, a 12-byte
+/// handshake header with message_seq, fragment_offset 0 and fragment_length = length).
+pub fn dtls_server_certificate(b: &[u8]) -> Option<&[u8]> {
+    let mut i = 0;
+    while i + 13 <= b.len() {
+        let l = usize::from(u16::from_be_bytes([b[i + 11], b[i + 12]]));
+        let body = b.get(i + 13..i + 13 + l)?;
+        if b[i] == 0x16 && b[i + 1] == 0xfe && body.len() >= 18 && body[0] == 11 {
+            let len = u24(&body[1..4]);
+            if u24(&body[6..9]) != 0 || u24(&body[9..12]) != len {
+                return None;
+            }
+            let cl = u24(&body[15..18]);
+            return body.get(18..18 + cl).filter(|_| cl > 0);
+        }
+        i += 13 + l;
+    }
+    None
+}
+
+/// A whole DER element: (tag, contents, rest); `None` when the bytes stop short of it.
+fn der_whole(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (t, body, rest) = der(b)?;
+    let hdr = b.len() - body.len() - rest.len();
+    let len = if hdr == 2 {
+        usize::from(b[1])
+    } else {
+        b[2..hdr].iter().fold(0, |a, &x| (a << 8) | usize::from(x))
+    };
+    (body.len() == len).then_some((t, body, rest))
+}
+
+/// The values of the attributes `oid` of an X.501 Name, in order, as printable text.
+fn dn_values<'a>(name: &'a [u8], oid: &[u8], f: &mut impl FnMut(&'a [u8]) -> bool) -> bool {
+    let mut rdns = name;
+    while let Some((_, set, rest)) = der(rdns) {
+        let mut atvs = set;
+        while let Some((_, atv, more)) = der(atvs) {
+            if let Some((6, o, r2)) = der(atv)
+                && o == oid
+                && let Some((_, v, _)) = der(r2)
+                && !v.is_empty()
+                && v.iter().all(|c| c.is_ascii_graphic() || *c == b' ')
+                && f(v)
+            {
+                return true;
+            }
+            atvs = more;
+        }
+        rdns = rest;
+    }
+    false
+}
+
+/// The names a whole certificate (DER) gives its holder, in the order they identify it:
+/// the subject's common names, the subjectAltName dNSNames, the subject's organisation,
+/// the issuer's organisation (RFC 5280 §4.1, §4.2.1.6). `f` returns true to stop.
+pub fn cert_names<'a>(cert: &'a [u8], mut f: impl FnMut(&'a [u8]) -> bool) {
+    const CN: [u8; 3] = [0x55, 0x04, 0x03];
+    const O: [u8; 3] = [0x55, 0x04, 0x0a];
+    let Some((0x30, c, _)) = der_whole(cert) else {
+        return;
+    };
+    let Some((_, tbs, _)) = der(c) else { return };
+    let mut r = tbs;
+    if r.first() == Some(&0xa0) {
+        let Some(x) = der(r) else { return };
+        r = x.2;
+    }
+    let mut fields = [&[][..]; 6];
+    for slot in &mut fields {
+        let Some((_, v, rest)) = der(r) else { break };
+        *slot = v;
+        r = rest;
+    }
+    // serial, signature, issuer, validity, subject, subjectPublicKeyInfo; then [1], [2], [3]
+    let (issuer, subject) = (fields[2], fields[4]);
+    if dn_values(subject, &CN, &mut f) {
+        return;
+    }
+    while let Some((t, v, rest)) = der(r) {
+        if t == 0xa3 {
+            let mut exts = der(v).map(|x| x.1).unwrap_or(&[]);
+            while let Some((_, ext, more)) = der(exts) {
+                if let Some((6, oid, r2)) = der(ext)
+                    && oid == [0x55, 0x1d, 0x11]
+                {
+                    let r2 = match der(r2) {
+                        Some((1, _, r3)) => r3, // critical
+                        _ => r2,
+                    };
+                    if let Some((4, os, _)) = der(r2)
+                        && let Some((0x30, names, _)) = der(os)
+                    {
+                        let mut n = names;
+                        while let Some((t, v, more)) = der(n) {
+                            if t == 0x82
+                                && !v.is_empty()
+                                && v.iter().all(u8::is_ascii_graphic)
+                                && f(v)
+                            {
+                                return;
+                            }
+                            n = more;
+                        }
+                    }
+                }
+                exts = more;
+            }
+        }
+        r = rest;
+    }
+    if dn_values(subject, &O, &mut f) {
+        return;
+    }
+    dn_values(issuer, &O, &mut f);
+}
+
+/// The JA3 string of a ClientHello body (after the handshake header): the client's version,
+/// cipher suites, extension types, supported groups and EC point formats, in decimal,
+/// GREASE values (RFC 8701) left out (Salesforce's JA3 definition).
+pub fn ja3_string(body: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    use std::io::Write;
+    let grease = |v: u16| v & 0x0f0f == 0x0a0a && v >> 8 == v & 0xff;
+    let list = |out: &mut Vec<u8>, vals: &mut dyn Iterator<Item = u16>| {
+        let mut first = true;
+        for v in vals.filter(|v| !grease(*v)) {
+            if !first {
+                out.push(b'-');
+            }
+            first = false;
+            let _ = write!(out, "{v}");
+        }
+    };
+    let pairs = |b: &[u8]| -> Vec<u16> {
+        b.chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect()
+    };
+    out.clear();
+    let mut r = Rd::new(body);
+    let version = r.u16()?;
+    r.take(32)?;
+    let sid = r.u8()?;
+    r.take(usize::from(sid))?;
+    let cs = r.u16()?;
+    let ciphers = r.take(usize::from(cs))?;
+    let cm = r.u8()?;
+    r.take(usize::from(cm))?;
+    let _ = write!(out, "{version},");
+    list(out, &mut pairs(ciphers).into_iter());
+    out.push(b',');
+    let (mut types, mut groups, mut formats) = (Vec::new(), Vec::new(), Vec::new());
+    if let Some(total) = r.u16() {
+        let mut e = Rd::new(r.take(usize::from(total)).unwrap_or(r.rest()));
+        while let (Some(t), Some(l)) = (e.u16(), e.u16()) {
+            let Some(data) = e.take(usize::from(l)) else {
+                break;
+            };
+            types.push(t);
+            match t {
+                10 if data.len() >= 2 => groups = pairs(&data[2..]),
+                11 if !data.is_empty() => {
+                    formats = data[1..].iter().map(|&x| u16::from(x)).collect()
+                }
+                _ => {}
+            }
+        }
+    }
+    list(out, &mut types.into_iter());
+    out.push(b',');
+    list(out, &mut groups.into_iter());
+    out.push(b',');
+    list(out, &mut formats.into_iter());
+    Some(())
+}
+
+/// The ClientHello body (after the 4-byte handshake header) from the start of a client's
+/// stream, its records' handshake bodies joined into `join`.
+pub fn client_hello_body<'j>(b: &[u8], join: &'j mut Vec<u8>) -> Option<&'j [u8]> {
+    join.clear();
+    let mut i = 0;
+    while i + 5 <= b.len() && b[i] == 0x16 {
+        let l = usize::from(u16::from_be_bytes([b[i + 3], b[i + 4]]));
+        let end = (i + 5 + l).min(b.len());
+        join.extend_from_slice(&b[i + 5..end]);
+        i = end;
+    }
+    let hs: &'j [u8] = join;
+    if hs.len() < 4 || hs[0] != 1 {
+        return None;
+    }
+    hs.get(4..4 + u24(&hs[1..4]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,6 +735,121 @@ mod tests {
         let mut buf = Vec::new();
         assert_eq!(join_records(&two, &mut buf).sni, Some(&b"example.org"[..]));
     }
+
+    /// A minimal certificate (not signed: only its structure is read) with a subject CN, an
+    /// organisation and a subjectAltName.
+    fn cert(cn: &str, org: &str, san: &str) -> Vec<u8> {
+        fn tlv(t: u8, v: &[u8]) -> Vec<u8> {
+            let mut o = vec![t];
+            if v.len() < 128 {
+                o.push(v.len() as u8);
+            } else {
+                o.extend_from_slice(&[0x82, (v.len() >> 8) as u8, v.len() as u8]);
+            }
+            o.extend_from_slice(v);
+            o
+        }
+        let atv = |oid: &[u8], v: &str| {
+            tlv(
+                0x31,
+                &tlv(0x30, &[tlv(6, oid), tlv(0x0c, v.as_bytes())].concat()),
+            )
+        };
+        let subject = tlv(
+            0x30,
+            &[atv(&[0x55, 4, 10], org), atv(&[0x55, 4, 3], cn)].concat(),
+        );
+        let issuer = tlv(0x30, &atv(&[0x55, 4, 3], "Test CA"));
+        let san = tlv(
+            0x30,
+            &[
+                tlv(6, &[0x55, 0x1d, 0x11]),
+                tlv(4, &tlv(0x30, &tlv(0x82, san.as_bytes()))),
+            ]
+            .concat(),
+        );
+        let tbs = tlv(
+            0x30,
+            &[
+                tlv(0xa0, &tlv(2, &[2])),
+                tlv(2, &[1]),
+                tlv(0x30, &tlv(6, &[0x2a])),
+                issuer,
+                tlv(0x30, &[]),
+                subject,
+                tlv(0x30, &[]),
+                tlv(0xa3, &tlv(0x30, &san)),
+            ]
+            .concat(),
+        );
+        tlv(
+            0x30,
+            &[tbs, tlv(0x30, &tlv(6, &[0x2a])), tlv(3, &[0, 1])].concat(),
+        )
+    }
+
+    #[test]
+    fn certificate_names_and_server_flight() {
+        let c = cert("sni.example.net", "Example VPN", "vpn.example.org");
+        let mut names = Vec::new();
+        cert_names(&c, |n| {
+            names.push(String::from_utf8_lossy(n).into_owned());
+            false
+        });
+        assert_eq!(names, ["sni.example.net", "vpn.example.org", "Example VPN"]);
+        // ServerHello, then the Certificate message in a second record
+        let mut msg = vec![11, 0, 0, 0];
+        let l = c.len() + 3;
+        msg.extend_from_slice(&[(l >> 16) as u8, (l >> 8) as u8, l as u8]);
+        msg.extend_from_slice(&[(c.len() >> 16) as u8, (c.len() >> 8) as u8, c.len() as u8]);
+        msg.extend_from_slice(&c);
+        let ml = msg.len() - 4;
+        msg[1..4].copy_from_slice(&[(ml >> 16) as u8, (ml >> 8) as u8, ml as u8]);
+        let mut flight = vec![0x16, 3, 3, 0, 6, 2, 0, 0, 2, 3, 3];
+        flight.extend_from_slice(&[0x16, 3, 3, (msg.len() >> 8) as u8, msg.len() as u8]);
+        flight.extend_from_slice(&msg);
+        let mut join = Vec::new();
+        assert_eq!(
+            server_certificate(&flight, &mut join),
+            CertScan::Found(&c[..])
+        );
+        // one byte short of the whole Certificate message: wait
+        assert_eq!(
+            server_certificate(&flight[..flight.len() - 1], &mut join),
+            CertScan::More
+        );
+        // TLS 1.3: ChangeCipherSpec, then encrypted records
+        let mut tls13 = flight[..11].to_vec();
+        tls13.extend_from_slice(&[0x14, 3, 3, 0, 1, 1]);
+        assert_eq!(server_certificate(&tls13, &mut join), CertScan::Absent);
+        // a certificate cut short names nothing
+        let mut cut = Vec::new();
+        cert_names(&c[..c.len() - 1], |n| {
+            cut.push(n.to_vec());
+            false
+        });
+        assert!(cut.is_empty());
+    }
+
+    #[test]
+    fn ja3_of_a_hello() {
+        let h = hello("example.org");
+        let mut join = Vec::new();
+        let body = client_hello_body(&h, &mut join).unwrap();
+        let mut out = Vec::new();
+        ja3_string(body, &mut out).unwrap();
+        assert_eq!(out, b"771,4865,0,,");
+        // GREASE values are left out
+        let mut g = h.clone();
+        let i = FIRST_SUITE;
+        g[i..i + 2].copy_from_slice(&[0x1a, 0x1a]);
+        let body = client_hello_body(&g, &mut join).unwrap();
+        ja3_string(body, &mut out).unwrap();
+        assert_eq!(out, b"771,,0,,");
+    }
+
+    /// The offset of the first cipher suite in [`hello`]'s output.
+    const FIRST_SUITE: usize = 5 + 4 + 2 + 32 + 1 + 2;
 
     #[test]
     fn dns_and_http() {

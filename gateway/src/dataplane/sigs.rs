@@ -181,6 +181,10 @@ pub fn parse_prefix(s: &str) -> Option<(Addr, u8)> {
 pub struct Signatures {
     names: FnvMap<Box<str>, Label>,
     ips: PrefixTrie<Label>,
+    /// TLS server certificates by SHA-1 fingerprint (nDPI's `sha1_fingerprints.csv`).
+    cert_sha1: FnvMap<[u8; 20], Label>,
+    /// TLS clients by JA3 fingerprint (MD5, nDPI's `ja3_fingerprints.csv`).
+    ja3: FnvMap<[u8; 16], Label>,
     /// Category names, indexed by [`Label::category`].
     pub categories: Vec<String>,
 }
@@ -332,8 +336,10 @@ impl Signatures {
         Ok(n)
     }
 
-    /// Reads a user's list file: `<label>.domains`, `<label>.ips`, or an nDPI category file
-    /// (`name<TAB>category-id`, with names and addresses mixed).
+    /// Reads a user's list file: `<label>.domains`, `<label>.ips`, an nDPI category file
+    /// (`name<TAB>category-id`, with names and addresses mixed), or an nDPI fingerprint list
+    /// (abuse.ch SSLBL CSV): `date,sha1,reason` certificates or `ja3,first,last,reason`
+    /// clients, recognised from their first entry.
     pub fn add_file(&mut self, path: &Path) -> Result<usize, SigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| SigError::Io {
@@ -345,8 +351,75 @@ impl Signatures {
         match ext {
             "domains" => self.add_domains(stem, &text, &file),
             "ips" => self.add_ips(stem, &text, &file),
-            _ => self.add_ndpi_categories(&text, &file),
+            _ => match fingerprint_kind(&text) {
+                Some(kind) => self.add_fingerprints(kind, FINGERPRINT_LABEL, &text, &file),
+                None => self.add_ndpi_categories(&text, &file),
+            },
         }
+    }
+
+    /// Adds a fingerprint list in nDPI's CSV forms: [`Fingerprint::CertSha1`] lines are
+    /// `listing-date,sha1-hex,reason`, [`Fingerprint::Ja3`] lines `ja3-md5-hex,first-seen,
+    /// last-seen,reason`; `#` comments. Every entry takes `label`.
+    pub fn add_fingerprints(
+        &mut self,
+        kind: Fingerprint,
+        label: &str,
+        text: &str,
+        file: &str,
+    ) -> Result<usize, SigError> {
+        let l = self.label_of(label);
+        let mut n = 0;
+        for (i, line) in text.lines().enumerate() {
+            let t = line.split('#').next().unwrap_or("").trim();
+            if t.is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = t.split(',').map(str::trim).collect();
+            let err = |message: String| SigError::Line {
+                file: file.into(),
+                line: i + 1,
+                message,
+            };
+            match kind {
+                Fingerprint::CertSha1 => {
+                    let Some(h) = fields.get(1).and_then(|f| hex::<20>(f)) else {
+                        return Err(err(format!(
+                            "`{t}`: expected `listing-date,sha1 (40 hex digits),reason`"
+                        )));
+                    };
+                    self.cert_sha1.insert(h, l);
+                }
+                Fingerprint::Ja3 => {
+                    let Some(h) = fields.first().and_then(|f| hex::<16>(f)) else {
+                        return Err(err(format!(
+                            "`{t}`: expected `ja3 (32 hex digits),first-seen,last-seen,reason`"
+                        )));
+                    };
+                    self.ja3.insert(h, l);
+                }
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    pub fn has_cert_sha1(&self) -> bool {
+        !self.cert_sha1.is_empty()
+    }
+
+    pub fn has_ja3(&self) -> bool {
+        !self.ja3.is_empty()
+    }
+
+    /// What the certificate lists say about a server certificate's SHA-1.
+    pub fn cert_sha1(&self, h: &[u8; 20]) -> Option<Label> {
+        self.cert_sha1.get(h).copied()
+    }
+
+    /// What the client-fingerprint lists say about a ClientHello's JA3 (MD5).
+    pub fn ja3(&self, h: &[u8; 16]) -> Option<Label> {
+        self.ja3.get(h).copied()
     }
 
     /// nDPI's category file: `name-or-address<TAB>id`; ids 99 and 100 are malicious.
@@ -423,6 +496,50 @@ impl Signatures {
     }
 }
 
+/// The fingerprint lists' forms (nDPI's `-S` and `-j` files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fingerprint {
+    CertSha1,
+    Ja3,
+}
+
+/// The label fingerprint-list entries take. nDPI, whose lists these are, raises a risk on a
+/// match (`NDPI_MALICIOUS_SHA1_CERTIFICATE`, `NDPI_MALICIOUS_JA3`) and keeps the flow's
+/// protocol and category: a JA3 is shared by every client built on the same TLS library. So
+/// a match is recorded as this category (the TLS session is inspected, never passed through)
+/// and leaves the class to the flow's own signatures.
+pub const FINGERPRINT_LABEL: &str = "malicious-fingerprint";
+
+/// Recognises an nDPI fingerprint list from its first entry.
+pub fn fingerprint_kind(text: &str) -> Option<Fingerprint> {
+    let first = text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .find(|l| !l.is_empty())?;
+    let f: Vec<&str> = first.split(',').map(str::trim).collect();
+    if f.len() >= 2 && hex::<20>(f[1]).is_some() {
+        Some(Fingerprint::CertSha1)
+    } else if hex::<16>(f[0]).is_some() {
+        Some(Fingerprint::Ja3)
+    } else {
+        None
+    }
+}
+
+/// `N` bytes written as 2N hex digits (either case).
+fn hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let s = s.as_bytes();
+    if s.len() != 2 * N {
+        return None;
+    }
+    let d = |c: u8| (c as char).to_digit(16).map(|v| v as u8);
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = (d(s[2 * i])? << 4) | d(s[2 * i + 1])?;
+    }
+    Some(out)
+}
+
 impl<V: Copy> PrefixTrie<V> {
     fn lookup_exact(&self, addr: &Addr, len: u8) -> Option<V> {
         let mut n = 0usize;
@@ -463,6 +580,36 @@ mod tests {
         assert_eq!(t.lookup(&parse_prefix("10.2.2.3").unwrap().0), Some(1));
         assert_eq!(t.lookup(&parse_prefix("11.2.2.3").unwrap().0), None);
         assert_eq!(t.lookup(&parse_prefix("::1").unwrap().0), None);
+    }
+
+    #[test]
+    fn fingerprint_lists_in_ndpi_form() {
+        let sha1 = "# Listingdate,SHA1,Listingreason\n\
+                    1970-01-01 00:00:00,0DDB34F875632C7E1EC09D75827F82D2336DFEB6, Fake\n";
+        assert_eq!(fingerprint_kind(sha1), Some(Fingerprint::CertSha1));
+        let ja3 = "# ja3_md5,Firstseen,Lastseen,Listingreason\n\
+                   b386946a5a44d1ddcc843bc75336dfce,2017-07-14 18:08:15,2019-07-27 20:42:54,Dridex\n";
+        assert_eq!(fingerprint_kind(ja3), Some(Fingerprint::Ja3));
+        assert_eq!(fingerprint_kind("internetbadguys.com\t100\n"), None);
+        let mut s = Signatures::default();
+        s.add_fingerprints(Fingerprint::CertSha1, FINGERPRINT_LABEL, sha1, "t")
+            .unwrap();
+        s.add_fingerprints(Fingerprint::Ja3, FINGERPRINT_LABEL, ja3, "t")
+            .unwrap();
+        let h = hex::<20>("0ddb34f875632c7e1ec09d75827f82d2336dfeb6").unwrap();
+        let l = s.cert_sha1(&h).unwrap();
+        assert_eq!(s.category_name(l.category.unwrap()), FINGERPRINT_LABEL);
+        assert_eq!(l.class, None);
+        assert!(
+            s.ja3(&hex::<16>("b386946a5a44d1ddcc843bc75336dfce").unwrap())
+                .is_some()
+        );
+        assert!(s.ja3(&[0; 16]).is_none());
+        let bad = format!("{sha1}2022-07-02 07:02:11,3784422d67a6ae0c82d60eeaf3850960a9896c,X\n");
+        let e = s
+            .add_fingerprints(Fingerprint::CertSha1, FINGERPRINT_LABEL, &bad, "sha1.csv")
+            .unwrap_err();
+        assert!(e.to_string().starts_with("sha1.csv:3:"), "{e}");
     }
 
     #[test]
