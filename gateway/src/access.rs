@@ -10,6 +10,7 @@ use qaqpa_sim::target::{Clerk, Defect, Desk, DeskEnv};
 use qaqpa_sim::trace::{Channel, DocKind, Document};
 
 use crate::dataplane::Class;
+use crate::dataplane::sigs::parse_prefix;
 
 pub const DEFECTS: &[Defect] = &[
     Defect {
@@ -116,6 +117,16 @@ impl Desk for AccessDesk {
             .collect();
         env.send_at(at, app.answer(doc, Channel::Aps, fields, reasons));
         if doc == DocKind::PolicyApplied {
+            let sources: Vec<String> = app
+                .fields
+                .get("addresses")
+                .map(|a| {
+                    a.split([';', ',', ' '])
+                        .filter(|p| parse_prefix(p).is_some())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
             let opened = if self.clerk.has("ugia-notice-before-policy") {
                 env.answer_at(&mut self.clerk, clock::local(at).date(), 3)
             } else {
@@ -128,6 +139,7 @@ impl Desk for AccessDesk {
                         PolicyAct::Exemption {
                             organisation: app.from.clone(),
                             class: class.as_str().to_string(),
+                            sources: sources.clone(),
                         },
                     );
                 }

@@ -74,6 +74,13 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "ugia-exemption-ignores-addresses",
+        system: "ugia",
+        description: "an exemption granted for the addresses a User listed opens its class for the organisation's whole network",
+        clauses: &["ureq-134-2", "ureq-134-1"],
+        warns: &[],
+    },
+    Defect {
         id: "ugia-exemption-for-everyone",
         system: "ugia",
         description: "an exemption granted to one organisation opens its class for every organisation",

@@ -32,6 +32,7 @@ impl ReferencePacketGateway {
             notice_ipv4_only: on("ugia-notice-ipv4-only"),
             block_outlives_update: on("ugia-block-outlives-update"),
             blocks_before_term: on("ugia-blocks-before-term"),
+            exemption_ignores_sources: on("ugia-exemption-ignores-addresses"),
         };
         ReferencePacketGateway {
             engine: Engine::new(
@@ -94,13 +95,14 @@ impl PacketGateway for ReferencePacketGateway {
             PolicyAct::Exemption {
                 organisation,
                 class,
+                sources,
             } => {
                 let c = Class::parse(class)
                     .ok_or_else(|| format!("exemption class `{class}` is not a policy class"))?;
                 if c == Class::Vpn {
                     return Err("a VPN exemption is a declared channel (vpn-channel), never a whole class (ureq-133.4)".into());
                 }
-                p.add_exemption(organisation, c, at, None);
+                p.add_exemption(organisation, c, sources, at, None)?;
             }
             PolicyAct::VpnChannel {
                 organisation,

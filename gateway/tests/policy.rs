@@ -126,9 +126,11 @@ fn a_remote_access_exemption_lasts_one_calendar_year() {
         p.add_exemption(
             "ministry",
             Class::RemoteAccess,
+            &[],
             "2025-03-01T05:00:00Z".parse().unwrap(),
             None,
-        );
+        )
+        .unwrap();
     });
     let ssh = ipv4_tcp(
         [10, 1, 0, 5],

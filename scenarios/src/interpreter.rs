@@ -227,12 +227,11 @@ pub fn play(
                 }
             }
             Happening::Apply(act) => {
-                let gw = packet_gw(&mut gateway, target, seed).map_err(|source| {
-                    PlayError::Target {
+                let gw =
+                    packet_gw(&mut gateway, target, seed).map_err(|source| PlayError::Target {
                         file: file(),
                         source,
-                    }
-                })?;
+                    })?;
                 gw.apply(now, &act).map_err(|message| PlayError::Replay {
                     file: file(),
                     message: format!("the desk's own policy act: {message}"),

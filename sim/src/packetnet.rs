@@ -40,7 +40,14 @@ pub enum PolicyAct {
     },
     /// ugia-15-1, ureq-134-2: on an organisation's signed request, a default-blocked class
     /// is opened for it for one calendar year.
-    Exemption { organisation: String, class: String },
+    /// `sources` limits it to the User's listed addresses (ugia-15); empty, the whole
+    /// organisation's catalogued network.
+    Exemption {
+        organisation: String,
+        class: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sources: Vec<String>,
+    },
     /// ureq-133.4: a VPN channel declared with its exact source, destination, port and
     /// protocol, opened for one calendar year.
     VpnChannel {

@@ -37,12 +37,16 @@ pub struct Faults {
     pub block_outlives_update: bool,
     /// Noticed sources are blocked at once, without the operator's 5 working days.
     pub blocks_before_term: bool,
+    /// An exemption limited to listed addresses opens the whole organisation.
+    pub exemption_ignores_sources: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Exemption {
     pub org: u16,
     pub class: Class,
+    /// The listed source prefixes it is limited to; empty, the whole organisation.
+    pub sources: PrefixTrie<()>,
     pub from_us: u64,
     pub until_us: u64,
 }
@@ -99,6 +103,9 @@ pub struct PolicyFile {
 pub struct ExemptionFile {
     pub organisation: String,
     pub class: String,
+    /// Limits the exemption to these source prefixes (the User's listed addresses).
+    #[serde(default)]
+    pub sources: Vec<String>,
     pub from: jiff::Timestamp,
     /// Defaults to one calendar year after `from` (ugia-15-1).
     #[serde(default)]
@@ -185,16 +192,26 @@ impl Policy {
         &mut self,
         org: &str,
         class: Class,
+        sources: &[String],
         from: jiff::Timestamp,
         until: Option<jiff::Timestamp>,
-    ) {
+    ) -> Result<(), String> {
+        let mut trie = PrefixTrie::new();
+        for s in sources {
+            let (a, l) = parse_prefix(s).ok_or_else(|| {
+                format!("exemption source `{s}`: expected an address or prefix (a.b.c.d/n, v6/n)")
+            })?;
+            trie.insert(&a, l, ());
+        }
         let org = self.org_id(org);
         self.exemptions.push(Exemption {
             org,
             class,
+            sources: trie,
             from_us: micros(from),
             until_us: micros(until.unwrap_or_else(|| one_year_after(from))),
         });
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -242,7 +259,7 @@ impl Policy {
             if class == Class::Vpn {
                 return Err("a VPN exemption names its channels exactly: use [[vpn]] with src, dst, port and proto (ureq-133.4)".into());
             }
-            p.add_exemption(&e.organisation, class, e.from, e.until);
+            p.add_exemption(&e.organisation, class, &e.sources, e.from, e.until)?;
         }
         for v in &pf.vpn {
             p.add_vpn(
@@ -297,7 +314,11 @@ impl Policy {
         }
         let uncatalogued = self.uncatalogued(client);
         let term_over = |t: &u64| now_us >= *t;
-        (uncatalogued && self.uncatalogued_block_from_us.as_ref().is_some_and(term_over))
+        (uncatalogued
+            && self
+                .uncatalogued_block_from_us
+                .as_ref()
+                .is_some_and(term_over))
             || ((uncatalogued || self.faults.block_outlives_update)
                 && self.noticed.get(client).is_some_and(term_over))
     }
@@ -348,7 +369,7 @@ impl Policy {
         if class.blocked_by_default() {
             if class != Class::Vpn
                 && let Some(org) = org.or(self.faults.exemption_for_everyone.then_some(u16::MAX))
-                && self.exempt(org, class, now_us)
+                && self.exempt(org, client, class, now_us)
             {
                 return (
                     Verdict::Allow,
@@ -415,10 +436,13 @@ impl Policy {
         })
     }
 
-    fn exempt(&self, org: u16, class: Class, now_us: u64) -> bool {
+    fn exempt(&self, org: u16, client: &Addr, class: Class, now_us: u64) -> bool {
         self.exemptions.iter().any(|e| {
             (e.org == org || self.faults.exemption_for_everyone)
                 && e.class == class
+                && (e.sources.is_empty()
+                    || self.faults.exemption_ignores_sources
+                    || e.sources.lookup(client).is_some())
                 && now_us >= e.from_us
                 && (now_us < e.until_us || self.faults.exemption_never_expires)
         })

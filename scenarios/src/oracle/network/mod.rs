@@ -119,11 +119,12 @@ fn grants(trace: &Trace) -> Vec<Grant> {
             Event::PolicyAct(PolicyAct::Exemption {
                 organisation,
                 class,
+                sources,
             }) => out.push(Grant {
                 at: o.at,
                 organisation: organisation.clone(),
                 class: class.clone(),
-                sources: vec![],
+                sources: sources.clone(),
                 notified: false,
             }),
             Event::Document(d) if d.doc == DocKind::PolicyApplied => {
@@ -667,7 +668,16 @@ impl Oracle for CatalogueBlock {
                 if f.offered <= f.window {
                     t.untested += 1;
                 } else if f.passed_after_window > 0 {
-                    t.fail(o, f, format!("flow {} from uncatalogued {src} at {} passed, after the deadline {}", flow_id(f), clock::display(f.first), clock::display(*deadline)));
+                    t.fail(
+                        o,
+                        f,
+                        format!(
+                            "flow {} from uncatalogued {src} at {} passed, after the deadline {}",
+                            flow_id(f),
+                            clock::display(f.first),
+                            clock::display(*deadline)
+                        ),
+                    );
                 } else {
                     t.pass(o, f);
                 }
