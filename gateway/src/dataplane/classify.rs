@@ -40,6 +40,7 @@ const SEEN_STUN: u8 = 4;
 const SEEN_DTLS: u8 = 8;
 const SEEN_WILDRIFT: u8 = 16;
 const SEEN_NOT_RAKNET: u8 = 32;
+const SEEN_EDONKEY: u8 = 64;
 
 /// Marks [`Dpi::hs_word`] as an Epic Online Services opening word.
 const EPIC_TAG: u64 = 1 << 63;
@@ -63,7 +64,7 @@ pub struct Dpi {
     quic_pkts: u8,
     utp_hits: u8,
     wg_hits: u8,
-    /// Grammars that need a second datagram: [`SEEN_NOMACHINE`], [`SEEN_RAKNET`].
+    /// Grammars that need a second datagram: [`SEEN_NOMACHINE`], [`SEEN_RAKNET`], [`SEEN_EDONKEY`].
     seen: u8,
     /// The opening magic's first byte of an Activision-style handshake (0x0c or 0x0d) and
     /// the direction it came from (bit 7: responder to initiator).
@@ -533,8 +534,12 @@ impl Dpi {
         if b.starts_with(b"BT-SEARCH * HTTP/1.1") {
             return Some(app(Class::P2p, "bittorrent-lsd"));
         }
+        // two bytes of grammar match one random datagram in ~250: a second must agree
         if edonkey_udp(b) {
-            return Some(app(Class::P2p, "edonkey"));
+            if self.seen & SEEN_EDONKEY != 0 {
+                return Some(app(Class::P2p, "edonkey"));
+            }
+            self.seen |= SEEN_EDONKEY;
         }
         if b.len() >= 8 && b[..4] == [0x2e, 0xa7, 0xd9, 0x0b] {
             return Some(app(Class::P2p, "syncthing"));
@@ -1746,6 +1751,31 @@ mod tests {
             .expect("decided");
         assert_eq!((det.class, det.app), (Some(Class::Other), "stun"));
         assert_eq!(Dpi::default().give_up().app, "no-payload");
+    }
+
+    #[test]
+    fn edonkey_udp_needs_two_datagrams() {
+        let sigs = Signatures::builtin();
+        // a Kad request; random bytes would match this two-byte grammar one time in ~250
+        let mut kad = vec![0xe4, 0x21];
+        kad.resize(35, 0x5c);
+        let mut d = Dpi::default();
+        assert!(
+            d.udp(&pkt(PROTO_UDP, &kad), &kad, true, true, &sigs)
+                .is_none()
+        );
+        let det = d
+            .udp(&pkt(PROTO_UDP, &kad), &kad, false, false, &sigs)
+            .expect("decided");
+        assert_eq!((det.class, det.app), (Some(Class::P2p), "edonkey"));
+        let other = [0x17u8; 35];
+        let mut d = Dpi::default();
+        assert!(
+            d.udp(&pkt(PROTO_UDP, &kad), &kad, true, true, &sigs)
+                .is_none()
+        );
+        let det = d.udp(&pkt(PROTO_UDP, &other), &other, false, false, &sigs);
+        assert_ne!(det.and_then(|d| d.class), Some(Class::P2p));
     }
 
     #[test]
