@@ -1,4 +1,4 @@
-//! The TLS, DTLS, QUIC, DNS and HTTP parsers on arbitrary bytes.
+//! The TLS, DTLS, QUIC, DNS and HTTP parsers on arbitrary bytes, certificates and JA3 included.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,6 +11,16 @@ fuzz_target!(|data: &[u8]| {
     let _ = proto::client_hello(data);
     let _ = proto::dtls_hello(data);
     let _ = proto::server_cert_name(data);
+    let mut join = Vec::new();
+    let _ = proto::server_certificate(data, &mut join);
+    if let Some(cert) = proto::dtls_server_certificate(data) {
+        proto::cert_names(cert, |_| false);
+    }
+    proto::cert_names(data, |_| false);
+    let mut ja3 = Vec::new();
+    let _ = proto::ja3_string(data, &mut ja3);
+    let mut join = Vec::new();
+    let _ = proto::client_hello_body(data, &mut join);
     let mut q = [0u8; 256];
     let _ = proto::dns_question(data, &mut q);
     let _ = proto::http_request(data);
