@@ -143,3 +143,23 @@ fn garbage_is_not_a_capture() {
         .to_string();
     assert!(e.contains("/nonexistent/x.pcap"), "{e}");
 }
+
+/// Crashers the `client_hello` fuzz target found: a TLS Certificate message too short to
+/// hold its certificate list's length.
+#[test]
+fn fuzz_crashers_stay_fixed() {
+    use qaqpa_gateway::dataplane::proto::{CertScan, server_certificate};
+    let crashers: [&[u8]; 2] = [
+        &[0x16, 0x03, 0x00, 0xfd, 0x0b, 0x0b, 0, 0, 0, 0x7a, 0x52, 0],
+        &[
+            0x16, 0x03, 0x2b, 0xfd, 0x0b, 0x0b, 0, 0, 0, 0x0b, 0x5f, 0x5f, 0x5f, 0,
+        ],
+    ];
+    let mut join = Vec::new();
+    for c in crashers {
+        assert!(
+            matches!(server_certificate(c, &mut join), CertScan::Absent),
+            "{c:02x?}"
+        );
+    }
+}

@@ -463,7 +463,10 @@ pub fn server_certificate<'j>(b: &[u8], join: &'j mut Vec<u8>) -> CertScan<'j> {
                 if hs.len() < j + 4 + ml {
                     return CertScan::More;
                 }
-                let h = &hs[j + 7..j + 10];
+                // certificate_list's length, then the first certificate's
+                let Some(h) = hs.get(j + 7..j + 10).filter(|_| ml >= 6) else {
+                    return CertScan::Absent;
+                };
                 let cl = u24(h);
                 if cl == 0 || cl + 6 > ml {
                     return CertScan::Absent;
