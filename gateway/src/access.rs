@@ -85,6 +85,39 @@ impl AccessDesk {
         }
         problems
     }
+
+    /// Opens on the gateway what the notice sent at `at` says is applied: the classes asked
+    /// for, from the addresses listed.
+    fn open(&mut self, at: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
+        let opened = if self.clerk.has("ugia-notice-before-policy") {
+            env.answer_at(&mut self.clerk, clock::local(at).date(), 3)
+        } else {
+            Some(at)
+        };
+        let Some(opened) = opened else {
+            return;
+        };
+        let sources: Vec<String> = app
+            .fields
+            .get("addresses")
+            .map(|a| {
+                a.split([';', ',', ' '])
+                    .filter(|p| parse_prefix(p).is_some())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for class in exempted_classes(app) {
+            env.apply_at(
+                opened,
+                PolicyAct::Exemption {
+                    organisation: app.from.clone(),
+                    class: class.as_str().to_string(),
+                    sources: sources.clone(),
+                },
+            );
+        }
+    }
 }
 
 impl Desk for AccessDesk {
@@ -117,33 +150,7 @@ impl Desk for AccessDesk {
             .collect();
         env.send_at(at, app.answer(doc, Channel::Aps, fields, reasons));
         if doc == DocKind::PolicyApplied {
-            let sources: Vec<String> = app
-                .fields
-                .get("addresses")
-                .map(|a| {
-                    a.split([';', ',', ' '])
-                        .filter(|p| parse_prefix(p).is_some())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let opened = if self.clerk.has("ugia-notice-before-policy") {
-                env.answer_at(&mut self.clerk, clock::local(at).date(), 3)
-            } else {
-                Some(at)
-            };
-            for class in exempted_classes(app) {
-                if let Some(opened) = opened {
-                    env.apply_at(
-                        opened,
-                        PolicyAct::Exemption {
-                            organisation: app.from.clone(),
-                            class: class.as_str().to_string(),
-                            sources: sources.clone(),
-                        },
-                    );
-                }
-            }
+            self.open(at, app, env);
         }
     }
 }

@@ -294,6 +294,30 @@ impl<'a> Tally<'a> {
         self.last = Some(o.at);
         self.fails.push((o, f, why));
     }
+    /// The flow must be blocked beyond its classification window; one too short to show it
+    /// cannot be judged. `why` words the failure.
+    fn expect_blocked(
+        &mut self,
+        o: &'a Observation,
+        f: &'a FlowSeen,
+        why: impl FnOnce() -> String,
+    ) {
+        if f.offered <= f.window {
+            self.untested += 1;
+        } else if f.passed_after_window > 0 {
+            self.fail(o, f, why());
+        } else {
+            self.pass(o, f);
+        }
+    }
+    /// The flow must pass with no frame dropped. `why` words the failure.
+    fn expect_passed(&mut self, o: &'a Observation, f: &'a FlowSeen, why: impl FnOnce() -> String) {
+        if f.dropped > 0 {
+            self.fail(o, f, why());
+        } else {
+            self.pass(o, f);
+        }
+    }
     fn judge(self, ctx: &OracleCtx<'_>) -> Judgement {
         let at = self.last.unwrap_or(ctx.end);
         let total = self.fails.len() + self.passes.len();
@@ -394,24 +418,14 @@ impl Oracle for DefaultBlocking {
             if exempt {
                 continue;
             }
-            if f.offered <= f.window {
-                t.untested += 1;
-                continue;
-            }
-            if f.passed_after_window > 0 {
-                t.fail(
-                    o,
-                    f,
-                    format!(
-                        "{class} flow {} had {} frame(s) passed after its first {}",
-                        flow_id(f),
-                        f.passed_after_window,
-                        f.window
-                    ),
-                );
-            } else {
-                t.pass(o, f);
-            }
+            t.expect_blocked(o, f, || {
+                format!(
+                    "{class} flow {} had {} frame(s) passed after its first {}",
+                    flow_id(f),
+                    f.passed_after_window,
+                    f.window
+                )
+            });
         }
         t.judge(ctx)
     }
@@ -442,25 +456,15 @@ impl Oracle for VpnChannelExact {
                 continue;
             }
             if vpn_channel(&acts, f).is_some() {
-                if f.dropped > 0 {
-                    t.fail(
-                        o,
-                        f,
-                        format!(
-                            "declared VPN channel {} had {} frame(s) dropped",
-                            flow_id(f),
-                            f.dropped
-                        ),
-                    );
-                } else {
-                    t.pass(o, f);
-                }
-            } else if f.offered <= f.window {
-                t.untested += 1;
-            } else if f.passed_after_window > 0 {
-                t.fail(o, f, format!("VPN flow {} is outside the declared channels yet {} frame(s) passed after the first {}", flow_id(f), f.passed_after_window, f.window));
+                t.expect_passed(o, f, || {
+                    format!(
+                        "declared VPN channel {} had {} frame(s) dropped",
+                        flow_id(f),
+                        f.dropped
+                    )
+                });
             } else {
-                t.pass(o, f);
+                t.expect_blocked(o, f, || format!("VPN flow {} is outside the declared channels yet {} frame(s) passed after the first {}", flow_id(f), f.passed_after_window, f.window));
             }
         }
         t.judge(ctx)
@@ -492,27 +496,17 @@ impl Oracle for ExemptionYear {
             };
             let until = year_after(granted);
             if f.first < until {
-                if f.dropped > 0 {
-                    t.fail(o, f, format!("{class} flow {} within the year of the exemption granted {} had {} frame(s) dropped", flow_id(f), clock::display(granted), f.dropped));
-                } else {
-                    t.pass(o, f);
-                }
-            } else if f.offered <= f.window {
-                t.untested += 1;
-            } else if f.passed_after_window > 0 {
-                t.fail(
-                    o,
-                    f,
+                t.expect_passed(o, f, || format!("{class} flow {} within the year of the exemption granted {} had {} frame(s) dropped", flow_id(f), clock::display(granted), f.dropped));
+            } else {
+                t.expect_blocked(o, f, || {
                     format!(
                         "{class} flow {} at {} still passes: the exemption granted {} ended {}",
                         flow_id(f),
                         clock::display(f.first),
                         clock::display(granted),
                         clock::display(until)
-                    ),
-                );
-            } else {
-                t.pass(o, f);
+                    )
+                });
             }
         }
         t.judge(ctx)
@@ -553,18 +547,14 @@ impl Oracle for TlsInspection {
                             f.inspected
                         ),
                     );
-                } else if f.dropped > 0 {
-                    t.fail(
-                        o,
-                        f,
+                } else {
+                    t.expect_passed(o, f, || {
                         format!(
                             "{cat} flow {} had {} frame(s) dropped instead of passing through",
                             flow_id(f),
                             f.dropped
-                        ),
-                    );
-                } else {
-                    t.pass(o, f);
+                        )
+                    });
                 }
             } else if f.inspected == 0 {
                 t.fail(
@@ -665,33 +655,21 @@ impl Oracle for CatalogueBlock {
             };
             let update = catalogued_at(&acts, *src, f.first);
             if update.is_none() && f.first > *deadline {
-                if f.offered <= f.window {
-                    t.untested += 1;
-                } else if f.passed_after_window > 0 {
-                    t.fail(
-                        o,
-                        f,
-                        format!(
-                            "flow {} from uncatalogued {src} at {} passed, after the deadline {}",
-                            flow_id(f),
-                            clock::display(f.first),
-                            clock::display(*deadline)
-                        ),
-                    );
-                } else {
-                    t.pass(o, f);
-                }
+                t.expect_blocked(o, f, || {
+                    format!(
+                        "flow {} from uncatalogued {src} at {} passed, after the deadline {}",
+                        flow_id(f),
+                        clock::display(f.first),
+                        clock::display(*deadline)
+                    )
+                });
                 continue;
             }
             // a flow of a default-blocked class is blocked for its class, not its source
             if f.truth_class.as_deref() != Some("other") {
                 continue;
             }
-            if f.dropped == 0 {
-                t.pass(o, f);
-                continue;
-            }
-            let why = match update {
+            t.expect_passed(o, f, || match update {
                 Some(u) => format!(
                     "flow {} had {} frame(s) dropped although the operator catalogued {src} at {}",
                     flow_id(f),
@@ -706,8 +684,7 @@ impl Oracle for CatalogueBlock {
                     clock::display(*notice),
                     clock::display(*deadline)
                 ),
-            };
-            t.fail(o, f, why);
+            });
         }
         t.judge(ctx)
     }
@@ -738,22 +715,14 @@ impl Oracle for ExemptionScope {
             if !any_in_force || own {
                 continue;
             }
-            if f.offered <= f.window {
-                t.untested += 1;
-            } else if f.passed_after_window > 0 {
-                t.fail(
-                    o,
-                    f,
-                    format!(
-                        "{class} flow {} of {} passed although no exemption of {} covers {class}",
-                        flow_id(f),
-                        f.user,
-                        f.user
-                    ),
-                );
-            } else {
-                t.pass(o, f);
-            }
+            t.expect_blocked(o, f, || {
+                format!(
+                    "{class} flow {} of {} passed although no exemption of {} covers {class}",
+                    flow_id(f),
+                    f.user,
+                    f.user
+                )
+            });
         }
         t.judge(ctx)
     }
@@ -790,21 +759,15 @@ impl Oracle for AppliedInForce {
             else {
                 continue;
             };
-            if f.dropped > 0 {
-                t.fail(
-                    o,
-                    f,
-                    format!(
-                        "{class} flow {} had {} frame(s) dropped although the STS told {} at {} that {class} was applied",
-                        flow_id(f),
-                        f.dropped,
-                        f.user,
-                        clock::display(notice.at)
-                    ),
-                );
-            } else {
-                t.pass(o, f);
-            }
+            t.expect_passed(o, f, || {
+                format!(
+                    "{class} flow {} had {} frame(s) dropped although the STS told {} at {} that {class} was applied",
+                    flow_id(f),
+                    f.dropped,
+                    f.user,
+                    clock::display(notice.at)
+                )
+            });
         }
         let network = t.judge(ctx);
         merge(paperwork, network)
