@@ -1,12 +1,11 @@
 //! Scores the classifier against a third party: nDPI's expected per-flow results shipped
-//! with the corpus captures (`X.pcap.flows.jsonl`). Flows match on the unordered 5-tuple;
-//! nDPI's category maps to a policy class; flows nDPI itself left `Unknown` or matched only
-//! by port or by IP are don't-care (the corpus README's method).
+//! with the corpus captures (`X.pcap.flows.jsonl`), read as the harness reads them
+//! ([`qaqpa_sim::ndpi`]). Flows match on the unordered 5-tuple.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use qaqpa_sim::ndpi::{self, NdpiFlow};
 
 use crate::dataplane::capture;
 use crate::dataplane::packet::{Addr, from_ip};
@@ -22,92 +21,17 @@ pub const SCORED: [Class; 5] = [
     Class::Malicious,
 ];
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct NdpiFlow {
-    pub l4: String,
-    pub src: String,
-    pub dst: String,
-    pub proto: String,
-    pub category: Option<String>,
-    pub sni: Option<String>,
-    pub confidence: String,
-}
-
-/// nDPI's verdict as a policy class: VPN, RemoteAccess, Game, Malware/Mining map by name;
-/// Download (nDPI's file-sharing category) is p2p unless the flow is plain HTTP (a web
-/// download is not peer-to-peer); everything else is `other`.
-pub fn truth_class(f: &NdpiFlow) -> Class {
-    let cat = f.category.as_deref().unwrap_or("");
-    let cat = cat.split('/').next().unwrap_or("");
-    let master = f
-        .proto
-        .split('/')
-        .nth(1)
-        .unwrap_or("")
-        .split('.')
-        .next()
-        .unwrap_or("");
-    match cat {
-        "VPN" => Class::Vpn,
-        "RemoteAccess" => Class::RemoteAccess,
-        "Game" => Class::Game,
-        "Malware" | "Mining" => Class::Malicious,
-        // nDPI's file-sharing category, except plain web downloads; a P2P application
-        // nDPI recognised inside HTTP (e.g. `HTTP.Gnutella`) is p2p whatever its category
-        _ if master == "HTTP"
-            && [".Gnutella", ".BitTorrent", ".eDonkey"]
-                .iter()
-                .any(|a| f.proto.contains(a)) =>
-        {
-            Class::P2p
-        }
-        "Download" if master != "HTTP" => Class::P2p,
-        _ => Class::Other,
-    }
-}
-
-/// nDPI's own don't-care flows.
-pub fn dont_care(f: &NdpiFlow) -> bool {
-    matches!(
-        f.confidence.as_str(),
-        "Unknown" | "Match by port" | "Match by IP"
-    ) || f.category.is_none()
-}
-
 /// Whether nDPI read the name from a TLS, DTLS or QUIC ClientHello.
 pub fn sni_expected(f: &NdpiFlow) -> Option<&str> {
-    let master = f
-        .proto
-        .split('/')
-        .nth(1)
-        .unwrap_or("")
-        .split('.')
-        .next()
-        .unwrap_or("");
-    match master {
+    match f.master() {
         "TLS" | "DTLS" | "QUIC" => f.sni.as_deref().filter(|s| !s.is_empty()),
         _ => None,
     }
 }
 
 fn endpoint(s: &str) -> Option<(Addr, u16)> {
-    let (a, p) = s.rsplit_once(':')?;
-    let a = a.trim_start_matches('[').trim_end_matches(']');
-    Some((from_ip(a.parse().ok()?), p.parse().ok()?))
-}
-
-fn l4(s: &str) -> u8 {
-    match s {
-        "TCP" => 6,
-        "UDP" => 17,
-        "ICMP" => 1,
-        "IGMP" => 2,
-        "GRE" => 47,
-        "ESP" => 50,
-        "AH" => 51,
-        "ICMPV6" => 58,
-        _ => 0,
-    }
+    let (ip, port) = ndpi::endpoint(s)?;
+    Some((from_ip(ip), port))
 }
 
 type Tuple = (Addr, u16, Addr, u16, u8);
@@ -288,7 +212,7 @@ pub fn score(dir: &Path, sigs: &Signatures) -> Score {
             let (Some(a), Some(b)) = (endpoint(&f.src), endpoint(&f.dst)) else {
                 continue;
             };
-            let t = tuple(a, b, l4(&f.l4));
+            let t = tuple(a, b, f.ip_proto());
             let mine = ours.get(&t).copied();
             if let Some(want) = sni_expected(&f) {
                 s.sni_total += 1;
@@ -302,12 +226,12 @@ pub fn score(dir: &Path, sigs: &Signatures) -> Score {
                     ));
                 }
             }
-            if dont_care(&f) {
+            let Some(truth) = f.class() else {
                 s.dont_care += 1;
                 continue;
-            }
+            };
             s.flows_scored += 1;
-            let truth = truth_class(&f);
+            let truth = Class::parse(truth).unwrap_or(Class::Other);
             let pred = match mine {
                 Some(r) => r.class,
                 None => {

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod clock;
 pub mod episode;
 pub mod mailnet;
+pub mod ndpi;
 pub mod packetnet;
 pub mod seed;
 pub mod shared;

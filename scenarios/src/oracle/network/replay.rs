@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use jiff::{SignedDuration, Timestamp};
+use qaqpa_sim::ndpi::{NdpiFlow, endpoint};
 use qaqpa_sim::packetnet::{Egress, PacketGateway, PolicyAct};
 use qaqpa_sim::trace::FlowSeen;
 use serde::Deserialize;
@@ -221,78 +222,6 @@ fn proto_name(p: u8) -> String {
     }
 }
 
-/// nDPI's label for a flow, as a policy class (the corpus README's method): `None` when nDPI
-/// itself does not know or guessed by port or address.
-#[derive(Debug, Deserialize)]
-struct NdpiFlow {
-    l4: String,
-    src: String,
-    dst: String,
-    proto: String,
-    category: Option<String>,
-    sni: Option<String>,
-    confidence: String,
-}
-
-fn ndpi_class(f: &NdpiFlow) -> Option<&'static str> {
-    if matches!(
-        f.confidence.as_str(),
-        "Unknown" | "Match by port" | "Match by IP"
-    ) {
-        return None;
-    }
-    let cat = f.category.as_deref()?.split('/').next().unwrap_or("");
-    let master = f
-        .proto
-        .split('/')
-        .nth(1)
-        .unwrap_or("")
-        .split('.')
-        .next()
-        .unwrap_or("");
-    Some(match cat {
-        "VPN" => "vpn",
-        "RemoteAccess" => "remote-access",
-        "Game" => "game",
-        "Malware" | "Mining" => "malicious",
-        // nDPI's file-sharing category, except plain web downloads; a P2P application
-        // nDPI recognised inside HTTP (e.g. `HTTP.Gnutella`) is p2p whatever its category
-        _ if master == "HTTP"
-            && [".Gnutella", ".BitTorrent", ".eDonkey"]
-                .iter()
-                .any(|a| f.proto.contains(a)) =>
-        {
-            "p2p"
-        }
-        "Download" if master != "HTTP" => "p2p",
-        _ => "other",
-    })
-}
-
-fn parse_ep(s: &str) -> Option<Ep> {
-    let (a, p) = s.rsplit_once(':')?;
-    Some((
-        a.trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse()
-            .ok()?,
-        p.parse().ok()?,
-    ))
-}
-
-fn l4(s: &str) -> u8 {
-    match s {
-        "TCP" => 6,
-        "UDP" => 17,
-        "ICMP" => 1,
-        "ICMPV6" => 58,
-        "ESP" => 50,
-        "AH" => 51,
-        "GRE" => 47,
-        _ => 0,
-    }
-}
-
 struct Truth {
     class: Option<String>,
     app: Option<String>,
@@ -313,32 +242,24 @@ fn labels(capture: &Path) -> Result<BTreeMap<Key, Truth>, String> {
     {
         let f: NdpiFlow =
             serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
-        let (Some(a), Some(b)) = (parse_ep(&f.src), parse_ep(&f.dst)) else {
+        let (Some(a), Some(b)) = (endpoint(&f.src), endpoint(&f.dst)) else {
             continue;
         };
-        let p = l4(&f.l4);
+        let p = f.ip_proto();
         let (a, b) = if matches!(p, 6 | 17) {
             (a, b)
         } else {
             ((a.0, 0), (b.0, 0))
         };
-        let master = f
-            .proto
-            .split('/')
-            .nth(1)
-            .unwrap_or("")
-            .split('.')
-            .next()
-            .unwrap_or("")
-            .to_string();
+        let tls = f.master() == "TLS";
         out.insert(
             key(a, b, p).0,
             Truth {
-                class: ndpi_class(&f).map(str::to_string),
+                class: f.class().map(str::to_string),
                 app: Some(format!("ndpi:{}", f.proto)),
                 category: None,
-                tls: master == "TLS",
-                sni: f.sni.clone().filter(|_| master == "TLS"),
+                tls,
+                sni: f.sni.clone().filter(|_| tls),
             },
         );
     }
