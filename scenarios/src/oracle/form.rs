@@ -419,9 +419,15 @@ fn known_grounds(form: &Form, trace: &Trace, obs: &Observation, app: &Document) 
 /// "The User may resubmit after 30 calendar days" (ugem-10, ugia-17, ugia-18): an application
 /// sent less than 30 calendar days after a rejection addressed to the same applicant.
 fn early_resubmission(trace: &Trace, obs: &Observation, app: &Document) -> Option<Ground> {
-    let (ro, _) = trace
-        .documents()
-        .filter(|(o, d)| o.seq < obs.seq && d.doc == DocKind::Rejection && d.to == app.from)
+    let docs: Vec<_> = trace.documents().collect();
+    let (ro, _) = docs
+        .iter()
+        .filter(|(o, d)| {
+            o.seq < obs.seq
+                && d.doc == DocKind::Rejection
+                && d.to == app.from
+                && super::application_of_case(&docs, &d.case, o.seq) == Some(app.doc)
+        })
         .last()?;
     let since = qaqpa_sim::clock::local(ro.at).date();
     let allowed = since.checked_add(jiff::Span::new().days(30)).ok()?;
