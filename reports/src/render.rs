@@ -452,6 +452,7 @@ mod tests {
                 finding: "late & <unreasoned> | split".into(),
                 scenarios: vec!["s1".into()],
                 evidence,
+                seeds: None,
             }],
         };
         let ev = vec![
@@ -468,6 +469,7 @@ mod tests {
             outcome: crate::report::Outcome::Fail,
             suite_version: "0.0.0".into(),
             seed: 7,
+            campaign: None,
             target: qaqpa_sim::target::TargetInfo {
                 kind: "reference".into(),
                 name: "ref".into(),

@@ -42,6 +42,9 @@ pub struct MailSpec {
     pub flows: Vec<FlowSpec>,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// What may go wrong; each seed draws its own plan from it, beside the fixed `faults`.
+    #[serde(default)]
+    pub fault_budget: Option<crate::faultplan::FaultBudget>,
 }
 
 fn default_retry() -> u64 {
@@ -217,6 +220,9 @@ impl MailSpec {
             if f.every <= 0.0 || f.start < 0.0 {
                 return Err(format!("flow `{}`: start must be >= 0 and every > 0", f.id));
             }
+        }
+        if let Some(b) = &self.fault_budget {
+            b.validate(&|p| self.host_of(p).map(|_| ()))?;
         }
         for f in &self.faults {
             match f.action {
@@ -534,14 +540,17 @@ pub fn run_episode(
         ));
     }
 
-    // Faults, in time order, while stepping.
-    let mut faults: Vec<&FaultSpec> = spec.faults.iter().collect();
+    // Faults, in time order, while stepping: the fixed ones and the seed's draw from the budget.
+    let mut faults: Vec<FaultSpec> = spec.faults.clone();
+    if let Some(budget) = &spec.fault_budget {
+        faults.extend(budget.draw(&mut qaqpa_sim::seed::rng(seed, &format!("{label}/faults"))));
+    }
     faults.sort_by(|a, b| a.at.total_cmp(&b.at));
     let mut next = 0;
     let mut fault_notes = Vec::new();
     while sim.elapsed() < end {
         while next < faults.len() && sim.elapsed() >= Duration::from_secs_f64(faults[next].at) {
-            let f = faults[next];
+            let f = &faults[next];
             let mut fields = BTreeMap::from([("host".to_string(), GATEWAY_IP.to_string())]);
             match f.action {
                 FaultAction::Crash => sim.crash(gw_ip),
