@@ -198,7 +198,11 @@ fn determinism_checked_and_bad_partitions_refused() {
 fn the_shipped_manifests_use_only_flags_the_command_line_has() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut checked = 0;
-    for file in [".github/workflows/campaign.yml", "deploy/campaign-job.yaml", "Dockerfile"] {
+    for file in [
+        ".github/workflows/campaign.yml",
+        "deploy/campaign-job.yaml",
+        "Dockerfile",
+    ] {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
         for (i, line) in text.lines().enumerate() {
             for (sub, rest) in [("campaign", "qaqpa campaign"), ("merge", "qaqpa merge")] {
@@ -208,7 +212,10 @@ fn the_shipped_manifests_use_only_flags_the_command_line_has() {
                     .output()
                     .unwrap();
                 let help = String::from_utf8_lossy(&help.stdout);
-                for flag in line[at..].split_whitespace().filter(|w| w.starts_with("--")) {
+                for flag in line[at..]
+                    .split_whitespace()
+                    .filter(|w| w.starts_with("--"))
+                {
                     assert!(
                         help.contains(flag),
                         "{file}:{}: `qaqpa {sub}` has no {flag}",

@@ -8,6 +8,7 @@
 //!   window: [5, 150]          # faults start within these seconds of the episode
 //!   partitions: { peers: ["external:partner.example"], count: [0, 2], seconds: [3, 40] }
 //!   crashes: { count: [1, 2], down-seconds: [1, 12] }
+//!   spikes: { peers: ["external:partner.example"], count: [0, 3], seconds: [2, 20], millis: [200, 5000] }
 //! ```
 
 use rand::Rng;
@@ -24,6 +25,19 @@ pub struct FaultBudget {
     pub partitions: Option<PartitionBudget>,
     #[serde(default)]
     pub crashes: Option<CrashBudget>,
+    #[serde(default)]
+    pub spikes: Option<SpikeBudget>,
+}
+
+/// Latency spikes on the link between the gateway and one of `peers`: messages take up to
+/// `millis` for `seconds`, then the link is ordinary again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SpikeBudget {
+    pub peers: Vec<String>,
+    pub count: (u32, u32),
+    pub seconds: (f64, f64),
+    pub millis: (u64, u64),
 }
 
 /// Cuts between the gateway and one of `peers`, each healed after `seconds`.
@@ -90,8 +104,25 @@ impl FaultBudget {
             count("crashes", c.count)?;
             range("crashes.down-seconds", c.down_seconds)?;
         }
-        if self.partitions.is_none() && self.crashes.is_none() {
-            return Err("fault-budget: expected `partitions`, `crashes` or both".into());
+        if let Some(sp) = &self.spikes {
+            count("spikes", sp.count)?;
+            range("spikes.seconds", sp.seconds)?;
+            let (lo, hi) = sp.millis;
+            if !(40 <= lo && lo <= hi && hi <= crate::mail::MAX_SPIKE_MILLIS) {
+                return Err(format!(
+                    "fault-budget.spikes.millis [{lo}, {hi}]: expected 40 <= min <= max <= {}",
+                    crate::mail::MAX_SPIKE_MILLIS
+                ));
+            }
+            if sp.peers.is_empty() {
+                return Err("fault-budget.spikes.peers: expected at least one peer".into());
+            }
+            for peer in &sp.peers {
+                peer_ok(peer).map_err(|e| format!("fault-budget.spikes.peers: {e}"))?;
+            }
+        }
+        if self.partitions.is_none() && self.crashes.is_none() && self.spikes.is_none() {
+            return Err("fault-budget: expected `partitions`, `crashes` or `spikes`".into());
         }
         Ok(())
     }
@@ -129,6 +160,23 @@ impl FaultBudget {
                 free_from[k] = start + len;
             }
         }
+        if let Some(sp) = &self.spikes {
+            let n = rng.random_range(sp.count.0..=sp.count.1);
+            let mut free_from: Vec<f64> = vec![from; sp.peers.len()];
+            for _ in 0..n {
+                let k = rng.random_range(0..sp.peers.len());
+                let start = rng.random_range(free_from[k]..=to.max(free_from[k]));
+                let len = rng.random_range(sp.seconds.0..=sp.seconds.1);
+                let ms = rng.random_range(sp.millis.0..=sp.millis.1);
+                let peer = Some(sp.peers[k].clone());
+                let mut slow = fault(start, FaultAction::Slow, peer.clone());
+                slow.millis = Some(ms);
+                plan.push(slow);
+                plan.push(fault(start + len, FaultAction::Restore, peer));
+                free_from[k] = start + len;
+            }
+        }
+        // stable: a cut and a spike at the same instant keep their drawing order
         plan.sort_by(|a, b| a.at.total_cmp(&b.at));
         plan
     }
@@ -140,6 +188,7 @@ fn fault(at: f64, action: FaultAction, peer: Option<String>) -> FaultSpec {
         at: (at * 1000.0).round() / 1000.0,
         action,
         peer,
+        millis: None,
     }
 }
 
@@ -158,6 +207,12 @@ mod tests {
             crashes: Some(CrashBudget {
                 count: (1, 3),
                 down_seconds: (1.0, 12.0),
+            }),
+            spikes: Some(SpikeBudget {
+                peers: vec!["external:a".into()],
+                count: (0, 2),
+                seconds: (1.0, 10.0),
+                millis: (200, 3000),
             }),
         }
     }
@@ -243,6 +298,9 @@ mod tests {
         let mut b = budget();
         b.partitions.as_mut().unwrap().seconds = (0.0, 1.0);
         assert!(b.validate(&ok).unwrap_err().contains("partitions.seconds"));
+        let mut b = budget();
+        b.spikes.as_mut().unwrap().millis = (10, 100_000);
+        assert!(b.validate(&ok).unwrap_err().contains("spikes.millis"));
         let b = budget();
         let no_such = |p: &str| Err(format!("no host `{p}`"));
         assert!(
