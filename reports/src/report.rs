@@ -217,18 +217,10 @@ impl ObligationResult {
         let scenarios: Vec<String> = judged
             .map(|j| j.by_scenario.iter().map(|(s, _)| s.clone()).collect())
             .unwrap_or_default();
-        let (verdict, finding, evidence) = if !obligation.machine_checkable() {
-            (
-                Verdict::NotMachineCheckable,
-                "not checkable from a network or a trace".to_string(),
-                vec![],
-            )
-        } else if !in_scope {
-            (
-                Verdict::NotApplicable,
-                "binds a system this run does not certify".to_string(),
-                vec![],
-            )
+        let (verdict, finding, evidence) = if let Some(v) =
+            unjudgeable(obligation.machine_checkable(), in_scope)
+        {
+            v
         } else {
             match judged.filter(|j| !j.by_scenario.is_empty()) {
                 None => (
@@ -359,6 +351,28 @@ impl ClauseResult {
     }
 }
 
+/// The verdict of what a run cannot judge at all: paper, or a system it does not certify.
+fn unjudgeable(
+    machine_checkable: bool,
+    in_scope: bool,
+) -> Option<(Verdict, String, Vec<Evidence>)> {
+    if !machine_checkable {
+        Some((
+            Verdict::NotMachineCheckable,
+            "not checkable from a network or a trace".to_string(),
+            vec![],
+        ))
+    } else if !in_scope {
+        Some((
+            Verdict::NotApplicable,
+            "binds a system this run does not certify".to_string(),
+            vec![],
+        ))
+    } else {
+        None
+    }
+}
+
 /// A clause's verdict, finding, evidence and scenarios, derived from its obligations.
 struct Summary {
     verdict: Verdict,
@@ -385,18 +399,8 @@ fn summarise(machine_checkable: bool, in_scope: bool, obligations: &[ObligationR
         .copied()
         .filter(|o| matches!(o.verdict, Verdict::Pass | Verdict::Fail | Verdict::Warning))
         .collect();
-    let (verdict, finding, evidence) = if !machine_checkable {
-        (
-            Verdict::NotMachineCheckable,
-            "not checkable from a network or a trace".to_string(),
-            vec![],
-        )
-    } else if !in_scope {
-        (
-            Verdict::NotApplicable,
-            "binds a system this run does not certify".to_string(),
-            vec![],
-        )
+    let (verdict, finding, evidence) = if let Some(v) = unjudgeable(machine_checkable, in_scope) {
+        v
     } else {
         let worst_judged = judged_ones
             .iter()

@@ -320,17 +320,7 @@ pub struct FormCheck {
 }
 
 impl Oracle for FormCheck {
-    fn clause(&self) -> &'static str {
-        self.clause
-    }
-
-    fn obligation(&self) -> &'static str {
-        self.obligation
-    }
-
-    fn describe(&self) -> &'static str {
-        self.describe
-    }
+    oracle_names!();
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         judge_applications(
@@ -456,17 +446,7 @@ pub struct CompleteNotRefused {
 }
 
 impl Oracle for CompleteNotRefused {
-    fn clause(&self) -> &'static str {
-        self.clause
-    }
-
-    fn obligation(&self) -> &'static str {
-        self.obligation
-    }
-
-    fn describe(&self) -> &'static str {
-        self.describe
-    }
+    oracle_names!();
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         judge_applications(
@@ -535,17 +515,7 @@ pub struct ReasonedRefusal {
 }
 
 impl Oracle for ReasonedRefusal {
-    fn clause(&self) -> &'static str {
-        self.clause
-    }
-
-    fn obligation(&self) -> &'static str {
-        self.obligation
-    }
-
-    fn describe(&self) -> &'static str {
-        self.describe
-    }
+    oracle_names!();
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         judge_applications(

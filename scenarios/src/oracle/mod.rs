@@ -2,6 +2,23 @@
 //! probes saw, at the simulated times they saw it, and what the harness itself sent and knew.
 //! It never asks the system under test how it decided.
 
+/// The accessors of an oracle whose clause, obligation and description are its fields.
+macro_rules! oracle_names {
+    () => {
+        fn clause(&self) -> &'static str {
+            self.clause
+        }
+
+        fn obligation(&self) -> &'static str {
+            self.obligation
+        }
+
+        fn describe(&self) -> &'static str {
+            self.describe
+        }
+    };
+}
+
 mod deadline;
 pub mod form;
 mod mail;
