@@ -214,8 +214,22 @@ impl MailSpec {
                     f.id
                 ));
             }
-            if f.every <= 0.0 || f.start < 0.0 {
-                return Err(format!("flow `{}`: start must be >= 0 and every > 0", f.id));
+            // Written so that NaN fails too; the bounds keep `start + every * n` a duration
+            // (an infinite or huge one panics in `Duration::from_secs_f64`).
+            let secs = self.seconds as f64;
+            if !(f.start >= 0.0 && f.start <= secs && f.every > 0.0 && f.every <= secs) {
+                return Err(format!(
+                    "flow `{}`: start must be 0 to {secs} and every above 0 up to {secs} (the episode's seconds); found start {} and every {}",
+                    f.id, f.start, f.every
+                ));
+            }
+            // Recipient numbers count up to count × rcpts-per-message.
+            if f.rcpts_per_message == 0 || f.count.checked_mul(f.rcpts_per_message).is_none() {
+                return Err(format!(
+                    "flow `{}`: rcpts-per-message must be at least 1, and count × rcpts-per-message at most {}",
+                    f.id,
+                    u32::MAX
+                ));
             }
         }
         for f in &self.faults {
