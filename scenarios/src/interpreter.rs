@@ -81,10 +81,6 @@ pub struct Schedule {
     pub steps: Vec<Timestamp>,
 }
 
-/// A mail episode's observations come up to this long after its `seconds` (the episode's
-/// closing grace; see `mail::run_episode`).
-const MAIL_GRACE_SECS: u64 = 30;
-
 /// Works out and checks the scenario's schedule on `calendar`; an error names the file, the
 /// line and column of the offending time and the limit it broke.
 pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Schedule, PlayError> {
@@ -138,7 +134,7 @@ pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Sche
             .into());
         }
         if let Action::Mail(spec) = step.action() {
-            let lasts = spec.seconds.saturating_add(MAIL_GRACE_SECS);
+            let lasts = spec.seconds.saturating_add(crate::mail::CLOSING_GRACE_SECS);
             let episode_end = i64::try_from(lasts)
                 .ok()
                 .and_then(|secs| t.checked_add(jiff::SignedDuration::from_secs(secs)).ok());

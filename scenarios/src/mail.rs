@@ -330,6 +330,9 @@ impl Blocklist {
     }
 }
 
+/// An episode runs this long after its `seconds`, so mail in flight lands and is observed.
+pub const CLOSING_GRACE_SECS: u64 = 30;
+
 /// Runs one mail episode starting at `start` and returns what the probes saw.
 pub fn run_episode(
     spec: &MailSpec,
@@ -340,7 +343,12 @@ pub fn run_episode(
 ) -> Result<Vec<Seen>, TargetError> {
     let gateway = target.mail_gateway(seed)?;
     let gw_ip: IpAddr = GATEWAY_IP.parse().expect("a literal address");
-    let mut ep = Episode::new(start, seed, label, Duration::from_secs(spec.seconds + 30));
+    let mut ep = Episode::new(
+        start,
+        seed,
+        label,
+        Duration::from_secs(spec.seconds + CLOSING_GRACE_SECS),
+    );
     // Mail works in seconds: a 10 ms tick keeps an episode of minutes cheap.
     ep.tick = Duration::from_millis(10);
     let world = MailWorld {
