@@ -134,6 +134,17 @@ pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Sche
             .into());
         }
         if let Action::Mail(spec) = step.action() {
+            // turmoil's clock is a SystemTime and refuses an epoch before 1970.
+            if t < Timestamp::UNIX_EPOCH {
+                return Err(at(
+                    loc,
+                    format!(
+                        "the mail episode at `{when}` ({}) starts before 1970-01-01T00:00:00Z, where the network simulation's clock begins",
+                        show(t)
+                    ),
+                )
+                .into());
+            }
             let lasts = spec.seconds.saturating_add(crate::mail::CLOSING_GRACE_SECS);
             let episode_end = i64::try_from(lasts)
                 .ok()
@@ -458,6 +469,46 @@ expect:
         // An absolute time after it too.
         let e = schedule_error(&GOOD.replace("working-day 0 18:30", "2025-04-11T00:00"));
         assert_eq!(e.line, 10, "{e}");
+    }
+
+    /// Found by mutating ugem/no-bypass.yaml: turmoil panicked on an epoch before 1970.
+    #[test]
+    fn a_mail_episode_before_1970_is_an_error() {
+        let text = mail_scenario("1969-12-31T23:00");
+        let e = schedule_error(&text);
+        assert_eq!(e.line, 9, "{e}");
+        assert!(e.message.contains("1970-01-01T00:00:00Z"), "{e}");
+        assert!(
+            schedule(
+                &BusinessCalendar::kazakhstan(),
+                &scenario(&mail_scenario("1970-01-01T06:00"))
+            )
+            .is_ok()
+        );
+    }
+
+    fn mail_scenario(start: &str) -> String {
+        format!(
+            "\
+id: m
+title: m
+system: ugem
+start: {start}
+until: day 1
+parties:
+  mof: {{ name: MoF, role: state-body }}
+steps:
+  - at: day 0
+    mail:
+      seconds: 60
+      systems:
+        - {{ id: mof, domain: minfin.gov.kz, server: 10.1.0.10, owner: it@minfin.gov.kz }}
+      flows:
+        - {{ id: f, from: mof, kind: normal, mail-from: a@minfin.gov.kz, to: [b@minfin.gov.kz] }}
+expect:
+  - clause: ugem-6
+"
+        )
     }
 
     #[test]

@@ -233,6 +233,14 @@ impl MailSpec {
             }
         }
         for f in &self.faults {
+            // NaN fails this too; a fault outside the episode would never happen.
+            let secs = self.seconds as f64;
+            if !(f.at >= 0.0 && f.at <= secs) {
+                return Err(format!(
+                    "a fault's `at` must be 0 to {secs} (the episode's seconds), found {}",
+                    f.at
+                ));
+            }
             match f.action {
                 FaultAction::Partition | FaultAction::Repair => {
                     let p = f
@@ -1074,6 +1082,39 @@ expect:
 
     fn any(_: &str) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Found by mutating scenario files: each of these passed the checks and panicked when
+    /// the episode ran (`Duration::from_secs_f64` of NaN or 1e308, u32 recipient numbers).
+    #[test]
+    fn times_and_counts_that_cannot_run_are_refused() {
+        let flow = "mail-from: a@minfin.gov.kz, to: [b@partner.example] }";
+        for (extra, what) in [
+            ("start: .nan, ", "start"),
+            ("every: .inf, ", "every"),
+            ("start: 1e308, ", "start"),
+            ("start: 31, ", "start"),
+            ("every: 0, ", "every"),
+            (
+                "count: 4294967295, rcpts-per-message: 2, ",
+                "rcpts-per-message",
+            ),
+            ("rcpts-per-message: 0, ", "rcpts-per-message"),
+        ] {
+            let bad = GOOD.replace(flow, &format!("{extra}{flow}"));
+            let e = Scenario::parse(&bad, "m.yaml", &any).unwrap_err();
+            assert!(e.message.contains(what) && e.line == 11, "{extra}: {e}");
+        }
+        let ok = GOOD.replace(flow, &format!("start: 30, every: 30, {flow}"));
+        assert!(Scenario::parse(&ok, "m.yaml", &any).is_ok());
+        for at in ["1e308", ".nan", "-1", "31"] {
+            let bad = GOOD.replace(
+                "expect:",
+                &format!("      faults:\n        - {{ at: {at}, action: crash }}\nexpect:"),
+            );
+            let e = Scenario::parse(&bad, "m.yaml", &any).unwrap_err();
+            assert!(e.message.contains("fault's `at`"), "{at}: {e}");
+        }
     }
 
     #[test]
