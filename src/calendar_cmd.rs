@@ -1,4 +1,4 @@
-//! `qaqpa calendar DATE [--add N [--working|--calendar]] [--json] [--calendar-file FILE]`:
+//! `qaqpa calendar DATE [--add N [--working-days|--calendar-days]] [--json] [--calendar-file FILE]`:
 //! whether DATE is a working day in Kazakhstan and why not, and optionally the date N working or
 //! calendar days after it (see `qaqpa_sim::calendar` for the rules and the data's sources).
 
@@ -15,18 +15,18 @@ pub struct CalendarArgs {
     #[arg(value_name = "DATE")]
     pub date: String,
 
-    /// Also print the date N days after DATE (working days unless --calendar is given). DATE is
-    /// day 0: with --working, the N-th working day strictly after DATE.
+    /// Also print the date N days after DATE (working days unless --calendar-days is given).
+    /// DATE is day 0: in working days, the N-th working day strictly after DATE.
     #[arg(long, value_name = "N")]
     pub add: Option<u32>,
 
     /// Count --add in working days (the default).
-    #[arg(long, requires = "add", conflicts_with = "calendar")]
-    pub working: bool,
+    #[arg(long, requires = "add", conflicts_with = "calendar_days")]
+    pub working_days: bool,
 
     /// Count --add in calendar days.
     #[arg(long, requires = "add")]
-    pub calendar: bool,
+    pub calendar_days: bool,
 
     /// Print one JSON object {"date", "working", "reason", "result"} instead of text.
     #[arg(long)]
@@ -86,9 +86,7 @@ pub fn run(args: &CalendarArgs, out: &mut dyn Write) -> Result<(), CalendarCmdEr
     let status = cal.day(date)?;
     let result = match args.add {
         None => None,
-        Some(n) if args.calendar => {
-            Some(cal.add_calendar_days(date, i32::try_from(n).unwrap_or(i32::MAX)))
-        }
+        Some(n) if args.calendar_days => Some(cal.add_calendar_days(date, i64::from(n))?),
         Some(n) => Some(cal.add_working_days(date, n)?),
     };
 
@@ -106,7 +104,7 @@ pub fn run(args: &CalendarArgs, out: &mut dyn Write) -> Result<(), CalendarCmdEr
 
     writeln!(out, "{}", describe(&status))?;
     if let (Some(n), Some(r)) = (args.add, result) {
-        let unit = match (args.calendar, n) {
+        let unit = match (args.calendar_days, n) {
             (true, 1) => "calendar day",
             (true, _) => "calendar days",
             (false, 1) => "working day",
@@ -159,8 +157,8 @@ mod tests {
         CalendarArgs {
             date: date.to_string(),
             add: None,
-            working: false,
-            calendar: false,
+            working_days: false,
+            calendar_days: false,
             json: false,
             calendar_file: None,
         }
@@ -192,7 +190,7 @@ mod tests {
             output(&a),
             "2024-03-19 (Tuesday): working day\n2024-03-19 + 10 working days = 2024-04-05 (Friday)\n"
         );
-        a.calendar = true;
+        a.calendar_days = true;
         assert!(output(&a).contains("2024-03-19 + 10 calendar days = 2024-03-29 (Friday)"));
         assert!(output(&args("2027-05-16")).contains("note: the 2027 calendar is provisional"));
     }
@@ -257,22 +255,53 @@ mod tests {
             #[command(flatten)]
             args: CalendarArgs,
         }
-        let cli =
-            Cli::try_parse_from(["qaqpa", "2024-03-19", "--add", "10", "--calendar", "--json"])
-                .unwrap();
+        let cli = Cli::try_parse_from([
+            "qaqpa",
+            "2024-03-19",
+            "--add",
+            "10",
+            "--calendar-days",
+            "--json",
+        ])
+        .unwrap();
         assert_eq!(cli.args.add, Some(10));
-        assert!(cli.args.calendar && cli.args.json && !cli.args.working);
-        assert!(Cli::try_parse_from(["qaqpa", "2024-03-19", "--working"]).is_err());
+        assert!(cli.args.calendar_days && cli.args.json && !cli.args.working_days);
+        assert!(Cli::try_parse_from(["qaqpa", "2024-03-19", "--working-days"]).is_err());
         assert!(
             Cli::try_parse_from([
                 "qaqpa",
                 "2024-03-19",
                 "--add",
                 "1",
-                "--working",
-                "--calendar"
+                "--working-days",
+                "--calendar-days"
             ])
             .is_err()
         );
+    }
+
+    /// Sums past the last date are errors naming the range, for every --add the flag takes:
+    /// 7 304 485 calendar days used to panic (more days than a jiff span holds) and
+    /// 3 000 000 to print 9999-12-31.
+    #[test]
+    fn sums_past_the_last_date_are_errors() {
+        for n in [3_000_000, 7_304_485, u32::MAX] {
+            let mut a = args("2025-03-20");
+            a.add = Some(n);
+            a.calendar_days = true;
+            let e = run(&a, &mut Vec::new()).unwrap_err();
+            assert!(e.is_bad_input());
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("2025-03-20 + {n} calendar days"))
+                    && msg.contains("9999-12-31"),
+                "{msg}"
+            );
+        }
+        // In working days the calendar's data ends first, and says so.
+        let mut a = args("2025-03-20");
+        a.add = Some(3_000_000);
+        let e = run(&a, &mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("no calendar data for 2028"), "{e}");
     }
 }

@@ -21,6 +21,7 @@ use qaqpa_scenarios::suite::{self, RunConfig, RunOutcome, Suite};
 use qaqpa_sim::trace::{Event, Trace};
 use serde::{Deserialize, Serialize};
 
+use crate::error::CliError;
 use crate::reference::Reference;
 
 #[derive(clap::Args)]
@@ -269,22 +270,22 @@ fn obligations_with(report: &Report, v: Verdict) -> Vec<String> {
 }
 
 /// Exit codes as `run`'s: 0 no seed fails, 1 one does, 2 bad usage or nothing to run.
-pub fn campaign(args: &CampaignArgs) -> Result<bool, String> {
+pub fn campaign(args: &CampaignArgs) -> Result<bool, CliError> {
     let partition = match &args.partition {
         Some(p) => Partition::parse(p)?,
         None => Partition::from_env()?.unwrap_or(Partition::All),
     };
     let seeds = partition.seeds(args.seeds.0, args.seeds.1);
     if seeds.is_empty() {
-        return Err(format!(
+        return Err(CliError::input(format!(
             "partition {} of seeds {}..{} holds no seed: nothing would be judged",
             partition.describe(),
             args.seeds.0,
             args.seeds.1
-        ));
+        )));
     }
     if args.jobs == 0 {
-        return Err("--jobs 0: expected at least one".into());
+        return Err(CliError::input("--jobs 0: expected at least one"));
     }
     // Check the defects once, before any thread starts.
     Reference::with_defects(&args.defects).map_err(|e| e.to_string())?;
@@ -450,14 +451,15 @@ fn summary_markdown(s: &Summary<'_>) -> String {
     md
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     // written whole to a temporary file beside it, then renamed: never half a report
+    let fail = |p: &Path, e: std::io::Error| CliError::output(format!("{}: {e}", p.display()));
     let tmp = path.with_extension("partial");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut f = std::fs::File::create(&tmp).map_err(|e| fail(&tmp, e))?;
     f.write_all(bytes)
         .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|e| fail(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| fail(path, e))
 }
 
 fn write_campaign(
@@ -465,8 +467,9 @@ fn write_campaign(
     lines: &[SeedLine],
     united: &Report,
     partition: &str,
-) -> Result<(), String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+) -> Result<(), CliError> {
+    std::fs::create_dir_all(out)
+        .map_err(|e| CliError::output(format!("{}: {e}", out.display())))?;
     let mut jsonl = String::new();
     for l in lines {
         jsonl.push_str(&serde_json::to_string(l).expect("a seed line serialises"));
@@ -502,7 +505,7 @@ fn write_campaign(
 }
 
 /// Unites shard folders: their reports and seed lines. Returns whether a seed failed.
-pub fn merge(args: &MergeArgs) -> Result<bool, String> {
+pub fn merge(args: &MergeArgs) -> Result<bool, CliError> {
     let mut united: Option<Report> = None;
     let mut lines: Vec<SeedLine> = Vec::new();
     let mut partitions: Vec<String> = Vec::new();
@@ -513,10 +516,10 @@ pub fn merge(args: &MergeArgs) -> Result<bool, String> {
         let report: Report = serde_json::from_str(&text)
             .map_err(|e| format!("{}: not a qaqpa report: {e}", path.display()))?;
         if report.campaign.is_none() {
-            return Err(format!(
+            return Err(CliError::input(format!(
                 "{}: the report of a single run, not of a campaign (run `qaqpa campaign`)",
                 path.display()
-            ));
+            )));
         }
         united = Some(match united {
             None => report,
@@ -533,18 +536,18 @@ pub fn merge(args: &MergeArgs) -> Result<bool, String> {
             let line: SeedLine = serde_json::from_str(l)
                 .map_err(|e| format!("{}:{}: not a seed line: {e}", path.display(), i + 1))?;
             if lines.iter().any(|x| x.seed == line.seed) {
-                return Err(format!(
+                return Err(CliError::input(format!(
                     "{}:{}: seed {} is in two shards",
                     path.display(),
                     i + 1,
                     line.seed
-                ));
+                )));
             }
             lines.push(line);
         }
         partitions.push(dir.display().to_string());
     }
-    let united = united.ok_or("no shard folder given")?;
+    let united = united.ok_or_else(|| CliError::input("no shard folder given"))?;
     lines.sort_by_key(|l| l.seed);
     write_campaign(&args.out, &lines, &united, "all")?;
     Ok(lines

@@ -1,4 +1,5 @@
-//! The command line: `run`, `calendar`, `clauses`, `explain`, `defects`.
+//! The command line: `run`, `judge`, `calendar`, `clauses`, `explain`, `defects`, `replay`,
+//! `ndpi-score`. Exit codes are in [`crate::error`].
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -6,19 +7,22 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use qaqpa_reports::catalogue::Catalogue;
-use qaqpa_reports::render;
 use qaqpa_scenarios::suite::{self, RunConfig, RunOutcome, Suite};
-use qaqpa_scenarios::{SystemName, oracle};
+use qaqpa_scenarios::{Scenario, SystemName, interpreter, oracle};
 use qaqpa_sim::calendar::BusinessCalendar;
 
 use crate::calendar_cmd;
+use crate::error::{self, CliError};
+use crate::ids;
+use crate::output;
 use crate::reference::{self, Reference};
 
 #[derive(Parser)]
 #[command(
     name = "qaqpa",
     version,
-    about = "Conformance harness for the Kazakhstan e-government gateways (UGIA, UGEM, the SHEP bus)"
+    about = "Conformance harness for the Kazakhstan e-government gateways (UGIA, UGEM, the SHEP bus)",
+    after_help = "Exit codes: 0 no clause fails, 1 a clause fails, 2 bad usage or input (nothing to judge included), 3 the output could not be written."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -37,15 +41,23 @@ enum Command {
     Merge(crate::campaign_cmd::MergeArgs),
     /// Is a date a Kazakhstan working day, and what date is N days after it?
     Calendar(calendar_cmd::CalendarArgs),
-    /// List the clauses of the catalogue.
+    /// List the clauses of the catalogue: id, systems, kinds, whether an oracle judges it.
     Clauses {
+        /// Only the clauses that bind this system.
+        #[arg(long, value_enum, ignore_case = true)]
+        system: Option<SystemArg>,
+        /// Print the clauses as a JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Show one clause: its text, the scenarios that exercise it, the defects that break it.
-    Explain { id: String },
+    Explain {
+        /// The clause's id, as `qaqpa clauses` lists it (case does not matter).
+        id: String,
+    },
     /// List the reference's named defects and the clauses each should break.
     Defects {
+        /// Print the defects as a JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -55,24 +67,60 @@ enum Command {
     NdpiScore(crate::replay_cmd::ScoreArgs),
 }
 
+/// A system the suite certifies, as the command line names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SystemArg {
+    /// The Unified Internet Access Gateway.
+    Ugia,
+    /// The e-government E-mail Gateway.
+    Ugem,
+    /// The integration bus (SHEP) and its external gateway.
+    Bus,
+}
+
+impl SystemArg {
+    fn system(self) -> SystemName {
+        match self {
+            SystemArg::Ugia => SystemName::Ugia,
+            SystemArg::Ugem => SystemName::Ugem,
+            SystemArg::Bus => SystemName::Bus,
+        }
+    }
+
+    fn parse(s: &str) -> Option<SystemArg> {
+        <SystemArg as clap::ValueEnum>::from_str(s, true).ok()
+    }
+}
+
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// Systems to certify (all when none is given).
-    #[arg(long = "system", value_parser = ["ugia", "ugem", "bus"])]
-    systems: Vec<String>,
+    /// Systems to certify (all when none is given); the others' clauses are not-applicable.
+    #[arg(long = "system", value_name = "SYSTEM", value_enum, ignore_case = true)]
+    systems: Vec<SystemArg>,
+    /// Only these scenarios (ids as the reports list them; repeatable). With --clause, the
+    /// scenarios named here and those that exercise the clauses run.
+    #[arg(long = "scenario", value_name = "ID")]
+    scenarios: Vec<String>,
+    /// Only the scenarios that exercise these clauses (repeatable).
+    #[arg(long = "clause", value_name = "ID")]
+    clauses: Vec<String>,
+    /// The run's seed: every random choice descends from it, so a seed repeats a run exactly.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    #[arg(long, default_value = "qaqpa-out")]
+    /// The folder for the reports and traces. An earlier run's traces and reports in it are
+    /// removed first; a non-empty folder that is not qaqpa's output is refused.
+    #[arg(long, value_name = "DIR", default_value = "qaqpa-out")]
     out: PathBuf,
-    /// Switch on a named defect of the reference (see `qaqpa defects`).
-    #[arg(long = "defect")]
+    /// Switch on a named defect of the reference (see `qaqpa defects`; repeatable).
+    #[arg(long = "defect", value_name = "ID")]
     defects: Vec<String>,
-    /// Further scenario files: every *.yaml under DIR joins the standard suite.
-    #[arg(long = "suite")]
+    /// Further scenario files: every *.yaml under DIR joins the standard suite (repeatable).
+    #[arg(long = "suite", value_name = "DIR")]
     suites: Vec<PathBuf>,
-    /// A calendar file that extends or overrides the built-in Kazakhstan calendar.
-    #[arg(long)]
-    calendar: Option<PathBuf>,
+    /// A calendar file (the format of sim/data/calendar-kz.toml) that extends or overrides the
+    /// built-in Kazakhstan calendar.
+    #[arg(long, value_name = "FILE")]
+    calendar_file: Option<PathBuf>,
 }
 
 /// Standard output that stops quietly when its reader goes away (`qaqpa clauses | head`),
@@ -95,44 +143,55 @@ impl<W: Write> Write for QuietWhenClosed<W> {
     }
 }
 
-/// Exit codes: 0 no clause fails, 1 a clause fails, 2 bad usage or input.
+/// Runs the command line; see [`crate::error`] for the exit codes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = QuietWhenClosed(std::io::stdout().lock());
-    let result = match cli.command {
+    let result: Result<(), CliError> = match cli.command {
         Command::Run(args) => return finish(run_to_disk(&args), &args.out),
         Command::Judge(args) => return finish(crate::judge_cmd::judge(&args), args.out()),
         Command::Campaign(args) => return finish_campaign(crate::campaign_cmd::campaign(&args)),
         Command::Merge(args) => return finish_campaign(crate::campaign_cmd::merge(&args)),
-        Command::Calendar(args) => calendar_cmd::run(&args, &mut stdout).map_err(|e| e.to_string()),
-        Command::Clauses { json } => clauses(json, &mut stdout),
+        Command::Calendar(args) => calendar_cmd::run(&args, &mut stdout).map_err(|e| {
+            if e.is_bad_input() {
+                CliError::input(e.to_string())
+            } else {
+                CliError::output(e.to_string())
+            }
+        }),
+        Command::Clauses { system, json } => clauses(system, json, &mut stdout),
         Command::Explain { id } => explain(&id, &mut stdout),
         Command::Defects { json } => defects(json, &mut stdout),
-        Command::Replay(args) => crate::replay_cmd::replay(&args, &mut stdout),
-        Command::NdpiScore(args) => crate::replay_cmd::ndpi_score(&args, &mut stdout),
+        Command::Replay(args) => {
+            crate::replay_cmd::replay(&args, &mut stdout).map_err(CliError::from)
+        }
+        Command::NdpiScore(args) => {
+            crate::replay_cmd::ndpi_score(&args, &mut stdout).map_err(CliError::from)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("qaqpa: {e}");
-            ExitCode::from(2)
+            ExitCode::from(e.code)
         }
     }
 }
 
-/// A campaign exits 1 when a seed failed, 2 on bad usage or input.
-fn finish_campaign(result: Result<bool, String>) -> ExitCode {
+/// A campaign exits 1 when a seed failed, 2 on bad usage or input, 3 when its output could
+/// not be written.
+fn finish_campaign(result: Result<bool, CliError>) -> ExitCode {
     match result {
         Ok(false) => ExitCode::SUCCESS,
-        Ok(true) => ExitCode::from(1),
+        Ok(true) => ExitCode::from(crate::error::FAILED),
         Err(e) => {
             eprintln!("qaqpa: {e}");
-            ExitCode::from(2)
+            ExitCode::from(e.code)
         }
     }
 }
 
-fn finish(result: Result<RunOutcome, String>, out: &Path) -> ExitCode {
+fn finish(result: Result<RunOutcome, CliError>, out: &Path) -> ExitCode {
     match result {
         Ok(outcome) => {
             let r = &outcome.report;
@@ -150,58 +209,236 @@ fn finish(result: Result<RunOutcome, String>, out: &Path) -> ExitCode {
                 out.display()
             );
             if r.failed() {
-                ExitCode::from(1)
+                ExitCode::from(error::FAILED)
             } else {
                 ExitCode::SUCCESS
             }
         }
         Err(e) => {
             eprintln!("qaqpa: {e}");
-            ExitCode::from(2)
+            ExitCode::from(e.code)
         }
     }
 }
 
-/// The main job: load, run, judge, write. Separate from `run` so tests drive it in process.
-pub fn run_to_disk(args: &RunArgs) -> Result<RunOutcome, String> {
-    let calendar = load_calendar(args.calendar.as_deref())?;
-    let target = Reference::with_defects(&args.defects).map_err(|e| e.to_string())?;
-    let mut suite = Suite::standard().map_err(|e| e.to_string())?;
-    for dir in &args.suites {
-        suite.add_dir(dir).map_err(|e| e.to_string())?;
-    }
-    let systems = if args.systems.is_empty() {
-        SystemName::ALL.to_vec()
-    } else {
-        let mut s: Vec<SystemName> = args
-            .systems
-            .iter()
-            .filter_map(|s| SystemName::parse(s))
-            .collect();
-        s.sort();
-        s.dedup();
-        s
-    };
+/// The main job: load, select, check, run, judge, write. Separate from `main` so tests drive
+/// it in process.
+pub fn run_to_disk(args: &RunArgs) -> Result<RunOutcome, CliError> {
+    let calendar = load_calendar(args.calendar_file.as_deref())?;
+    let mut suite = load_suite(&args.suites)?;
+    let systems = chosen_systems(&args.systems);
+    let selected = select_scenarios(&suite, &systems, &args.scenarios, &args.clauses)?;
+    suite.scenarios.retain(|s| selected.contains(&s.id));
+    let defects = resolve_defects(&args.defects, &suite, &systems)?;
+    check_schedules(&suite.scenarios, &calendar)?;
+    let target = Reference::with_defects(&defects).map_err(|e| CliError::input(e.to_string()))?;
+    output::prepare(&args.out)?;
     let config = RunConfig {
         seed: args.seed,
         systems,
         calendar: &calendar,
     };
     let outcome = with_progress(|progress| suite::run(&suite, &target, &config, progress))
-        .map_err(|e| e.to_string())?;
-    write_reports(&args.out, &outcome).map_err(|e| format!("{}: {e}", args.out.display()))?;
+        .map_err(|e| CliError::input(e.to_string()))?;
+    if outcome.report.scenarios.is_empty() {
+        return Err(CliError::input("the run judged no scenario"));
+    }
+    output::write_reports(&args.out, &outcome)?;
     Ok(outcome)
+}
+
+/// The standard suite and the scenarios of every `--suite` folder; a folder without any
+/// scenario file is an error (it is almost always the wrong folder).
+pub fn load_suite(dirs: &[PathBuf]) -> Result<Suite, CliError> {
+    let mut suite = Suite::standard().map_err(|e| CliError::input(e.to_string()))?;
+    for dir in dirs {
+        let added = suite
+            .add_dir(dir)
+            .map_err(|e| CliError::input(e.to_string()))?;
+        if added == 0 {
+            return Err(CliError::input(format!(
+                "--suite {}: no scenario files (*.yaml, *.yml) in this folder or below it",
+                dir.display()
+            )));
+        }
+    }
+    Ok(suite)
+}
+
+fn chosen_systems(args: &[SystemArg]) -> Vec<SystemName> {
+    if args.is_empty() {
+        return SystemName::ALL.to_vec();
+    }
+    let mut s: Vec<SystemName> = args.iter().map(|a| a.system()).collect();
+    s.sort();
+    s.dedup();
+    s
+}
+
+fn systems_text(systems: &[SystemName]) -> String {
+    systems
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The ids of the scenarios to run: those of the chosen systems, narrowed by `--scenario`
+/// and `--clause` when either is given (their union). Unknown ids, and filters that leave
+/// nothing to run, are errors that say why.
+fn select_scenarios(
+    suite: &Suite,
+    systems: &[SystemName],
+    scenario_ids: &[String],
+    clause_ids: &[String],
+) -> Result<Vec<String>, CliError> {
+    let in_systems = |s: &Scenario| systems.contains(&s.system);
+    let mut chosen: Vec<String> = Vec::new();
+    for given in scenario_ids {
+        let id = ids::resolve(
+            "scenario",
+            given,
+            suite.scenarios.iter().map(|s| s.id.as_str()),
+            "the scenarios of `qaqpa explain CLAUSE` or of a report",
+        )
+        .map_err(|e| CliError::input(format!("--scenario: {e}")))?;
+        let s = suite
+            .scenarios
+            .iter()
+            .find(|s| s.id == id)
+            .expect("resolved against the suite");
+        if !in_systems(s) {
+            return Err(CliError::input(format!(
+                "--scenario {id} runs against {}, which this run does not certify (--system {}); add --system {}",
+                s.system.as_str(),
+                systems_text(systems),
+                s.system.as_str()
+            )));
+        }
+        chosen.push(id.to_string());
+    }
+    let cat = Catalogue::standard();
+    for given in clause_ids {
+        let id = ids::resolve(
+            "clause",
+            given,
+            cat.clauses().iter().map(|c| c.id.as_str()),
+            "`qaqpa clauses`",
+        )
+        .map_err(|e| CliError::input(format!("--clause: {e}")))?;
+        let exercising: Vec<&Scenario> = suite
+            .scenarios
+            .iter()
+            .filter(|s| s.clauses().iter().any(|c| c == id))
+            .collect();
+        if exercising.is_empty() {
+            let why = if oracle::for_clause(id).next().is_none() {
+                "no oracle judges it yet"
+            } else {
+                "no scenario of the suite names it in `expect`"
+            };
+            return Err(CliError::input(format!(
+                "--clause {id}: no scenario exercises it ({why}); see `qaqpa explain {id}`"
+            )));
+        }
+        let runnable: Vec<&&Scenario> = exercising.iter().filter(|s| in_systems(s)).collect();
+        if runnable.is_empty() {
+            let mut theirs: Vec<&str> = exercising.iter().map(|s| s.system.as_str()).collect();
+            theirs.sort_unstable();
+            theirs.dedup();
+            return Err(CliError::input(format!(
+                "--clause {id} is exercised only by scenarios of {}, which this run does not certify (--system {})",
+                theirs.join(", "),
+                systems_text(systems)
+            )));
+        }
+        chosen.extend(runnable.iter().map(|s| s.id.clone()));
+    }
+    if scenario_ids.is_empty() && clause_ids.is_empty() {
+        chosen = suite
+            .scenarios
+            .iter()
+            .filter(|s| in_systems(s))
+            .map(|s| s.id.clone())
+            .collect();
+    }
+    chosen.sort();
+    chosen.dedup();
+    if chosen.is_empty() {
+        return Err(CliError::input(format!(
+            "no scenario to run: the suite has none for {}",
+            systems_text(systems)
+        )));
+    }
+    Ok(chosen)
+}
+
+/// The defects' ids as the reference spells them. A defect of a system no chosen scenario
+/// runs against would change nothing: that run would look like a clean one, so it is refused.
+fn resolve_defects(
+    given: &[String],
+    suite: &Suite,
+    systems: &[SystemName],
+) -> Result<Vec<String>, CliError> {
+    let mut out = Vec::new();
+    for g in given {
+        let id = ids::resolve(
+            "defect",
+            g,
+            reference::defects().map(|d| d.id),
+            "`qaqpa defects`",
+        )
+        .map_err(|e| CliError::input(format!("--defect: {e}")))?;
+        let d = reference::defects()
+            .find(|d| d.id == id)
+            .expect("resolved against the defects");
+        let certified = systems.iter().any(|s| s.as_str() == d.system);
+        if !certified {
+            return Err(CliError::input(format!(
+                "--defect {id} is a defect of {}, which this run does not certify (--system {}): it would change nothing; add --system {}",
+                d.system,
+                systems_text(systems),
+                d.system
+            )));
+        }
+        if !suite
+            .scenarios
+            .iter()
+            .any(|s| s.system.as_str() == d.system)
+        {
+            return Err(CliError::input(format!(
+                "--defect {id} is a defect of {}, but none of the chosen scenarios runs against {}: it would change nothing",
+                d.system, d.system
+            )));
+        }
+        out.push(id.to_string());
+    }
+    Ok(out)
+}
+
+/// Every scenario's times against the calendar, before anything runs: a step after `until`
+/// or a date out of range is a load error naming the file and line.
+pub fn check_schedules(
+    scenarios: &[Scenario],
+    calendar: &BusinessCalendar,
+) -> Result<(), CliError> {
+    for s in scenarios {
+        interpreter::schedule(calendar, s).map_err(|e| CliError::input(e.to_string()))?;
+    }
+    Ok(())
 }
 
 impl RunArgs {
     pub fn new(out: PathBuf, seed: u64) -> RunArgs {
         RunArgs {
             systems: vec![],
+            scenarios: vec![],
+            clauses: vec![],
             seed,
             out,
             defects: vec![],
             suites: vec![],
-            calendar: None,
+            calendar_file: None,
         }
     }
 
@@ -210,8 +447,10 @@ impl RunArgs {
         self
     }
 
+    /// Adds a system by name (case ignored); an unknown name panics: this is for tests.
     pub fn system(mut self, s: &str) -> RunArgs {
-        self.systems.push(s.to_string());
+        self.systems
+            .push(SystemArg::parse(s).unwrap_or_else(|| panic!("no system `{s}`")));
         self
     }
 
@@ -219,13 +458,34 @@ impl RunArgs {
         self.suites.push(dir);
         self
     }
+
+    pub fn scenario(mut self, id: &str) -> RunArgs {
+        self.scenarios.push(id.to_string());
+        self
+    }
+
+    pub fn clause(mut self, id: &str) -> RunArgs {
+        self.clauses.push(id.to_string());
+        self
+    }
+
+    pub fn calendar_file(mut self, path: PathBuf) -> RunArgs {
+        self.calendar_file = Some(path);
+        self
+    }
+
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
 }
 
-pub fn load_calendar(path: Option<&Path>) -> Result<BusinessCalendar, String> {
+pub fn load_calendar(path: Option<&Path>) -> Result<BusinessCalendar, CliError> {
     let cal = BusinessCalendar::kazakhstan();
     match path {
         None => Ok(cal),
-        Some(p) => cal.with_override_file(p).map_err(|e| e.to_string()),
+        Some(p) => cal
+            .with_override_file(p)
+            .map_err(|e| CliError::input(format!("--calendar-file: {e}"))),
     }
 }
 
@@ -250,35 +510,22 @@ fn with_progress<T>(
     }
 }
 
-pub fn write_reports(out: &Path, outcome: &RunOutcome) -> std::io::Result<()> {
-    let traces = out.join("traces");
-    std::fs::create_dir_all(&traces)?;
-    let r = &outcome.report;
-    std::fs::write(out.join("report.json"), render::json(r))?;
-    std::fs::write(out.join("report.md"), render::markdown(r))?;
-    std::fs::write(
-        out.join("report.html"),
-        render::html(r, Catalogue::standard()),
-    )?;
-    std::fs::write(out.join("report.xml"), render::junit(r))?;
-    for (id, trace) in &outcome.traces {
-        let mut f =
-            std::io::BufWriter::new(std::fs::File::create(traces.join(format!("{id}.jsonl")))?);
-        trace.write_jsonl(&mut f)?;
-        f.flush()?;
-    }
-    Ok(())
+fn io(e: std::io::Error) -> CliError {
+    CliError::output(format!("cannot write to standard output: {e}"))
 }
 
-fn clauses(json: bool, out: &mut dyn Write) -> Result<(), String> {
+fn clauses(system: Option<SystemArg>, json: bool, out: &mut dyn Write) -> Result<(), CliError> {
     let cat = Catalogue::standard();
-    let io = |e: std::io::Error| e.to_string();
+    let wanted = |c: &&qaqpa_reports::catalogue::Clause| {
+        system.is_none_or(|s| c.systems.iter().any(|x| x.as_str() == s.system().as_str()))
+    };
+    let chosen: Vec<_> = cat.clauses().iter().filter(wanted).collect();
     if json {
-        serde_json::to_writer_pretty(&mut *out, cat.clauses()).map_err(|e| e.to_string())?;
+        serde_json::to_writer_pretty(&mut *out, &chosen).map_err(|e| io(e.into()))?;
         writeln!(out).map_err(io)?;
         return Ok(());
     }
-    for c in cat.clauses() {
+    for c in chosen {
         let systems: Vec<&str> = c.systems.iter().map(|s| s.as_str()).collect();
         let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
         // How many of the clause's checkable obligations have an oracle.
@@ -307,13 +554,17 @@ fn clauses(json: bool, out: &mut dyn Write) -> Result<(), String> {
     Ok(())
 }
 
-fn explain(id: &str, out: &mut dyn Write) -> Result<(), String> {
+fn explain(given: &str, out: &mut dyn Write) -> Result<(), CliError> {
     let cat = Catalogue::standard();
-    let c = cat
-        .get(id)
-        .ok_or_else(|| format!("explain {id}: no such clause (see `qaqpa clauses`)"))?;
+    let id = ids::resolve(
+        "clause",
+        given,
+        cat.clauses().iter().map(|c| c.id.as_str()),
+        "`qaqpa clauses`",
+    )
+    .map_err(|e| CliError::input(format!("explain: {e}")))?;
+    let c = cat.get(id).expect("resolved against the catalogue");
     let doc = cat.document(&c.document);
-    let io = |e: std::io::Error| e.to_string();
     writeln!(out, "{} — {}", c.id, c.summary).map_err(io)?;
     if let Some(d) = doc {
         writeln!(
@@ -351,7 +602,7 @@ fn explain(id: &str, out: &mut dyn Write) -> Result<(), String> {
             None => writeln!(out, "    not machine-checkable").map_err(io)?,
         }
     }
-    let suite = Suite::standard().map_err(|e| e.to_string())?;
+    let suite = Suite::standard().map_err(|e| CliError::input(e.to_string()))?;
     writeln!(out, "\nscenarios:").map_err(io)?;
     let mut any = false;
     for s in suite
@@ -385,11 +636,10 @@ fn explain(id: &str, out: &mut dyn Write) -> Result<(), String> {
     Ok(())
 }
 
-fn defects(json: bool, out: &mut dyn Write) -> Result<(), String> {
-    let io = |e: std::io::Error| e.to_string();
+fn defects(json: bool, out: &mut dyn Write) -> Result<(), CliError> {
     if json {
         let all: Vec<_> = reference::defects().collect();
-        serde_json::to_writer_pretty(&mut *out, &all).map_err(|e| e.to_string())?;
+        serde_json::to_writer_pretty(&mut *out, &all).map_err(|e| io(e.into()))?;
         writeln!(out).map_err(io)?;
         return Ok(());
     }
@@ -406,4 +656,147 @@ fn defects(json: bool, out: &mut dyn Write) -> Result<(), String> {
         .map_err(io)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every subcommand and every option says what it is for in `--help`.
+    #[test]
+    fn every_subcommand_and_option_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg
+                    .get_help()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+                {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let p = format!("{path} {}", sub.get_name());
+                if sub
+                    .get_about()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+                {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        let cmd = Cli::command();
+        walk(&cmd, "qaqpa", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:?}");
+        // The walk sees real options (it would pass vacuously on an empty command).
+        let run = cmd.find_subcommand("run").unwrap();
+        assert!(run.get_arguments().any(|a| a.get_id() == "calendar_file"));
+    }
+
+    #[test]
+    fn one_name_for_the_calendar_file() {
+        let cmd = Cli::command();
+        for sub in ["run", "judge", "calendar"] {
+            let c = cmd.find_subcommand(sub).unwrap();
+            let longs: Vec<&str> = c.get_arguments().filter_map(|a| a.get_long()).collect();
+            assert!(longs.contains(&"calendar-file"), "{sub}: {longs:?}");
+            assert!(!longs.contains(&"calendar"), "{sub}: {longs:?}");
+        }
+    }
+
+    #[test]
+    fn systems_are_read_without_regard_to_case() {
+        let cli =
+            Cli::try_parse_from(["qaqpa", "run", "--system", "UGEM", "--system", "Bus"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!("parsed as run")
+        };
+        assert_eq!(
+            chosen_systems(&args.systems),
+            [SystemName::Ugem, SystemName::Bus]
+        );
+        let e = Cli::try_parse_from(["qaqpa", "run", "--system", "ugai"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("ugia"), "suggests the near value: {e}");
+    }
+
+    fn suite() -> Suite {
+        Suite::standard().unwrap()
+    }
+
+    #[test]
+    fn a_clause_filter_runs_the_scenarios_that_exercise_it() {
+        let s = suite();
+        let all = SystemName::ALL.to_vec();
+        let chosen = select_scenarios(&s, &all, &[], &["UGEM-10".into()]).unwrap();
+        let expected: Vec<String> = s
+            .scenarios
+            .iter()
+            .filter(|x| x.clauses().iter().any(|c| c == "ugem-10"))
+            .map(|x| x.id.clone())
+            .collect();
+        assert!(!expected.is_empty());
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(chosen, expected_sorted);
+        // --scenario adds to it; its id is case-insensitive too.
+        let other = s
+            .scenarios
+            .iter()
+            .find(|x| x.system == SystemName::Ugia)
+            .unwrap();
+        let both =
+            select_scenarios(&s, &all, &[other.id.to_uppercase()], &["ugem-10".into()]).unwrap();
+        assert_eq!(both.len(), chosen.len() + 1);
+        assert!(both.contains(&other.id));
+    }
+
+    #[test]
+    fn filters_that_leave_nothing_or_name_nothing_are_errors() {
+        let s = suite();
+        let e = select_scenarios(&s, &[SystemName::Ugia], &[], &["ugem-10".into()]).unwrap_err();
+        assert_eq!(e.code, error::BAD_INPUT);
+        assert!(e.contains("ugem") && e.contains("does not certify"), "{e}");
+        let e = select_scenarios(&s, &SystemName::ALL, &[], &["ugem-1O".into()]).unwrap_err();
+        assert!(e.contains("did you mean `ugem-10`"), "{e}");
+        let e = select_scenarios(&s, &SystemName::ALL, &["no-such".into()], &[]).unwrap_err();
+        assert!(e.contains("no scenario `no-such`"), "{e}");
+        // A catalogue clause no scenario exercises (not machine-checkable, no oracle).
+        let unjudged = Catalogue::standard()
+            .clauses()
+            .iter()
+            .find(|c| oracle::for_clause(&c.id).next().is_none())
+            .unwrap();
+        let e = select_scenarios(
+            &s,
+            &SystemName::ALL,
+            &[],
+            std::slice::from_ref(&unjudged.id),
+        )
+        .unwrap_err();
+        assert!(e.contains("no scenario exercises it"), "{e}");
+    }
+
+    #[test]
+    fn a_defect_of_a_system_not_run_is_refused() {
+        let mut s = suite();
+        let d = reference::defects().find(|d| d.system == "ugem").unwrap();
+        let e = resolve_defects(&[d.id.to_uppercase()], &s, &[SystemName::Ugia]).unwrap_err();
+        assert!(e.contains(d.id) && e.contains("does not certify"), "{e}");
+        assert_eq!(
+            resolve_defects(&[d.id.to_uppercase()], &s, &[SystemName::Ugem]).unwrap(),
+            [d.id]
+        );
+        s.scenarios.retain(|x| x.system == SystemName::Ugia);
+        let e = resolve_defects(&[d.id.into()], &s, &SystemName::ALL).unwrap_err();
+        assert!(e.contains("none of the chosen scenarios"), "{e}");
+    }
 }

@@ -3,24 +3,30 @@
 use std::path::{Path, PathBuf};
 
 use qaqpa_scenarios::SystemName;
-use qaqpa_scenarios::suite::{self, RunConfig, RunOutcome, Suite};
+use qaqpa_scenarios::suite::{self, RunConfig, RunOutcome};
 use qaqpa_sim::target::TargetInfo;
 use qaqpa_sim::trace::Trace;
 
+use crate::error::CliError;
+use crate::{ids, output};
+
 #[derive(clap::Args)]
 pub struct JudgeArgs {
-    /// Recorded traces: `<scenario-id>.jsonl` files, or directories of them (such as the
+    /// Recorded traces: `<scenario-id>.jsonl` files, or folders of them (such as the
     /// `traces/` a run writes). Each is judged by the suite's scenario of that id.
-    #[arg(required = true)]
+    #[arg(required = true, value_name = "TRACE")]
     traces: Vec<PathBuf>,
-    #[arg(long, default_value = "qaqpa-out")]
+    /// The folder for the reports. An earlier run's traces and reports in it are removed
+    /// first; a non-empty folder that is not qaqpa's output is refused.
+    #[arg(long, value_name = "DIR", default_value = "qaqpa-out")]
     out: PathBuf,
-    /// Further scenario files: every *.yaml under DIR joins the standard suite.
-    #[arg(long = "suite")]
+    /// Further scenario files: every *.yaml under DIR joins the standard suite (repeatable).
+    #[arg(long = "suite", value_name = "DIR")]
     suites: Vec<PathBuf>,
-    /// A calendar file that extends or overrides the built-in Kazakhstan calendar.
-    #[arg(long)]
-    calendar: Option<PathBuf>,
+    /// A calendar file (the format of sim/data/calendar-kz.toml) that extends or overrides the
+    /// built-in Kazakhstan calendar.
+    #[arg(long, value_name = "FILE")]
+    calendar_file: Option<PathBuf>,
 }
 
 impl JudgeArgs {
@@ -33,39 +39,82 @@ impl JudgeArgs {
             traces,
             out,
             suites: vec![],
-            calendar: None,
+            calendar_file: None,
         }
     }
 }
 
-pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, String> {
-    let calendar = crate::cli::load_calendar(args.calendar.as_deref())?;
-    let mut suite = Suite::standard().map_err(|e| e.to_string())?;
-    for dir in &args.suites {
-        suite.add_dir(dir).map_err(|e| e.to_string())?;
-    }
+pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, CliError> {
+    let calendar = crate::cli::load_calendar(args.calendar_file.as_deref())?;
+    let suite = crate::cli::load_suite(&args.suites)?;
     let mut files = Vec::new();
     for p in &args.traces {
-        collect(p, &mut files).map_err(|e| format!("{}: {e}", p.display()))?;
+        let before = files.len();
+        collect(p, &mut files)
+            .map_err(|e| CliError::input(format!("{}: cannot read it: {e}", p.display())))?;
+        if files.len() == before {
+            return Err(CliError::input(format!(
+                "{}: no recorded traces (<scenario-id>.jsonl) in this folder: nothing to judge",
+                p.display()
+            )));
+        }
     }
     files.sort();
+    files.dedup();
+    refuse_inputs_inside_out(&files, &args.out)?;
     let mut recorded = Vec::new();
     let mut systems = Vec::new();
     for f in &files {
-        let id = f
+        let stem = f
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default()
             .to_string();
-        let scenario = suite.scenarios.iter().find(|s| s.id == id).ok_or_else(|| {
-            format!("{}: no scenario `{id}` in the suite: name a recorded trace after the scenario it was recorded for", f.display())
+        let id = ids::resolve(
+            "scenario",
+            &stem,
+            suite.scenarios.iter().map(|s| s.id.as_str()),
+            "a report's scenarios",
+        )
+        .map_err(|e| {
+            CliError::input(format!(
+                "{}: {e}: name a recorded trace after the scenario it was recorded for",
+                f.display()
+            ))
         })?;
+        let scenario = suite
+            .scenarios
+            .iter()
+            .find(|s| s.id == id)
+            .expect("resolved against the suite");
+        if recorded.iter().any(|(r, _): &(String, Trace)| r == id) {
+            return Err(CliError::input(format!(
+                "{}: a second trace for scenario `{id}`",
+                f.display()
+            )));
+        }
         systems.push(scenario.system);
-        let input = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let input = std::fs::File::open(f)
+            .map_err(|e| CliError::input(format!("{}: cannot read it: {e}", f.display())))?;
         let trace = Trace::read_jsonl(std::io::BufReader::new(input), &f.display().to_string())
-            .map_err(|e| e.to_string())?;
-        recorded.push((id, trace));
+            .map_err(|e| CliError::input(e.to_string()))?;
+        if trace.is_empty() {
+            return Err(CliError::input(format!(
+                "{}: the trace is empty: nothing was observed, so there is nothing to judge",
+                f.display()
+            )));
+        }
+        recorded.push((id.to_string(), trace));
     }
+    crate::cli::check_schedules(
+        &suite
+            .scenarios
+            .iter()
+            .filter(|s| recorded.iter().any(|(id, _)| *id == s.id))
+            .cloned()
+            .collect::<Vec<_>>(),
+        &calendar,
+    )?;
     systems.sort();
     systems.dedup();
     let config = RunConfig {
@@ -88,11 +137,32 @@ pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, String> {
         name,
         defects: vec![],
     };
-    let outcome =
-        suite::judge_recorded(&suite, recorded, &config, target).map_err(|e| e.to_string())?;
-    crate::cli::write_reports(&args.out, &outcome)
-        .map_err(|e| format!("{}: {e}", args.out.display()))?;
+    output::prepare(&args.out)?;
+    let outcome = suite::judge_recorded(&suite, recorded, &config, target)
+        .map_err(|e| CliError::input(e.to_string()))?;
+    if outcome.report.scenarios.is_empty() {
+        return Err(CliError::input("judged no scenario"));
+    }
+    output::write_reports(&args.out, &outcome)?;
     Ok(outcome)
+}
+
+/// Starting `out` clean removes its `traces/`: judging those very traces into it would delete
+/// the evidence, so that is refused.
+fn refuse_inputs_inside_out(files: &[PathBuf], out: &Path) -> Result<(), CliError> {
+    let Ok(traces) = out.join(output::TRACES).canonicalize() else {
+        return Ok(());
+    };
+    for f in files {
+        if f.canonicalize().is_ok_and(|c| c.starts_with(&traces)) {
+            return Err(CliError::input(format!(
+                "{}: the trace is in the --out folder {}, which is started clean: judge it into another --out",
+                f.display(),
+                out.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

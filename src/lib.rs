@@ -5,6 +5,9 @@
 pub mod calendar_cmd;
 pub mod campaign_cmd;
 pub mod cli;
+pub mod error;
+pub mod ids;
 pub mod judge_cmd;
+pub mod output;
 pub mod reference;
 pub mod replay_cmd;

@@ -31,6 +31,10 @@ pub struct ReplayArgs {
     /// classified again), for throughput measurements; flows are printed for the last.
     #[arg(long, default_value_t = 1)]
     pub loops: u32,
+    /// Replay the frames before the cut of a capture that ends early (a warning says where),
+    /// instead of refusing it.
+    #[arg(long)]
+    pub allow_truncated: bool,
 }
 
 #[derive(clap::Args)]
@@ -154,18 +158,7 @@ pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<(), String> {
             (sigs, policy)
         }
     };
-    let mut caps = Vec::new();
-    for path in &args.pcaps {
-        let cap = capture::read(path).map_err(|e| e.to_string())?;
-        if let Some(why) = &cap.truncated {
-            eprintln!(
-                "qaqpa: {}: capture ends early after {} frames ({why}); the frames before it are replayed",
-                path.display(),
-                cap.frames.len()
-            );
-        }
-        caps.push(cap);
-    }
+    let caps = read_captures(&args.pcaps, args.allow_truncated)?;
     let cfg = Config {
         max_flows: args.max_flows,
         ..Config::default()
@@ -234,6 +227,43 @@ pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<(), String> {
         .map_err(io)?;
     }
     Ok(())
+}
+
+/// Reads every capture. One that ends early is refused (exit 2) with where it ends, unless
+/// `allow_truncated`; one without a single frame is always refused: replaying it would
+/// report on nothing.
+fn read_captures(
+    paths: &[PathBuf],
+    allow_truncated: bool,
+) -> Result<Vec<capture::Capture>, String> {
+    let mut caps = Vec::new();
+    for path in paths {
+        let cap = capture::read(path).map_err(|e| e.to_string())?;
+        let frames = cap.frames.len();
+        if let Some(t) = &cap.truncated {
+            let whole = format!(
+                "{}: the capture ends early after {frames} frame{} ({t})",
+                path.display(),
+                if frames == 1 { "" } else { "s" }
+            );
+            if !allow_truncated || frames == 0 {
+                let hint = if frames == 0 {
+                    String::new()
+                } else {
+                    "; --allow-truncated replays the frames before the cut".into()
+                };
+                return Err(format!("{whole}{hint}"));
+            }
+            eprintln!("qaqpa: warning: {whole}; the frames before the cut are replayed");
+        } else if frames == 0 {
+            return Err(format!(
+                "{}: the capture holds no frames: nothing to replay",
+                path.display()
+            ));
+        }
+        caps.push(cap);
+    }
+    Ok(caps)
 }
 
 pub fn default_corpus() -> PathBuf {

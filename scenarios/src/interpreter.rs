@@ -8,12 +8,14 @@ use qaqpa_sim::clock;
 use qaqpa_sim::target::{Desk, DeskEnv, Target, TargetError};
 use qaqpa_sim::trace::{CaseKnowledge, Document, Event, Subject, SubjectKind, Trace};
 
-use crate::scenario::{Action, Scenario, When};
+use crate::scenario::{Action, Scenario, ScenarioError, When};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlayError {
-    #[error("{file}: {source}")]
-    Calendar { file: String, source: CalendarError },
+    /// The scenario's times do not fit: out of the clock's range, a step outside
+    /// `start`..`until`. Found before anything runs, with the file, line and column.
+    #[error(transparent)]
+    Schedule(#[from] ScenarioError),
     #[error("{file}: {source}")]
     Target { file: String, source: TargetError },
     #[error("{file}: replay: {message}")]
@@ -59,17 +61,118 @@ pub fn instant_of(
     when: When,
     end_of_day: bool,
 ) -> Result<Timestamp, CalendarError> {
-    let start = scenario.start;
+    let start = scenario.start.value;
     let (date, time) = match when {
-        When::At(dt) => return Ok(clock::instant(dt)),
+        When::At(dt) => return clock::instant(dt),
         When::WorkingDay(n, t) => (calendar.add_working_days(start.date(), n)?, t),
-        When::Day(n, t) => (calendar.add_calendar_days(start.date(), n as i32), t),
+        When::Day(n, t) => (calendar.add_calendar_days(start.date(), i64::from(n))?, t),
     };
-    Ok(match (time, end_of_day) {
+    match (time, end_of_day) {
         (Some(t), _) => clock::instant(date.to_datetime(t)),
         (None, true) => clock::end_of_day(date),
         (None, false) => clock::instant(date.to_datetime(start.time())),
-    })
+    }
+}
+
+/// When a scenario's parts happen, checked: every time has an instant, `until` is not before
+/// `start`, and no step (nor a mail episode's observations) falls after `until`, where it
+/// would silently never run.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// Each step's instant, in the file's order.
+    pub steps: Vec<Timestamp>,
+}
+
+/// Works out and checks the scenario's schedule on `calendar`; an error names the file, the
+/// line and column of the offending time and the limit it broke.
+pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Schedule, PlayError> {
+    let at = |loc: &serde_saphyr::Location, message: String| ScenarioError {
+        file: scenario.file.clone(),
+        line: loc.line(),
+        column: loc.column(),
+        message,
+    };
+    let show = clock::display;
+    let start_field = &scenario.start;
+    let start = clock::instant(start_field.value).map_err(|e| {
+        at(
+            &start_field.referenced,
+            format!("`start: {}`: {e}", start_field.value),
+        )
+    })?;
+    let until = &scenario.until;
+    let end = instant_of(calendar, scenario, until.value, true)
+        .map_err(|e| at(&until.referenced, format!("`until: {}`: {e}", until.value)))?;
+    if end < start {
+        return Err(at(
+            &until.referenced,
+            format!(
+                "`until: {}` ({}) is before `start` ({}): the scenario would observe nothing",
+                until.value,
+                show(end),
+                show(start)
+            ),
+        )
+        .into());
+    }
+    let mut steps = Vec::with_capacity(scenario.steps.len());
+    for step in &scenario.steps {
+        let loc = &step.at.referenced;
+        let when = step.at.value;
+        let t = instant_of(calendar, scenario, when, false)
+            .map_err(|e| at(loc, format!("`at: {when}`: {e}")))?;
+        // A step written before `start` runs at the start, in file order (the standard suite
+        // sets up policy at 09:30 for a 10:00 start); only steps after `until` are lost.
+        if t > end {
+            return Err(at(
+                loc,
+                format!(
+                    "`at: {when}` ({}) is after the scenario's `until: {}` ({}): the step would never run; move it before `until` or extend `until`",
+                    show(t),
+                    until.value,
+                    show(end)
+                ),
+            )
+            .into());
+        }
+        if let Action::Mail(spec) = step.action() {
+            // turmoil's clock is a SystemTime and refuses an epoch before 1970.
+            if t < Timestamp::UNIX_EPOCH {
+                return Err(at(
+                    loc,
+                    format!(
+                        "the mail episode at `{when}` ({}) starts before 1970-01-01T00:00:00Z, where the network simulation's clock begins",
+                        show(t)
+                    ),
+                )
+                .into());
+            }
+            let lasts = spec.seconds.saturating_add(crate::mail::CLOSING_GRACE_SECS);
+            let episode_end = i64::try_from(lasts)
+                .ok()
+                .and_then(|secs| t.checked_add(jiff::SignedDuration::from_secs(secs)).ok());
+            match episode_end {
+                Some(e) if e <= end => {}
+                _ => {
+                    return Err(at(
+                        loc,
+                        format!(
+                            "the mail episode at `{when}` ({}) lasts {} s with its closing grace and would end after the scenario's `until: {}` ({}): its last observations would be lost; start it earlier or extend `until`",
+                            show(t),
+                            lasts,
+                            until.value,
+                            show(end)
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+        steps.push(t);
+    }
+    Ok(Schedule { start, end, steps })
 }
 
 /// The scenario's last instant: observations after it are not made, deadlines after it are
@@ -78,9 +181,14 @@ pub fn scenario_end(
     calendar: &BusinessCalendar,
     scenario: &Scenario,
 ) -> Result<Timestamp, PlayError> {
-    instant_of(calendar, scenario, scenario.until, true).map_err(|source| PlayError::Calendar {
-        file: scenario.file.clone(),
-        source,
+    let until = &scenario.until;
+    instant_of(calendar, scenario, until.value, true).map_err(|e| {
+        PlayError::Schedule(ScenarioError {
+            file: scenario.file.clone(),
+            line: until.referenced.line(),
+            column: until.referenced.column(),
+            message: format!("`until: {}`: {e}", until.value),
+        })
     })
 }
 
@@ -93,10 +201,7 @@ pub fn play(
     seed: u64,
 ) -> Result<Trace, PlayError> {
     let file = || scenario.file.clone();
-    let cal_err = |source| PlayError::Calendar {
-        file: file(),
-        source,
-    };
+    let Schedule { start, end, steps } = schedule(calendar, scenario)?;
     let mut desk: Option<Box<dyn Desk>> = match scenario.desk {
         Some(kind) => Some(
             target
@@ -108,15 +213,10 @@ pub fn play(
         ),
         None => None,
     };
-    let start = clock::instant(scenario.start);
-    let end = scenario_end(calendar, scenario)?;
 
     let mut agenda = Agenda::starting_at(start);
-    for (i, step) in scenario.steps.iter().enumerate() {
-        agenda.schedule(
-            instant_of(calendar, scenario, step.at.value, false).map_err(cal_err)?,
-            Happening::Step(i),
-        );
+    for (i, at) in steps.into_iter().enumerate() {
+        agenda.schedule(at, Happening::Step(i));
     }
 
     let mut trace = Trace::new();
@@ -273,4 +373,191 @@ pub fn play(
         }
     }
     Ok(trace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "\
+id: t
+title: t
+system: ugia
+desk: ugia-connection
+start: 2025-03-20T10:00
+until: working-day 12
+parties:
+  operator: { name: Op, role: telecom-operator }
+steps:
+  - at: working-day 0 18:30
+    send:
+      from: operator
+      document: channel-application
+      case: C-1
+      channel: aps
+expect:
+  - clause: ugia-6
+";
+
+    fn scenario(text: &str) -> Scenario {
+        Scenario::parse(text, "t.yaml", &|_| Ok(())).unwrap()
+    }
+
+    fn schedule_error(text: &str) -> ScenarioError {
+        match schedule(&BusinessCalendar::kazakhstan(), &scenario(text)) {
+            Err(PlayError::Schedule(e)) => e,
+            other => panic!("expected a schedule error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_good_schedule() {
+        let s = schedule(&BusinessCalendar::kazakhstan(), &scenario(GOOD)).unwrap();
+        assert_eq!(clock::display(s.start), "2025-03-20T10:00:00+05:00");
+        assert_eq!(clock::display(s.steps[0]), "2025-03-20T18:30:00+05:00");
+        // 12 working days after Thursday 20 March 2025, across Nauryz (21–25 March off):
+        // 26–28 March, 31 March–4 April, 7–10 April.
+        assert_eq!(clock::display(s.end), "2025-04-10T23:59:59+05:00");
+    }
+
+    /// Found from the command line and by mutating scenario files: each used to panic or to
+    /// run at a wrong time. Each is now an error at the line of the time, naming the limit.
+    #[test]
+    fn times_out_of_range_are_errors_at_their_line() {
+        for (from, to, line, limit) in [
+            (
+                "start: 2025-03-20T10:00",
+                "start: 9999-12-31T23:59",
+                5,
+                "9999-12-31T03:00:00",
+            ),
+            (
+                "start: 2025-03-20T10:00",
+                "start: -009999-01-01T00:00",
+                5,
+                "9999-12-31T03:00:00",
+            ),
+            (
+                "until: working-day 12",
+                "until: day 99999999",
+                6,
+                "9999-12-31",
+            ),
+            (
+                "at: working-day 0 18:30",
+                "at: day 99999999",
+                10,
+                "9999-12-31",
+            ),
+            (
+                "at: working-day 0 18:30",
+                "at: day 4294967295",
+                10,
+                "9999-12-31",
+            ),
+            (
+                "at: working-day 0 18:30",
+                "at: working-day 4294967295",
+                10,
+                "covers 2020–2027",
+            ),
+            (
+                "at: working-day 0 18:30",
+                "at: 9999-12-31T12:00",
+                10,
+                "9999-12-31T03:00:00",
+            ),
+        ] {
+            let text = GOOD.replace(from, to);
+            let e = schedule_error(&text);
+            assert_eq!((e.file.as_str(), e.line), ("t.yaml", line), "{to}: {e}");
+            assert!(e.message.contains(to), "quotes the time: {e}");
+            assert!(e.message.contains(limit), "names the limit {limit}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_step_after_until_is_an_error_not_a_silent_drop() {
+        let e = schedule_error(&GOOD.replace("working-day 0 18:30", "working-day 13 10:00"));
+        assert_eq!(e.line, 10, "{e}");
+        assert!(
+            e.message
+                .contains("after the scenario's `until: working-day 12`")
+                && e.message.contains("2025-04-10T23:59:59+05:00"),
+            "{e}"
+        );
+        // The last instant of `until`'s day is still inside.
+        let s = scenario(&GOOD.replace("working-day 0 18:30", "working-day 12 23:59"));
+        assert!(schedule(&BusinessCalendar::kazakhstan(), &s).is_ok());
+        // An absolute time after it too.
+        let e = schedule_error(&GOOD.replace("working-day 0 18:30", "2025-04-11T00:00"));
+        assert_eq!(e.line, 10, "{e}");
+    }
+
+    /// Found by mutating ugem/no-bypass.yaml: turmoil panicked on an epoch before 1970.
+    #[test]
+    fn a_mail_episode_before_1970_is_an_error() {
+        let text = mail_scenario("1969-12-31T23:00");
+        let e = schedule_error(&text);
+        assert_eq!(e.line, 9, "{e}");
+        assert!(e.message.contains("1970-01-01T00:00:00Z"), "{e}");
+        assert!(
+            schedule(
+                &BusinessCalendar::kazakhstan(),
+                &scenario(&mail_scenario("1970-01-01T06:00"))
+            )
+            .is_ok()
+        );
+    }
+
+    fn mail_scenario(start: &str) -> String {
+        format!(
+            "\
+id: m
+title: m
+system: ugem
+start: {start}
+until: day 1
+parties:
+  mof: {{ name: MoF, role: state-body }}
+steps:
+  - at: day 0
+    mail:
+      seconds: 60
+      systems:
+        - {{ id: mof, domain: minfin.gov.kz, server: 10.1.0.10, owner: it@minfin.gov.kz }}
+      flows:
+        - {{ id: f, from: mof, kind: normal, mail-from: a@minfin.gov.kz, to: [b@minfin.gov.kz] }}
+expect:
+  - clause: ugem-6
+"
+        )
+    }
+
+    #[test]
+    fn until_before_start_is_an_error() {
+        let e = schedule_error(&GOOD.replace("until: working-day 12", "until: 2025-03-19T10:00"));
+        assert_eq!(e.line, 6, "{e}");
+        assert!(e.message.contains("before `start`"), "{e}");
+    }
+
+    #[test]
+    fn play_refuses_a_bad_schedule_before_it_asks_the_target() {
+        struct NoTarget;
+        impl Target for NoTarget {
+            fn info(&self) -> qaqpa_sim::target::TargetInfo {
+                unreachable!()
+            }
+            fn desk(
+                &self,
+                _: qaqpa_sim::target::DeskKind,
+                _: u64,
+            ) -> Result<Box<dyn Desk>, TargetError> {
+                unreachable!("the schedule is checked before the target is asked")
+            }
+        }
+        let s = scenario(&GOOD.replace("working-day 0 18:30", "day 4294967295"));
+        let e = play(&s, &BusinessCalendar::kazakhstan(), &NoTarget, 1).unwrap_err();
+        assert!(matches!(e, PlayError::Schedule(_)), "{e}");
+    }
 }

@@ -230,14 +230,36 @@ impl MailSpec {
                     f.id
                 ));
             }
-            if f.every <= 0.0 || f.start < 0.0 {
-                return Err(format!("flow `{}`: start must be >= 0 and every > 0", f.id));
+            // Written so that NaN fails too; the bounds keep `start + every * n` a duration
+            // (an infinite or huge one panics in `Duration::from_secs_f64`).
+            let secs = self.seconds as f64;
+            if !(f.start >= 0.0 && f.start <= secs && f.every > 0.0 && f.every <= secs) {
+                return Err(format!(
+                    "flow `{}`: start must be 0 to {secs} and every above 0 up to {secs} (the episode's seconds); found start {} and every {}",
+                    f.id, f.start, f.every
+                ));
+            }
+            // Recipient numbers count up to count × rcpts-per-message.
+            if f.rcpts_per_message == 0 || f.count.checked_mul(f.rcpts_per_message).is_none() {
+                return Err(format!(
+                    "flow `{}`: rcpts-per-message must be at least 1, and count × rcpts-per-message at most {}",
+                    f.id,
+                    u32::MAX
+                ));
             }
         }
         if let Some(b) = &self.fault_budget {
             b.validate(&|p| self.host_of(p).map(|_| ()))?;
         }
         for f in &self.faults {
+            // NaN fails this too; a fault outside the episode would never happen.
+            let secs = self.seconds as f64;
+            if !(f.at >= 0.0 && f.at <= secs) {
+                return Err(format!(
+                    "a fault's `at` must be 0 to {secs} (the episode's seconds), found {}",
+                    f.at
+                ));
+            }
             match f.action {
                 FaultAction::Partition
                 | FaultAction::Repair
@@ -348,6 +370,9 @@ impl Blocklist {
     }
 }
 
+/// An episode runs this long after its `seconds`, so mail in flight lands and is observed.
+pub const CLOSING_GRACE_SECS: u64 = 30;
+
 /// Runs one mail episode starting at `start` and returns what the probes saw.
 pub fn run_episode(
     spec: &MailSpec,
@@ -358,7 +383,12 @@ pub fn run_episode(
 ) -> Result<Vec<Seen>, TargetError> {
     let gateway = target.mail_gateway(seed)?;
     let gw_ip: IpAddr = GATEWAY_IP.parse().expect("a literal address");
-    let mut ep = Episode::new(start, seed, label, Duration::from_secs(spec.seconds + 30));
+    let mut ep = Episode::new(
+        start,
+        seed,
+        label,
+        Duration::from_secs(spec.seconds + CLOSING_GRACE_SECS),
+    );
     // Mail works in seconds: a 10 ms tick keeps an episode of minutes cheap.
     ep.tick = Duration::from_millis(10);
     let world = MailWorld {
@@ -1101,6 +1131,39 @@ expect:
 
     fn any(_: &str) -> Result<(), String> {
         Ok(())
+    }
+
+    /// Found by mutating scenario files: each of these passed the checks and panicked when
+    /// the episode ran (`Duration::from_secs_f64` of NaN or 1e308, u32 recipient numbers).
+    #[test]
+    fn times_and_counts_that_cannot_run_are_refused() {
+        let flow = "mail-from: a@minfin.gov.kz, to: [b@partner.example] }";
+        for (extra, what) in [
+            ("start: .nan, ", "start"),
+            ("every: .inf, ", "every"),
+            ("start: 1e308, ", "start"),
+            ("start: 31, ", "start"),
+            ("every: 0, ", "every"),
+            (
+                "count: 4294967295, rcpts-per-message: 2, ",
+                "rcpts-per-message",
+            ),
+            ("rcpts-per-message: 0, ", "rcpts-per-message"),
+        ] {
+            let bad = GOOD.replace(flow, &format!("{extra}{flow}"));
+            let e = Scenario::parse(&bad, "m.yaml", &any).unwrap_err();
+            assert!(e.message.contains(what) && e.line == 11, "{extra}: {e}");
+        }
+        let ok = GOOD.replace(flow, &format!("start: 30, every: 30, {flow}"));
+        assert!(Scenario::parse(&ok, "m.yaml", &any).is_ok());
+        for at in ["1e308", ".nan", "-1", "31"] {
+            let bad = GOOD.replace(
+                "expect:",
+                &format!("      faults:\n        - {{ at: {at}, action: crash }}\nexpect:"),
+            );
+            let e = Scenario::parse(&bad, "m.yaml", &any).unwrap_err();
+            assert!(e.message.contains("fault's `at`"), "{at}: {e}");
+        }
     }
 
     #[test]

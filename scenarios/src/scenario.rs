@@ -20,9 +20,10 @@ pub struct Scenario {
     #[serde(default)]
     pub desk: Option<DeskKind>,
     /// Local time, Asia/Almaty: the instant the scenario's clock starts.
-    pub start: DateTime,
-    /// When the scenario ends; without a time of day, at the end of that day.
-    pub until: When,
+    pub start: Spanned<DateTime>,
+    /// When the scenario ends; without a time of day, at the end of that day. Every step
+    /// falls between `start` and `until` (checked against the calendar before a run).
+    pub until: Spanned<When>,
     pub parties: BTreeMap<String, Party>,
     pub steps: Vec<Step>,
     pub expect: Vec<Expectation>,
@@ -156,6 +157,21 @@ pub enum When {
     Day(u32, Option<Time>),
     /// `YYYY-MM-DDTHH:MM`: an absolute local time.
     At(DateTime),
+}
+
+impl std::fmt::Display for When {
+    /// The expression as a scenario file writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hhmm = |t: &Option<Time>| {
+            t.map(|t| format!(" {}", t.strftime("%H:%M")))
+                .unwrap_or_default()
+        };
+        match self {
+            When::WorkingDay(n, t) => write!(f, "working-day {n}{}", hhmm(t)),
+            When::Day(n, t) => write!(f, "day {n}{}", hhmm(t)),
+            When::At(dt) => write!(f, "{dt}"),
+        }
+    }
 }
 
 const WHEN_FORMS: &str = "`working-day N [HH:MM]`, `day N [HH:MM]` or `YYYY-MM-DDTHH:MM`";
@@ -331,7 +347,9 @@ expect:
             s.steps[0].at.value,
             When::WorkingDay(0, Some(Time::constant(18, 30, 0, 0)))
         );
-        assert_eq!(s.until, When::WorkingDay(12, None));
+        assert_eq!(s.until.value, When::WorkingDay(12, None));
+        assert_eq!(s.until.value.to_string(), "working-day 12");
+        assert_eq!(s.steps[0].at.value.to_string(), "working-day 0 18:30");
         assert_eq!(s.clauses(), vec!["ugia-6"]);
     }
 

@@ -175,9 +175,10 @@ pub enum CalendarError {
         #[source]
         source: std::io::Error,
     },
-    /// Date arithmetic left jiff's supported range (years -9999..=9999).
-    #[error("date out of range: {what}")]
-    OutOfRange { what: String },
+    /// Date arithmetic left the range qaqpa represents: `what` was asked, `limit` says the
+    /// range.
+    #[error("{what} is out of range: {limit}")]
+    OutOfRange { what: String, limit: String },
 }
 
 fn missing_years_hint(year: i16, first: i16, last: i16) -> String {
@@ -258,9 +259,13 @@ fn is_weekend(d: Date) -> bool {
     matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday)
 }
 
+/// The range of civil dates, said for error messages.
+pub const DATE_RANGE: &str = "qaqpa's dates run from -9999-01-01 to 9999-12-31";
+
 fn next_day(d: Date) -> Result<Date, CalendarError> {
     d.tomorrow().map_err(|_| CalendarError::OutOfRange {
         what: format!("the day after {d}"),
+        limit: DATE_RANGE.into(),
     })
 }
 
@@ -492,9 +497,22 @@ impl BusinessCalendar {
         Ok(cur)
     }
 
-    /// `d` plus `n` calendar days (negative `n` goes back), saturating at jiff's date range.
-    pub fn add_calendar_days(&self, d: Date, n: i32) -> Date {
-        d.saturating_add(i64::from(n).days())
+    /// `d` plus `n` calendar days (negative `n` goes back); an error naming the range when
+    /// the result is not a date qaqpa represents (never a saturated date).
+    pub fn add_calendar_days(&self, d: Date, n: i64) -> Result<Date, CalendarError> {
+        // `Span::try_days` refuses more days than any two dates are apart; `checked_add`
+        // refuses a result past either end.
+        jiff::Span::new()
+            .try_days(n)
+            .and_then(|span| d.checked_add(span))
+            .map_err(|_| CalendarError::OutOfRange {
+                what: format!(
+                    "{d} {} {} calendar days",
+                    if n < 0 { '-' } else { '+' },
+                    n.unsigned_abs()
+                ),
+                limit: DATE_RANGE.into(),
+            })
     }
 
     /// The number of working days in `(from, to]`; negative (minus the count in `(to, from]`)
@@ -520,8 +538,9 @@ impl BusinessCalendar {
     /// The days of `year` that are not plain weekdays or plain weekends (holidays, carry-overs,
     /// transfers), in date order.
     pub fn special_days(&self, year: i16) -> Result<Vec<DayStatus>, CalendarError> {
-        let first = Date::new(year, 1, 1).map_err(|e| CalendarError::OutOfRange {
-            what: format!("year {year}: {e}"),
+        let first = Date::new(year, 1, 1).map_err(|_| CalendarError::OutOfRange {
+            what: format!("year {year}"),
+            limit: DATE_RANGE.into(),
         })?;
         self.check_covered(first)?;
         let last = first.last_of_year();
@@ -536,6 +555,7 @@ impl BusinessCalendar {
     pub fn end_of_day(&self, d: Date) -> Result<Timestamp, CalendarError> {
         let out_of_range = || CalendarError::OutOfRange {
             what: format!("the end of {d}"),
+            limit: crate::clock::range_text(),
         };
         let next = d.tomorrow().map_err(|_| out_of_range())?;
         let start = next
@@ -568,11 +588,7 @@ impl BusinessCalendar {
         calendar_days: u32,
     ) -> Result<Timestamp, CalendarError> {
         let d = received.to_zoned(self.time_zone.clone()).date();
-        let due = d
-            .checked_add(i64::from(calendar_days).days())
-            .map_err(|_| CalendarError::OutOfRange {
-                what: format!("{d} + {calendar_days} days"),
-            })?;
+        let due = self.add_calendar_days(d, i64::from(calendar_days))?;
         self.end_of_day(due)
     }
 
@@ -855,8 +871,16 @@ impl Ctx<'_> {
         let bad = |found: String| self.err(v.span(), field, &format!("{EXPECTED}, found {found}"));
         match v.get_ref() {
             toml::Value::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
-                (Some(d), None, None) => Date::new(d.year as i16, d.month as i8, d.day as i8)
-                    .map_err(|e| bad(e.to_string())),
+                // TOML dates have four-digit years, months and days in range: the
+                // conversions cannot fail, but a failure would still be an error, not a wrap.
+                (Some(d), None, None) => match (
+                    i16::try_from(d.year),
+                    i8::try_from(d.month),
+                    i8::try_from(d.day),
+                ) {
+                    (Ok(y), Ok(m), Ok(day)) => Date::new(y, m, day).map_err(|e| bad(e.to_string())),
+                    _ => Err(bad(dt.to_string())),
+                },
                 _ => Err(bad(format!("the date-time {dt}"))),
             },
             toml::Value::String(s) => parse_ymd(s).map_err(|why| bad(format!("\"{s}\" ({why})"))),
@@ -1358,18 +1382,61 @@ mod tests {
     fn calendar_days() {
         let cal = kz();
         assert_eq!(
-            cal.add_calendar_days(date(2024, 2, 28), 2),
+            cal.add_calendar_days(date(2024, 2, 28), 2).unwrap(),
             date(2024, 3, 1)
         );
         assert_eq!(
-            cal.add_calendar_days(date(2024, 3, 1), -1),
+            cal.add_calendar_days(date(2024, 3, 1), -1).unwrap(),
             date(2024, 2, 29)
         );
         // Calendar days need no data: 2031 is fine.
         assert_eq!(
-            cal.add_calendar_days(date(2031, 12, 31), 1),
+            cal.add_calendar_days(date(2031, 12, 31), 1).unwrap(),
             date(2032, 1, 1)
         );
+    }
+
+    /// Sums past either end of the date range are errors naming the range. 3 000 000 days
+    /// used to saturate to 9999-12-31, and 7 304 485 days (more than a span holds) to panic.
+    #[test]
+    fn calendar_days_past_the_range_are_errors() {
+        let cal = kz();
+        // From 2025-03-20 to 9999-12-31 is 2 913 105 days (jiff's own count, checked by
+        // going back from the last date).
+        let last = date(9999, 12, 31);
+        let to_end = date(2025, 3, 20).until(last).unwrap().get_days();
+        assert_eq!(
+            cal.add_calendar_days(last, -i64::from(to_end)).unwrap(),
+            date(2025, 3, 20)
+        );
+        assert_eq!(
+            cal.add_calendar_days(date(2025, 3, 20), i64::from(to_end))
+                .unwrap(),
+            last
+        );
+        for n in [
+            i64::from(to_end) + 1,
+            3_000_000,
+            7_304_485,
+            i64::from(u32::MAX),
+            i64::MAX,
+            -5_000_000,
+            i64::MIN,
+        ] {
+            let e = cal.add_calendar_days(date(2025, 3, 20), n).unwrap_err();
+            let msg = e.to_string();
+            assert!(
+                msg.contains("2025-03-20") && msg.contains(&n.unsigned_abs().to_string()),
+                "{msg}"
+            );
+            assert!(msg.contains("-9999-01-01 to 9999-12-31"), "{msg}");
+        }
+        let e = cal
+            .calendar_deadline_end("9999-12-01T00:00:00Z".parse().unwrap(), 60)
+            .unwrap_err();
+        assert!(e.to_string().contains("9999-12-31"), "{e}");
+        let e = cal.end_of_day(date(9999, 12, 31)).unwrap_err();
+        assert!(e.to_string().contains("Asia/Almaty"), "{e}");
     }
 
     #[test]

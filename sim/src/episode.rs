@@ -38,12 +38,15 @@ impl Episode {
         b
     }
 
-    /// The calendar instant `elapsed` into the episode.
+    /// The calendar instant `elapsed` into the episode. Callers keep `start + duration`
+    /// within the clock's range (the suite's `interpreter::schedule` refuses a mail step whose
+    /// episode would end after the scenario's `until`), and turmoil's elapsed time never
+    /// exceeds the episode's duration, so neither conversion can fail.
     pub fn instant(&self, elapsed: Duration) -> Timestamp {
         let span = jiff::SignedDuration::try_from(elapsed).expect("episode shorter than 292 years");
         self.start
             .checked_add(span)
-            .expect("episode instant within jiff's range")
+            .expect("an episode ends within the clock's range")
     }
 
     fn system_time(&self) -> SystemTime {

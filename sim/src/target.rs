@@ -55,16 +55,16 @@ impl<'a> DeskEnv<'a> {
     }
 
     /// An instant within office hours (10:00 + `minutes`, Almaty) of `date`: desks answer
-    /// when people are at work.
-    pub fn office_time(&self, date: jiff::civil::Date, minutes: u32) -> Timestamp {
-        let t = jiff::civil::Time::constant(10, 0, 0, 0);
+    /// when people are at work. `None` on a date at the very end of the clock's range.
+    pub fn office_time(&self, date: jiff::civil::Date, minutes: u32) -> Option<Timestamp> {
+        // 10:00 plus at most seven hours stays within the day, so only the conversion to an
+        // instant can fail.
         let dt = date
-            .to_datetime(t)
+            .at(10, 0, 0, 0)
             .checked_add(jiff::SignedDuration::from_mins(i64::from(
                 minutes.min(7 * 60),
-            )))
-            .expect("within a day");
-        crate::clock::instant(dt)
+            )));
+        crate::clock::instant(dt.ok()?).ok()
     }
 
     /// When a clerk answers: a time in office hours on the `working_days`-th working day after
@@ -77,7 +77,7 @@ impl<'a> DeskEnv<'a> {
         working_days: u32,
     ) -> Option<Timestamp> {
         let day = self.calendar.add_working_days(from, working_days).ok()?;
-        Some(self.office_time(day, clerk.draw(0..=7 * 60 - 1)))
+        self.office_time(day, clerk.draw(0..=7 * 60 - 1))
     }
 
     pub fn take(self) -> DeskOutput {

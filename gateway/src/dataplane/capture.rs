@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use pcap_file::DataLink;
-use pcap_file::pcap::PcapReader;
-use pcap_file::pcapng::{Block, PcapNgReader};
+use pcap_file::pcap::PcapParser;
+use pcap_file::pcapng::{Block, PcapNgParser};
 
 /// One frame: its capture time, link type and bytes (an offset into [`Capture::data`]).
 #[derive(Debug, Clone, Copy)]
@@ -23,7 +23,28 @@ pub struct Capture {
     pub frames: Vec<Frame>,
     /// Set when the file ended in the middle of a record or had a bad block: the frames
     /// before it are kept.
-    pub truncated: Option<String>,
+    pub truncated: Option<Truncation>,
+}
+
+/// Where and why a capture stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncation {
+    /// Bytes of the file read as whole records (headers included) before the bad one.
+    pub bytes_read: usize,
+    /// The file's size.
+    pub file_size: usize,
+    /// What was wrong with the record at `bytes_read`.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Truncation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} bytes read: {}",
+            self.bytes_read, self.file_size, self.reason
+        )
+    }
 }
 
 impl Capture {
@@ -71,28 +92,26 @@ pub fn read(path: &Path) -> Result<Capture, CaptureError> {
     parse(&bytes).map_err(|message| CaptureError::Format { file, message })
 }
 
-/// Parses a capture held in memory.
+/// Parses a capture held in memory. The parsers work on the slice itself, so a record that
+/// fails is located by the bytes left after the last good one.
 pub fn parse(bytes: &[u8]) -> Result<Capture, String> {
     if bytes.len() >= 4 && bytes[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
         return pcapng(bytes);
     }
-    let mut r = PcapReader::new(bytes).map_err(|e| e.to_string())?;
+    let (mut rest, r) = PcapParser::new(bytes).map_err(|e| e.to_string())?;
     let link = link_number(r.header().datalink);
-    let nanos = matches!(
-        r.header().ts_resolution,
-        pcap_file::TsResolution::NanoSecond
-    );
     let mut c = Capture::default();
-    while let Some(p) = r.next_packet() {
-        match p {
-            Ok(p) => {
+    while !rest.is_empty() {
+        match r.next_packet(rest) {
+            Ok((after, p)) => {
+                // pcap-file scales nanosecond captures into the Duration itself.
                 let ts = p.timestamp;
                 let us = ts.as_secs() * 1_000_000 + u64::from(ts.subsec_micros());
-                let _ = nanos;
                 c.push(us, link, &p.data);
+                rest = after;
             }
             Err(e) => {
-                c.truncated = Some(e.to_string());
+                c.truncated = Some(truncation(bytes, rest, e));
                 break;
             }
         }
@@ -100,15 +119,27 @@ pub fn parse(bytes: &[u8]) -> Result<Capture, String> {
     Ok(c)
 }
 
+fn truncation(bytes: &[u8], rest: &[u8], e: pcap_file::PcapError) -> Truncation {
+    Truncation {
+        bytes_read: bytes.len() - rest.len(),
+        file_size: bytes.len(),
+        reason: e.to_string(),
+    }
+}
+
 fn pcapng(bytes: &[u8]) -> Result<Capture, String> {
-    let mut r = PcapNgReader::new(bytes).map_err(|e| e.to_string())?;
+    let (mut rest, mut r) = PcapNgParser::new(bytes).map_err(|e| e.to_string())?;
     let mut c = Capture::default();
     let mut links: Vec<u32> = r
         .interfaces()
         .iter()
         .map(|i| link_number(i.linktype))
         .collect();
-    while let Some(b) = r.next_block() {
+    while !rest.is_empty() {
+        let b = r.next_block(rest).map(|(after, b)| {
+            rest = after;
+            b
+        });
         match b {
             Ok(Block::InterfaceDescription(i)) => {
                 links.push(link_number(i.linktype));
@@ -135,10 +166,53 @@ fn pcapng(bytes: &[u8]) -> Result<Capture, String> {
             }
             Ok(_) => {}
             Err(e) => {
-                c.truncated = Some(e.to_string());
+                c.truncated = Some(truncation(bytes, rest, e));
                 break;
             }
         }
     }
     Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A little-endian microsecond pcap (Ethernet) with one record per payload.
+    fn pcap(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+        v.extend_from_slice(&2u16.to_le_bytes());
+        v.extend_from_slice(&4u16.to_le_bytes());
+        v.extend_from_slice(&0i32.to_le_bytes());
+        v.extend_from_slice(&0u32.to_le_bytes());
+        v.extend_from_slice(&65535u32.to_le_bytes());
+        v.extend_from_slice(&1u32.to_le_bytes());
+        for (i, p) in payloads.iter().enumerate() {
+            v.extend_from_slice(&(1_700_000_000u32 + i as u32).to_le_bytes());
+            v.extend_from_slice(&0u32.to_le_bytes());
+            v.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            v.extend_from_slice(&(p.len() as u32).to_le_bytes());
+            v.extend_from_slice(p);
+        }
+        v
+    }
+
+    #[test]
+    fn a_cut_record_is_located_by_the_bytes_before_it() {
+        let whole = pcap(&[&[0xaa; 60], &[0xbb; 60]]);
+        let c = parse(&whole).unwrap();
+        assert_eq!((c.frames.len(), c.truncated.clone()), (2, None));
+        // 24-byte header + a 76-byte record are read; the second record is cut after 10 of
+        // its bytes.
+        let cut = &whole[..24 + 76 + 10];
+        let c = parse(cut).unwrap();
+        assert_eq!(c.frames.len(), 1);
+        let t = c.truncated.expect("the cut is reported");
+        assert_eq!((t.bytes_read, t.file_size), (100, 110));
+        assert!(t.to_string().starts_with("100 of 110 bytes read: "), "{t}");
+        // A header alone is a capture of no frames, not a truncated one.
+        let c = parse(&whole[..24]).unwrap();
+        assert!(c.frames.is_empty() && c.truncated.is_none());
+    }
 }

@@ -54,10 +54,13 @@ impl Oracle for ResubmissionWait {
             });
             let Some((ro, rd)) = earlier else { continue };
             let since = clock::local(ro.at).date();
-            let allowed = ctx.calendar.add_calendar_days(since, 30);
-            if clock::local(o.at).date() >= allowed {
-                continue;
-            }
+            // 30 days after a rejection at the very end of the calendar's range is no date:
+            // every resubmission then comes early.
+            let allowed = match ctx.calendar.add_calendar_days(since, 30) {
+                Ok(d) if clock::local(o.at).date() >= d => continue,
+                Ok(d) => d.to_string(),
+                Err(_) => format!("{since} + 30 days"),
+            };
             let case = &app.case;
             let mut evidence = vec![
                 seen(ctx, ro, rd),
