@@ -20,7 +20,7 @@ use x509_parser::time::ASN1Time;
 /// A certificate, decoded and parsed whole (trailing bytes are a fault too).
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
     match x509_parser::parse_x509_certificate(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok((rest, _)) => Err(format!("{} bytes after the certificate", rest.len())),
         Err(e) => Err(e.to_string()),
     }
