@@ -32,7 +32,8 @@ pub type Rule = fn(&str) -> Option<String>;
 pub const EDS_SIGNATURE: &str = qaqpa_sim::eds::SIGNATURE_FIELD;
 
 /// How the harness signed `app`, observed at `obs`: its record of the case made after the
-/// sender's previous application in the case and before this one; `None`, unsigned.
+/// sender's previous document in the case and before this one (the harness records it just
+/// before sending); `None`, unsigned.
 pub fn harness_signature(
     trace: &Trace,
     obs: &Observation,
@@ -46,7 +47,7 @@ pub fn harness_signature(
     for o in earlier {
         match &o.event {
             Event::Known(k) if k.case == app.case => return k.signature,
-            Event::Document(d) if d.case == app.case && d.doc == app.doc && d.from == app.from => {
+            Event::Document(d) if d.case == app.case && d.from == app.from => {
                 return None;
             }
             _ => {}
