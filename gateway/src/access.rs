@@ -1,7 +1,7 @@
 //! The STS desk that opens Internet access on UGIA at Users' request: the yearly lists of
 //! resource categories and network addresses (ugia-15), requests for VPN and other risky
-//! services as EDS-signed APS applications (ugia-15-2), applied within 10 working days
-//! (ugia-16).
+//! services as EDS-signed APS applications (ugia-15-2; the signature verified against the NCA
+//! RK root, [`crate::eds`]), applied within 10 working days (ugia-16).
 
 use jiff::Timestamp;
 use qaqpa_sim::clock;
@@ -31,6 +31,13 @@ pub const DEFECTS: &[Defect] = &[
         id: "ugia-unsigned-request-granted",
         system: "ugia",
         description: "the STS opens access on requests that are not EDS-signed or do not come through the APS",
+        clauses: &["ugia-15-2"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-signature-not-verified",
+        system: "ugia",
+        description: "the STS takes any non-empty eds-signature for a signature: altered, expired, foreign-CA and other entities' signatures are accepted",
         clauses: &["ugia-15-2"],
         warns: &[],
     },
@@ -69,22 +76,19 @@ impl AccessDesk {
         }
     }
 
-    fn problems(&self, app: &Document) -> Vec<String> {
+    fn problems(&self, now: Timestamp, app: &Document, env: &DeskEnv<'_>) -> Vec<String> {
         let mut problems: Vec<String> = ["categories", "addresses"]
             .iter()
             .filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty()))
             .map(|f| format!("the application gives no {f} (ugia-15)"))
             .collect();
         if !self.clerk.has("ugia-unsigned-request-granted") {
-            if app
-                .fields
-                .get("eds-signature")
-                .is_none_or(|v| v.trim().is_empty())
-            {
-                problems.push(
-                    "eds-signature is missing: the application is not signed with the legal entity's EDS (ugia-15-2)".into(),
-                );
+            let mut eds = crate::eds::faults(app, env.eds_root, now);
+            if self.clerk.has("ugia-signature-not-verified") {
+                // Only a missing signature is noticed.
+                eds.retain(|f| f.contains("is missing"));
             }
+            problems.extend(eds);
             if app.channel != Channel::Aps {
                 problems
                     .push("access requests are accepted only through the APS (ugia-15-2)".into());
@@ -136,7 +140,7 @@ impl Desk for AccessDesk {
         if app.doc != DocKind::AccessApplication {
             return;
         }
-        let mut problems = self.problems(app);
+        let mut problems = self.problems(now, app, env);
         self.clerk
             .refuse_anyway("ugia-access-desk-refuses-everything", &mut problems);
         let working_days = if problems.is_empty() && self.clerk.has("ugia-policy-late") {

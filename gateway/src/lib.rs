@@ -4,6 +4,7 @@ pub mod access;
 pub mod bench;
 pub mod dataplane;
 pub mod desk;
+pub mod eds;
 pub mod packetgw;
 pub mod protection;
 pub mod score;

@@ -20,6 +20,11 @@ pub enum PlayError {
     Target { file: String, source: TargetError },
     #[error("{file}: replay: {message}")]
     Replay { file: String, message: String },
+    #[error("{file}: signing: {source}")]
+    Eds {
+        file: String,
+        source: qaqpa_sim::eds::EdsError,
+    },
 }
 
 /// The scenario's packet gateway, asked of the target on first use.
@@ -213,6 +218,20 @@ pub fn play(
         ),
         None => None,
     };
+    // The scenario's stand-in for the NCA RK: the harness signs with it, and the desk is
+    // handed its root (a copy, so that signing can issue certificates meanwhile).
+    let eds_err = |source| PlayError::Eds {
+        file: file(),
+        source,
+    };
+    let mut pki = match desk {
+        Some(_) => Some(
+            qaqpa_sim::eds::TestPki::new(qaqpa_sim::seed::derive(seed, "eds-pki"), start)
+                .map_err(eds_err)?,
+        ),
+        None => None,
+    };
+    let eds_root: Option<Vec<u8>> = pki.as_ref().map(|p| p.nca_root_der().to_vec());
 
     let mut agenda = Agenda::starting_at(start);
     for (i, at) in steps.into_iter().enumerate() {
@@ -227,13 +246,16 @@ pub fn play(
         .unwrap_or_default();
     while let Some((now, happening)) = agenda.pop_until(end) {
         let mut env = DeskEnv::new(calendar);
+        if let Some(root) = &eds_root {
+            env = env.with_eds_root(root);
+        }
         match happening {
             Happening::Step(i) => match scenario.steps[i].action() {
                 Action::Send(send) => {
                     let desk = desk
                         .as_mut()
                         .expect("Scenario::parse demands a desk for send steps");
-                    let doc = Document {
+                    let mut doc = Document {
                         case: send.case.clone(),
                         doc: send.document,
                         from: send.from.value.clone(),
@@ -242,15 +264,28 @@ pub fn play(
                         fields: send.fields.clone(),
                         reasons: Vec::new(),
                     };
-                    if let Some(inf) = &send.infeasible {
+                    let signature = send.signature.as_ref().map(|s| s.value);
+                    if let Some(kind) = signature {
+                        let signer = scenario
+                            .parties
+                            .get(&send.from.value)
+                            .map_or(send.from.value.as_str(), |p| p.name.as_str());
+                        pki.as_mut()
+                            .expect("a scenario with a desk has a PKI")
+                            .sign(&mut doc, signer, kind, now)
+                            .map_err(eds_err)?;
+                    }
+                    if send.infeasible.is_some() || signature.is_some() {
+                        let inf = send.infeasible.as_ref();
                         trace.record(
                             now,
                             HARNESS,
                             Subject::case(&doc.case),
                             Event::Known(CaseKnowledge {
                                 case: doc.case.clone(),
-                                infeasible: inf.fields.clone(),
-                                because: inf.because.clone(),
+                                infeasible: inf.map(|i| i.fields.clone()).unwrap_or_default(),
+                                because: inf.map(|i| i.because.clone()).unwrap_or_default(),
+                                signature,
                             }),
                         );
                     }

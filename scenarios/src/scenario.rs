@@ -128,6 +128,11 @@ pub struct Send {
     /// desk, recorded in the trace for the oracles (a refusal must name these fields).
     #[serde(default)]
     pub infeasible: Option<Infeasible>,
+    /// How the harness signs the document with its test PKI (`valid`, `tampered`, `expired`,
+    /// `foreign-ca`, `wrong-signer`); absent, it is unsigned. The signer's BIN is the
+    /// document's `bin` field.
+    #[serde(default)]
+    pub signature: Option<Spanned<qaqpa_sim::eds::SignatureKind>>,
 }
 
 /// The grounds, known to the harness, on which an application cannot be satisfied.
@@ -287,6 +292,9 @@ impl Scenario {
                     ),
                 ));
             }
+            if let Some(sig) = &send.signature {
+                check_signable(send).map_err(|m| at(&sig.referenced, m))?;
+            }
         }
         if s.expect.is_empty() {
             return Err(ScenarioError {
@@ -304,6 +312,30 @@ impl Scenario {
 
     pub fn clauses(&self) -> Vec<String> {
         self.expect.iter().map(|e| e.clause.value.clone()).collect()
+    }
+}
+
+/// A document the harness signs names its signer's BIN and leaves the signature to it.
+fn check_signable(send: &Send) -> Result<(), String> {
+    use qaqpa_sim::eds;
+    if let Some(f) = [eds::SIGNATURE_FIELD, eds::CERTIFICATE_FIELD]
+        .into_iter()
+        .find(|f| send.fields.contains_key(*f))
+    {
+        return Err(format!(
+            "`signature` makes the `{f}` field: remove it from `fields`"
+        ));
+    }
+    match send.fields.get(eds::BIN_FIELD) {
+        Some(b) if eds::is_bin(b.trim()) => Ok(()),
+        Some(b) => Err(format!(
+            "`signature` needs `{}` to be the applicant's BIN, 12 digits, not `{b}`",
+            eds::BIN_FIELD
+        )),
+        None => Err(format!(
+            "`signature` needs the document's `{}` field: the applicant's BIN (12 digits), which its certificate names",
+            eds::BIN_FIELD
+        )),
     }
 }
 
@@ -383,6 +415,20 @@ expect:
         let bad = GOOD.replace("title: t\n", "title: t\ncolour: red\n");
         let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
         assert_eq!(e.line, 3, "{e}");
+
+        let bad = GOOD.replace(
+            "      channel: aps\n",
+            "      channel: aps\n      signature: valid\n",
+        );
+        let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
+        assert_eq!(e.line, 16, "{e}");
+        assert!(e.message.contains("`bin`"), "{e}");
+        let bad = GOOD.replace(
+            "      channel: aps\n",
+            "      channel: aps\n      signature: forged\n",
+        );
+        let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();
+        assert!(e.message.contains("wrong-signer"), "lists the kinds: {e}");
 
         let bad = GOOD.replace("desk: ugia-connection\n", "");
         let e = Scenario::parse(&bad, "bad.yaml", &any_clause).unwrap_err();

@@ -4,6 +4,7 @@
 pub mod agenda;
 pub mod calendar;
 pub mod clock;
+pub mod eds;
 pub mod episode;
 pub mod mailnet;
 pub mod ndpi;

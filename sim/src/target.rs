@@ -23,6 +23,11 @@ pub trait Desk {
 /// What a desk may use and do while it acts.
 pub struct DeskEnv<'a> {
     pub calendar: &'a BusinessCalendar,
+    /// The root certificate (DER) of the national certification authority whose certificates
+    /// the desk accepts for EDS signatures (in simulation, the harness's NCA RK stand-in,
+    /// [`crate::eds::TestPki`]); `None` where the world has none. A vendor's live desk is
+    /// configured with the same root.
+    pub eds_root: Option<&'a [u8]>,
     sends: Vec<(Timestamp, Document)>,
     wakeups: Vec<Timestamp>,
     acts: Vec<(Timestamp, crate::packetnet::PolicyAct)>,
@@ -32,10 +37,17 @@ impl<'a> DeskEnv<'a> {
     pub fn new(calendar: &'a BusinessCalendar) -> Self {
         DeskEnv {
             calendar,
+            eds_root: None,
             sends: Vec::new(),
             wakeups: Vec::new(),
             acts: Vec::new(),
         }
+    }
+
+    /// The world's national certification authority root, which the desk trusts.
+    pub fn with_eds_root(mut self, root_der: &'a [u8]) -> Self {
+        self.eds_root = Some(root_der);
+        self
     }
 
     /// The document leaves the desk at `at` and reaches its addressee then.

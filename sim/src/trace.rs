@@ -72,7 +72,8 @@ pub enum Event {
 }
 
 /// The harness's own record of a case: the grounds on which the application cannot be
-/// satisfied whatever the desk does (the scenario states them), which a refusal must name.
+/// satisfied whatever the desk does (the scenario states them), which a refusal must name,
+/// and how the harness signed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaseKnowledge {
@@ -84,6 +85,11 @@ pub struct CaseKnowledge {
     /// Why, in the scenario's words.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub because: String,
+    /// How the harness signed the application it sent next in this case (absent: it did
+    /// not sign it). Only the harness knows whether a signature is valid: the oracles take
+    /// this, never the desk's reading of the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::eds::SignatureKind>,
 }
 
 /// One flow of replayed or synthesised User traffic, as the taps around the gateway saw it,

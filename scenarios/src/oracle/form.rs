@@ -11,14 +11,67 @@
 //!
 //! What is wrong with an application comes from what the harness sent and what its scenario
 //! states, never from the desk's answer.
+//!
+//! A signature is judged by the harness's record of how it signed ([`EDS_SIGNATURE`]), never
+//! by the field's presence: text in `eds-signature` proves nothing.
 
 use qaqpa_reports::{Judgement, Verdict};
+use qaqpa_sim::eds::SignatureKind;
 use qaqpa_sim::trace::{Channel, DocKind, Document, Event, Observation, Trace};
 
 use super::{CaseVerdict, Oracle, OracleCtx, answers_in_case, judge_applications, seen};
 
 /// What is wrong with a datum's value, or `None` if nothing is.
 pub type Rule = fn(&str) -> Option<String>;
+
+/// The legal entity's EDS over the application (ugia-15-2). As a required datum of a form it
+/// is given only when the harness's record says it signed the application validly: with a
+/// certificate the NCA RK stand-in issued to the applicant's BIN, valid when sent, over the
+/// application as sent. Unsigned, altered after signing, signed with an expired certificate,
+/// a foreign CA's or another legal entity's: the datum is lacking, whatever the field says.
+pub const EDS_SIGNATURE: &str = qaqpa_sim::eds::SIGNATURE_FIELD;
+
+/// How the harness signed `app`, observed at `obs`: its record of the case made after the
+/// sender's previous document in the case and before this one (the harness records it just
+/// before sending); `None`, unsigned.
+pub fn harness_signature(
+    trace: &Trace,
+    obs: &Observation,
+    app: &Document,
+) -> Option<SignatureKind> {
+    let earlier = trace
+        .observations()
+        .iter()
+        .filter(|o| o.seq < obs.seq)
+        .rev();
+    for o in earlier {
+        match &o.event {
+            Event::Known(k) if k.case == app.case => return k.signature,
+            Event::Document(d) if d.case == app.case && d.from == app.from => {
+                return None;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether the application lacks the required datum `f`: an empty or absent field, or for
+/// [`EDS_SIGNATURE`] a signature the harness did not make validly.
+fn lacks(f: &str, app: &Document, signature: Option<SignatureKind>) -> bool {
+    if f == EDS_SIGNATURE {
+        return !signature.is_some_and(SignatureKind::is_valid);
+    }
+    app.fields.get(f).is_none_or(|v| v.trim().is_empty())
+}
+
+/// What the harness knows is wrong with the signature of an application lacking it.
+fn signature_fault(signature: Option<SignatureKind>) -> String {
+    match signature.and_then(SignatureKind::fault) {
+        Some(fault) => format!("an invalid {EDS_SIGNATURE} ({fault})"),
+        None => format!("no {EDS_SIGNATURE} (the harness did not sign it)"),
+    }
+}
 
 /// Appendices 3 and 4: a product "with indication of the version": a product name followed
 /// by a version of at least two numeric components (`nginx 1.24.0`, `nginx/1.24.0`,
@@ -134,7 +187,7 @@ pub const DEFACEMENT_APPLICATION: Form = Form {
 /// ugia-15, ugia-15-2: the User's EDS-signed access application through the APS.
 pub const ACCESS_APPLICATION: Form = Form {
     applications: &[DocKind::AccessApplication],
-    required: &["eds-signature", "categories"],
+    required: &[EDS_SIGNATURE, "categories"],
     rules: &[],
     channels: &[Channel::Aps],
 };
@@ -214,18 +267,24 @@ struct Ground {
     names: Vec<String>,
 }
 
-/// What is wrong with an application under `required`, `rules` and `channels`.
+/// What is wrong with an application under `required`, `rules` and `channels`, given how
+/// the harness signed it.
 fn grounds_of(
     required: &[&str],
     rules: &[(&str, Rule)],
     channels: &[Channel],
     app: &Document,
+    signature: Option<SignatureKind>,
 ) -> Vec<Ground> {
     let mut out = Vec::new();
     for f in required {
-        if app.fields.get(*f).is_none_or(|v| v.trim().is_empty()) {
+        if lacks(f, app, signature) {
             out.push(Ground {
-                what: format!("no {f}"),
+                what: if *f == EDS_SIGNATURE {
+                    signature_fault(signature)
+                } else {
+                    format!("no {f}")
+                },
                 names: vec![f.to_string()],
             });
         }
@@ -329,7 +388,8 @@ impl Oracle for FormCheck {
             self.applications,
             |docs, i, obs, app| {
                 let case = &app.case;
-                let wrong = grounds_of(self.required, self.rules, self.channels, app);
+                let signature = harness_signature(trace, obs, app);
+                let wrong = grounds_of(self.required, self.rules, self.channels, app, signature);
                 let mut evidence = vec![seen(ctx, obs, app)];
                 if wrong.is_empty() {
                     return CaseVerdict {
@@ -350,7 +410,7 @@ impl Oracle for FormCheck {
                     .required
                     .iter()
                     .copied()
-                    .filter(|f| app.fields.get(*f).is_none_or(|v| v.trim().is_empty()))
+                    .filter(|f| lacks(f, app, signature))
                     .filter(|f| {
                         !named_in(
                             &Ground {
@@ -400,7 +460,8 @@ impl Oracle for FormCheck {
 /// Every ground the harness knows for refusing `app`: its form's faults, the scenario's
 /// stated infeasibility, and a resubmission sooner than the rules allow.
 fn known_grounds(form: &Form, trace: &Trace, obs: &Observation, app: &Document) -> Vec<Ground> {
-    let mut g = grounds_of(form.required, form.rules, form.channels, app);
+    let signature = harness_signature(trace, obs, app);
+    let mut g = grounds_of(form.required, form.rules, form.channels, app, signature);
     g.extend(infeasible_grounds(trace, &app.case, app));
     g.extend(early_resubmission(trace, obs, app));
     g
@@ -580,6 +641,117 @@ impl Oracle for ReasonedRefusal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A trace in which the harness sent one access application (recording how it signed it,
+    /// if `known`), its `eds-signature` field full of text either way, and the STS answered.
+    fn access_case(known: Option<SignatureKind>, answer: DocKind) -> Trace {
+        use qaqpa_sim::trace::{CaseKnowledge, Subject};
+        let t0: jiff::Timestamp = "2025-04-14T05:05:00Z".parse().unwrap();
+        let app = Document {
+            case: "C-1".into(),
+            doc: DocKind::AccessApplication,
+            from: "akimat".into(),
+            to: "STS".into(),
+            channel: Channel::Aps,
+            fields: [
+                ("categories", "remote-access"),
+                ("bin", "000000000003"),
+                ("eds-signature", "MEUCIQD..."),
+                ("eds-certificate", "MIIB..."),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            reasons: vec![],
+        };
+        let mut t = Trace::new();
+        if let Some(kind) = known {
+            t.record(
+                t0,
+                "harness",
+                Subject::case("C-1"),
+                Event::Known(CaseKnowledge {
+                    case: "C-1".into(),
+                    infeasible: vec![],
+                    because: String::new(),
+                    signature: Some(kind),
+                }),
+            );
+        }
+        let reasons = if answer == DocKind::Rejection {
+            vec!["eds-signature: expired".to_string()]
+        } else {
+            vec![]
+        };
+        let answer = app.answer(answer, Channel::Aps, Default::default(), reasons);
+        t.record(t0, "inbox:STS", Subject::case("C-1"), Event::Document(app));
+        let later = t0
+            .checked_add(jiff::SignedDuration::from_hours(48))
+            .unwrap();
+        t.record(
+            later,
+            "inbox:akimat",
+            Subject::case("C-1"),
+            Event::Document(answer),
+        );
+        t
+    }
+
+    fn judge(oracle: &dyn Oracle, trace: &Trace) -> Verdict {
+        let calendar = qaqpa_sim::calendar::BusinessCalendar::kazakhstan();
+        let ctx = OracleCtx {
+            calendar: &calendar,
+            scenario: "t",
+            end: "2025-05-14T00:00:00Z".parse().unwrap(),
+        };
+        oracle.judge(&ctx, trace).verdict
+    }
+
+    fn unsigned_never_applied() -> &'static dyn Oracle {
+        super::super::for_clause("ugia-15-2")
+            .find(|o| o.obligation() == "unsigned-never-applied")
+            .unwrap()
+    }
+
+    fn signed_not_refused() -> &'static dyn Oracle {
+        super::super::for_clause("ugia-15-2")
+            .find(|o| o.obligation() == "signed-not-refused")
+            .unwrap()
+    }
+
+    #[test]
+    fn a_signature_is_what_the_harness_made_not_what_the_field_says() {
+        // Granted: fails unless the harness signed it validly, whatever the field holds.
+        for known in [
+            None,
+            Some(SignatureKind::Tampered),
+            Some(SignatureKind::Expired),
+            Some(SignatureKind::ForeignCa),
+            Some(SignatureKind::WrongSigner),
+        ] {
+            let t = access_case(known, DocKind::PolicyApplied);
+            assert_eq!(
+                judge(unsigned_never_applied(), &t),
+                Verdict::Fail,
+                "{known:?}"
+            );
+            // …and it is not a complete application whose grant counts.
+            assert_eq!(
+                judge(signed_not_refused(), &t),
+                Verdict::NotTested,
+                "{known:?}"
+            );
+        }
+        let valid = Some(SignatureKind::Valid);
+        let t = access_case(valid, DocKind::PolicyApplied);
+        assert_eq!(judge(unsigned_never_applied(), &t), Verdict::NotTested);
+        assert_eq!(judge(signed_not_refused(), &t), Verdict::Pass);
+        // Refusing a validly signed application fails; refusing an expired one passes.
+        let t = access_case(valid, DocKind::Rejection);
+        assert_eq!(judge(signed_not_refused(), &t), Verdict::Fail);
+        let t = access_case(Some(SignatureKind::Expired), DocKind::Rejection);
+        assert_eq!(judge(unsigned_never_applied(), &t), Verdict::Pass);
+    }
 
     #[test]
     fn a_version_is_a_product_and_numbered_components() {

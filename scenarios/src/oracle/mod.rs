@@ -111,9 +111,9 @@ static ORACLES: &[&dyn Oracle] = &[
     &FormCheck {
         clause: "ugia-15-2",
         obligation: "unsigned-never-applied",
-        describe: "an access request (VPN included) that is not EDS-signed or does not come through the APS is never applied",
+        describe: "an access request (VPN included) that the harness did not sign validly (unsigned, altered after signing, an expired certificate, a foreign CA's, another legal entity's) or that does not come through the APS is never applied",
         applications: &[DocKind::AccessApplication],
-        required: &["eds-signature"],
+        required: &[form::EDS_SIGNATURE],
         rules: &[],
         channels: &[Channel::Aps],
         grant: DocKind::PolicyApplied,
@@ -122,7 +122,7 @@ static ORACLES: &[&dyn Oracle] = &[
     &CompleteNotRefused {
         clause: "ugia-15-2",
         obligation: "signed-not-refused",
-        describe: "an EDS-signed access request through the APS with its category and address lists is not refused",
+        describe: "an access request through the APS with its category list, which the harness signed validly (the applicant's NCA RK certificate, valid when sent, over the application as sent), is not refused",
         form: &form::ACCESS_APPLICATION,
     },
     &AnswerDeadline {
