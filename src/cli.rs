@@ -263,10 +263,17 @@ fn clauses(json: bool, out: &mut dyn Write) -> Result<(), String> {
     for c in cat.clauses() {
         let systems: Vec<&str> = c.systems.iter().map(|s| s.as_str()).collect();
         let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
-        let judged = if oracle::find(&c.id).is_some() {
-            "oracle"
+        // How many of the clause's checkable obligations have an oracle.
+        let checkable = c
+            .obligations
+            .iter()
+            .filter(|o| o.machine_checkable())
+            .count();
+        let with_oracle = oracle::for_clause(&c.id).count();
+        let judged = if checkable == 0 {
+            String::new()
         } else {
-            ""
+            format!("{with_oracle}/{checkable}")
         };
         writeln!(
             out,
@@ -314,9 +321,17 @@ fn explain(id: &str, out: &mut dyn Write) -> Result<(), String> {
         writeln!(out, "\ntext (en, unofficial):\n  {en}").map_err(io)?;
     }
     writeln!(out, "\ncheck: {}", c.check).map_err(io)?;
-    match oracle::find(id) {
-        Some(o) => writeln!(out, "oracle: {}", o.describe()).map_err(io)?,
-        None => writeln!(out, "oracle: none yet; the clause reports not-tested").map_err(io)?,
+    writeln!(out, "\nobligations:").map_err(io)?;
+    for ob in &c.obligations {
+        writeln!(out, "  {} ({}): {}", ob.id, ob.kind, ob.text).map_err(io)?;
+        let judged_by = oracle::for_clause(id).find(|o| o.obligation() == ob.id);
+        match judged_by {
+            Some(o) => writeln!(out, "    oracle: {}", o.describe()).map_err(io)?,
+            None if ob.machine_checkable() => {
+                writeln!(out, "    oracle: none yet; reported not-tested").map_err(io)?
+            }
+            None => writeln!(out, "    not machine-checkable").map_err(io)?,
+        }
     }
     let suite = Suite::standard().map_err(|e| e.to_string())?;
     writeln!(out, "\nscenarios:").map_err(io)?;

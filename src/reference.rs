@@ -4,8 +4,9 @@ use qaqpa_sim::target::{Defect, Desk, DeskKind, Target, TargetError, TargetInfo}
 
 /// Every named defect of the reference, system by system.
 pub fn defects() -> impl Iterator<Item = &'static Defect> {
-    qaqpa_gateway::DEFECTS
+    qaqpa_gateway::desk::DEFECTS
         .iter()
+        .chain(qaqpa_gateway::DEFECTS)
         .chain(qaqpa_gateway::protection::DEFECTS)
         .chain(qaqpa_gateway::access::DEFECTS)
         .chain(qaqpa_mailgw::DEFECTS)

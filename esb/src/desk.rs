@@ -10,6 +10,13 @@ use qaqpa_sim::trace::{Channel, DocKind, Document};
 
 pub const DEFECTS: &[Defect] = &[
     Defect {
+        id: "bus-desk-refuses-everything",
+        system: "bus",
+        description: "the operator returns every application and test act for rework, complete ones too, with boilerplate for reasons",
+        clauses: &["eint-27", "eint-45-10", "eint-45-14", "eint-app4"],
+        warns: &[],
+    },
+    Defect {
         id: "bus-check-late",
         system: "bus",
         description: "the operator's desk reports its completeness check of update applications on the 4th working day after receipt",
@@ -20,7 +27,7 @@ pub const DEFECTS: &[Defect] = &[
         id: "bus-return-without-reasons",
         system: "bus",
         description: "the operator's desk returns incomplete update applications without saying what is wrong",
-        clauses: &["eint-45-10", "eint-45-14", "eint-app4"],
+        clauses: &["eint-27", "eint-45-10", "eint-45-14", "eint-app4"],
         warns: &[],
     },
     Defect {
@@ -199,7 +206,9 @@ impl Desk for OperatorDesk {
         else {
             return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
-        let problems = self.problems(p, app);
+        let mut problems = self.problems(p, app);
+        self.clerk
+            .refuse_anyway("bus-desk-refuses-everything", &mut problems);
         if !problems.is_empty() {
             let reasons = if self.clerk.has("bus-return-without-reasons") {
                 Vec::new()

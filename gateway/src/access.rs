@@ -14,6 +14,13 @@ use crate::dataplane::sigs::parse_prefix;
 
 pub const DEFECTS: &[Defect] = &[
     Defect {
+        id: "ugia-access-desk-refuses-everything",
+        system: "ugia",
+        description: "the STS access desk refuses every access application, signed and complete ones too, with boilerplate for reasons",
+        clauses: &["ugia-15-2", "ugia-16"],
+        warns: &[],
+    },
+    Defect {
         id: "ugia-policy-late",
         system: "ugia",
         description: "the STS applies requested access policies and tells the User on the 11th working day after receipt",
@@ -75,7 +82,7 @@ impl AccessDesk {
                 .is_none_or(|v| v.trim().is_empty())
             {
                 problems.push(
-                    "the application is not signed with the legal entity's EDS (ugia-15-2)".into(),
+                    "eds-signature is missing: the application is not signed with the legal entity's EDS (ugia-15-2)".into(),
                 );
             }
             if app.channel != Channel::Aps {
@@ -129,7 +136,9 @@ impl Desk for AccessDesk {
         if app.doc != DocKind::AccessApplication {
             return;
         }
-        let problems = self.problems(app);
+        let mut problems = self.problems(app);
+        self.clerk
+            .refuse_anyway("ugia-access-desk-refuses-everything", &mut problems);
         let working_days = if problems.is_empty() && self.clerk.has("ugia-policy-late") {
             11
         } else {

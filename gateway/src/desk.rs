@@ -9,6 +9,20 @@ use qaqpa_sim::trace::{Channel, DocKind, Document};
 
 pub const DEFECTS: &[Defect] = &[
     Defect {
+        id: "ugia-channel-desk-refuses-everything",
+        system: "ugia",
+        description: "the STS desk refuses every channel application, complete and feasible ones too, with boilerplate for reasons",
+        clauses: &["ugia-10", "ugia-app1"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-rejection-boilerplate",
+        system: "ugia",
+        description: "the STS desk's refusals of channel applications give a boilerplate sentence instead of what is wrong",
+        clauses: &["ugia-10"],
+        warns: &[],
+    },
+    Defect {
         id: "ugia-specs-late",
         system: "ugia",
         description: "the STS desk sends technical specifications on the 11th working day after receipt",
@@ -120,7 +134,9 @@ impl Desk for ConnectionDesk {
             return;
         }
         let received = clock::local(now);
-        let problems = self.problems(app);
+        let mut problems = self.problems(app);
+        self.clerk
+            .refuse_anyway("ugia-channel-desk-refuses-everything", &mut problems);
         let refuse = !problems.is_empty();
         let mut count_from = received.date();
         let working_days = if refuse && self.clerk.has("ugia-rejection-late") {
@@ -143,6 +159,8 @@ impl Desk for ConnectionDesk {
         let (doc, fields, reasons) = if refuse {
             let reasons = if self.clerk.has("ugia-rejection-without-reasons") {
                 Vec::new()
+            } else if self.clerk.has("ugia-rejection-boilerplate") {
+                vec!["the application does not meet the requirements of the Rules".into()]
             } else {
                 problems
             };

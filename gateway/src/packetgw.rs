@@ -14,6 +14,8 @@ use crate::dataplane::{Class, Config, Disposition, Engine, Faults, Policy, Signa
 pub struct ReferencePacketGateway {
     engine: Engine,
     calendar: BusinessCalendar,
+    /// Defect `ugia-tls-never-inspected`: what the policy sends to inspection leaves as it came.
+    inspection_skipped: bool,
 }
 
 impl ReferencePacketGateway {
@@ -45,6 +47,7 @@ impl ReferencePacketGateway {
                 },
             ),
             calendar: BusinessCalendar::kazakhstan(),
+            inspection_skipped: on("ugia-tls-never-inspected"),
         }
     }
 }
@@ -120,6 +123,7 @@ impl PacketGateway for ReferencePacketGateway {
     fn offer(&mut self, at: Timestamp, link: u32, frame: &[u8]) -> Egress {
         match self.engine.process(micros(at), link, frame) {
             Disposition::Forward | Disposition::Skipped(_) => Egress::Forwarded,
+            Disposition::Inspect if self.inspection_skipped => Egress::Forwarded,
             Disposition::Inspect => Egress::Inspected,
             Disposition::Drop => Egress::Dropped,
         }

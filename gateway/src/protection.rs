@@ -10,6 +10,20 @@ use qaqpa_sim::trace::{Channel, DocKind, Document};
 
 pub const DEFECTS: &[Defect] = &[
     Defect {
+        id: "ugia-defacement-connection-late",
+        system: "ugia",
+        description: "the STS protection desk connects defacement protection on the 11th working day after receipt",
+        clauses: &["ugia-18"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-protection-desk-refuses-everything",
+        system: "ugia",
+        description: "the STS protection desk refuses every WAF and defacement-protection application, complete ones too, with boilerplate for reasons",
+        clauses: &["ugia-17", "ugia-18", "ugia-app3", "ugia-app4"],
+        warns: &[],
+    },
+    Defect {
         id: "ugia-waf-connection-late",
         system: "ugia",
         description: "the STS connects resources to the WAF on the 11th working day after the application",
@@ -130,12 +144,15 @@ impl Desk for ProtectionDesk {
         ) {
             return;
         }
-        let problems = self.problems(app);
+        let mut problems = self.problems(app);
+        self.clerk
+            .refuse_anyway("ugia-protection-desk-refuses-everything", &mut problems);
         let refuse = !problems.is_empty();
-        let working_days = if !refuse
-            && app.doc == DocKind::WafApplication
-            && self.clerk.has("ugia-waf-connection-late")
-        {
+        let late = match app.doc {
+            DocKind::WafApplication => self.clerk.has("ugia-waf-connection-late"),
+            _ => self.clerk.has("ugia-defacement-connection-late"),
+        };
+        let working_days = if !refuse && late {
             11
         } else {
             self.clerk.draw(2..=10)

@@ -157,9 +157,13 @@ impl Desk for ConnectionDesk {
         if app.doc != DocKind::MailConnectionApplication {
             return;
         }
-        let problems = self.problems(now, app);
+        let mut problems = self.problems(now, app);
+        self.clerk
+            .refuse_anyway("ugem-desk-refuses-everything", &mut problems);
         let refuse = !problems.is_empty();
-        let working_days = if !refuse && self.clerk.has("ugem-connection-late") {
+        let working_days = if !refuse && self.clerk.has("ugem-connection-late")
+            || refuse && self.clerk.has("ugem-rejection-late")
+        {
             6
         } else {
             self.clerk.draw(1..=5)

@@ -50,6 +50,8 @@ pub struct GuardConfig {
     pub max_bounce_percent: usize,
     /// Off: the "no guard" defect.
     pub enabled: bool,
+    /// On: the "suspends everyone" defect.
+    pub suspend_everyone: bool,
 }
 
 impl Default for GuardConfig {
@@ -61,6 +63,7 @@ impl Default for GuardConfig {
             min_bounce_sample: 10,
             max_bounce_percent: 30,
             enabled: true,
+            suspend_everyone: false,
         }
     }
 }
@@ -117,7 +120,13 @@ impl Guard {
     }
 
     pub fn suspended(&self, system: &str) -> Option<&Suspension> {
-        self.suspended.get(system)
+        self.suspended.get(system).or_else(|| {
+            // defect ugem-guard-suspends-everyone: one offender closes the gateway to all
+            self.config
+                .suspend_everyone
+                .then(|| self.suspended.values().next())
+                .flatten()
+        })
     }
 
     fn prune(&mut self, system: &str, now: u64) -> &mut Window {
@@ -145,7 +154,7 @@ impl Guard {
         if !self.config.enabled {
             return None;
         }
-        if let Some(s) = self.suspended.get(&sys.id) {
+        if let Some(s) = self.suspended(&sys.id) {
             return Some(s.clone());
         }
         let cfg = self.config;

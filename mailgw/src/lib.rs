@@ -25,10 +25,31 @@ use qaqpa_sim::target::Defect;
 /// Every named defect of the UGEM reference.
 pub const DEFECTS: &[Defect] = &[
     Defect {
+        id: "ugem-rejection-late",
+        system: "ugem",
+        description: "the STS desk sends its refusals on the 6th working day after receipt",
+        clauses: &["ugem-8", "ugem-10"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugem-guard-suspends-everyone",
+        system: "ugem",
+        description: "on abnormal traffic from one mail system the guard suspends every connected system, not just the offender",
+        clauses: &["ugem-12"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugem-desk-refuses-everything",
+        system: "ugem",
+        description: "the STS desk refuses every mail-connection application, complete ones of eligible applicants too, with boilerplate for reasons",
+        clauses: &["ugem-7", "ugem-10", "ugem-app"],
+        warns: &[],
+    },
+    Defect {
         id: "ugem-connection-late",
         system: "ugem",
         description: "the STS desk connects mail systems on the 6th working day after receipt",
-        clauses: &["ugem-9"],
+        clauses: &["ugem-8", "ugem-9"],
         warns: &[],
     },
     Defect {
@@ -98,7 +119,7 @@ pub const DEFECTS: &[Defect] = &[
         id: "ugem-open-relay",
         system: "ugem",
         description: "the relay accepts mail from anyone to anywhere, and lets unregistered servers claim connected domains",
-        clauses: &["ugem-3"],
+        clauses: &["ugem-3", "ugem-11"],
         warns: &[],
     },
     Defect {

@@ -72,6 +72,7 @@ impl SimGateway {
         cfg.defects.open_relay = crate::has(&self.defects, "ugem-open-relay");
         cfg.defects.ack_before_disk = crate::has(&self.defects, "ugem-acks-before-disk");
         cfg.guard.enabled = !crate::has(&self.defects, "ugem-no-traffic-guard");
+        cfg.guard.suspend_everyone = crate::has(&self.defects, "ugem-guard-suspends-everyone");
         cfg
     }
 }

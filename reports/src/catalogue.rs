@@ -38,6 +38,9 @@
 //! actors = ["STS", "telecom operator"]
 //! summary = "..."
 //! check = "..."                      # what the harness observes to judge the clause
+//! obligations = [                    # one judgeable thing each; at least one checkable one
+//!   { id = "specifications-in-time", kind = "workflow", text = "..." },
+//! ]                                  # (empty for not-machine-checkable entries)
 //! text_kk = "..."                    # verbatim from the seed
 //! text_en = "..."                    # verbatim from the translation, if the document has one
 //! ```
@@ -200,6 +203,29 @@ pub struct Clause {
     pub deadline: Option<String>,
     /// One sentence: what the harness observes to judge the clause.
     pub check: String,
+    /// What the clause obliges, one judgeable thing each (answered in time; the attack is
+    /// blocked; …). Each is judged on its own; the clause passes only when every
+    /// machine-checkable one was judged and passed. Empty only for non-checkable entries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub obligations: Vec<Obligation>,
+}
+
+/// One obligation of a clause: the unit an oracle judges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Obligation {
+    /// Unique within its clause, e.g. `answered-in-time`; reports show `ugia-17/answered-in-time`.
+    pub id: String,
+    /// The evidence that can judge it; `not-machine-checkable` for paper, seals, signatures.
+    pub kind: ClauseKind,
+    /// One sentence in English: what must hold.
+    pub text: String,
+}
+
+impl Obligation {
+    pub fn machine_checkable(&self) -> bool {
+        self.kind != ClauseKind::NotMachineCheckable
+    }
 }
 
 impl Clause {
@@ -393,6 +419,9 @@ impl Catalogue {
                 }
             }
 
+            let obligations =
+                src.check_obligations(c.obligations, table_span.clone(), &ctx, c.kinds.get_ref())?;
+
             by_id.insert(id.clone(), clauses.len());
             first_span.push(c.id.span());
             clauses.push(Clause {
@@ -407,6 +436,7 @@ impl Catalogue {
                 kinds: c.kinds.into_inner(),
                 deadline: c.deadline.map(Spanned::into_inner),
                 check: c.check.into_inner(),
+                obligations,
             });
         }
 
@@ -435,6 +465,14 @@ impl Catalogue {
     /// Every document, sorted by key.
     pub fn documents(&self) -> &[Document] {
         &self.documents
+    }
+
+    /// The obligation `obligation` of clause `clause`.
+    pub fn obligation(&self, clause: &str, obligation: &str) -> Option<&Obligation> {
+        self.get(clause)?
+            .obligations
+            .iter()
+            .find(|o| o.id == obligation)
     }
 
     /// The clauses binding `system`, in catalogue order.
@@ -574,6 +612,16 @@ struct RawClause {
     #[serde(default)]
     deadline: Option<Spanned<String>>,
     check: Spanned<String>,
+    #[serde(default)]
+    obligations: Option<Spanned<Vec<RawObligation>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObligation {
+    id: String,
+    kind: ClauseKind,
+    text: String,
 }
 
 fn is_id_char(c: char) -> bool {
@@ -677,6 +725,61 @@ impl Source<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A clause's obligations: a checkable clause has at least one checkable obligation, of one
+    /// of the clause's kinds; ids are words, unique within the clause; texts are not blank; a
+    /// non-checkable entry has only non-checkable obligations.
+    fn check_obligations(
+        &self,
+        raw: Option<Spanned<Vec<RawObligation>>>,
+        table_span: Range<usize>,
+        table: &str,
+        kinds: &[ClauseKind],
+    ) -> Result<Vec<Obligation>, CatalogueError> {
+        let checkable = !kinds.contains(&ClauseKind::NotMachineCheckable);
+        let (span, list) = match raw {
+            Some(s) => (s.span(), s.into_inner()),
+            None => (table_span, Vec::new()),
+        };
+        let fail =
+            |message: String| Err(self.invalid(span.clone(), table, "obligations", &message));
+        if checkable
+            && !list
+                .iter()
+                .any(|o| o.kind != ClauseKind::NotMachineCheckable)
+        {
+            return fail(
+                "expected at least one machine-checkable obligation ({ id, kind, text }) for a clause of these kinds".into(),
+            );
+        }
+        let mut out: Vec<Obligation> = Vec::with_capacity(list.len());
+        for o in list {
+            if o.id.is_empty() || !o.id.chars().all(is_id_char) {
+                return fail(format!(
+                    "invalid obligation id `{}`, expected a non-empty word of a-z, 0-9, `-` and `.`",
+                    o.id
+                ));
+            }
+            if out.iter().any(|x| x.id == o.id) {
+                return fail(format!("obligation `{}` is listed twice", o.id));
+            }
+            if o.text.trim().is_empty() {
+                return fail(format!("obligation `{}` has a blank text", o.id));
+            }
+            if o.kind != ClauseKind::NotMachineCheckable && !kinds.contains(&o.kind) {
+                return fail(format!(
+                    "obligation `{}` is of kind `{}`, which the clause's kinds do not list",
+                    o.id, o.kind
+                ));
+            }
+            out.push(Obligation {
+                id: o.id,
+                kind: o.kind,
+                text: o.text,
+            });
+        }
+        Ok(out)
     }
 
     /// Turns a toml error into a [`CatalogueError::Parse`] naming the table and field.
@@ -837,6 +940,10 @@ document = "doc-a"
 number = "1"
 kinds = ["network", "workflow"]
 deadline = "10 working days"
+obligations = [
+  { id = "answered-in-time", kind = "workflow", text = "answered within 10 working days" },
+  { id = "in-force", kind = "network", text = "the policy is in force on the wire" },
+]
 actors = ["STS"]
 summary = "S"
 check = "C"
@@ -862,6 +969,7 @@ document = "doc-b"
 number = "2"
 kinds = ["form"]
 actors = ["operator"]
+obligations = [{ id = "deficient-never-granted", kind = "form", text = "T" }]
 summary = "S"
 check = "C"
 text_kk = "мәтін"
@@ -946,6 +1054,17 @@ text_kk = "мәтін"
         let c = cat.get("ugia-1").expect("ugia-1");
         assert_eq!(c.primary_kind(), ClauseKind::Network);
         assert_eq!(c.text_en.as_deref(), Some("english"));
+        let ids: Vec<&str> = c.obligations.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["answered-in-time", "in-force"]);
+        assert_eq!(c.obligations[1].kind, ClauseKind::Network);
+        assert!(cat.obligation("ugia-1", "in-force").is_some());
+        assert!(cat.obligation("ugia-1", "nope").is_none());
+        assert!(
+            cat.get("ugia-1.paper")
+                .expect("paper")
+                .obligations
+                .is_empty()
+        );
         assert!(!cat.get("ugia-1.paper").expect("paper").machine_checkable());
         assert!(cat.get("nope").is_none());
     }
@@ -1054,6 +1173,31 @@ text_kk = "мәтін"
             ("text_en = \"signature\"\n", "", "text_en"),
             ("id = \"eint-2\"", "id = \"Eint 2\"", "id"),
             ("date = \"2021-03-04\"", "date = \"4 March 2021\"", "date"),
+            (
+                "obligations = [{ id = \"deficient-never-granted\", kind = \"form\", text = \"T\" }]\n",
+                "",
+                "obligations",
+            ),
+            (
+                "{ id = \"deficient-never-granted\", kind = \"form\", text = \"T\" }",
+                "{ id = \"deficient-never-granted\", kind = \"network\", text = \"T\" }",
+                "obligations",
+            ),
+            (
+                "{ id = \"deficient-never-granted\", kind = \"form\", text = \"T\" }",
+                "{ id = \"x\", kind = \"form\", text = \"T\" }, { id = \"x\", kind = \"form\", text = \"U\" }",
+                "obligations",
+            ),
+            (
+                "{ id = \"deficient-never-granted\", kind = \"form\", text = \"T\" }",
+                "{ id = \"Bad Id\", kind = \"form\", text = \"T\" }",
+                "obligations",
+            ),
+            (
+                "{ id = \"deficient-never-granted\", kind = \"form\", text = \"T\" }",
+                "{ id = \"paper\", kind = \"not-machine-checkable\", text = \"T\" }",
+                "obligations",
+            ),
         ];
         for (from, to, field) in cases {
             assert!(GOOD.contains(from), "{from}");

@@ -5,5 +5,7 @@ pub mod render;
 pub mod report;
 pub mod verdict;
 
-pub use report::{ClauseJudgements, ClauseResult, Report, ScenarioRun};
+pub use report::{
+    ClauseResult, Judgements, ObligationJudgements, ObligationResult, Outcome, Report, ScenarioRun,
+};
 pub use verdict::{Evidence, Judgement, Verdict};

@@ -433,7 +433,7 @@ mod tests {
     }
 
     fn report() -> Report {
-        let clause = |id: &str, verdict, evidence| ClauseResult {
+        let clause = |id: &str, verdict, evidence: Vec<Evidence>| ClauseResult {
             id: id.into(),
             number: "6".into(),
             document: "order-386".into(),
@@ -443,7 +443,16 @@ mod tests {
             verdict,
             finding: "late & <unreasoned> | split".into(),
             scenarios: vec!["s1".into()],
-            evidence,
+            evidence: evidence.clone(),
+            obligations: vec![crate::report::ObligationResult {
+                id: "specifications-in-time".into(),
+                kind: "workflow".into(),
+                text: "in time".into(),
+                verdict,
+                finding: "late & <unreasoned> | split".into(),
+                scenarios: vec!["s1".into()],
+                evidence,
+            }],
         };
         let ev = vec![
             evidence("2025-03-20T18:30:00+05:00", "inbox:STS", "application"),
@@ -455,6 +464,8 @@ mod tests {
             ),
         ];
         Report {
+            schema_version: crate::report::SCHEMA_VERSION,
+            outcome: crate::report::Outcome::Fail,
             suite_version: "0.0.0".into(),
             seed: 7,
             target: qaqpa_sim::target::TargetInfo {

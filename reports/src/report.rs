@@ -4,11 +4,42 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{Catalogue, Clause};
+use crate::catalogue::{Catalogue, Clause, Obligation};
 use crate::verdict::{Evidence, Judgement, Verdict};
+
+/// The version of `report.json`'s layout; `schemas/report.schema.json` describes it.
+/// 2: clauses carry obligations, the report an outcome.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The run as a whole, in one word for CI and dashboards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// A clause fails.
+    Fail,
+    /// No clause fails, some warn.
+    PassWithWarnings,
+    /// No clause fails or warns, at least one passes.
+    Pass,
+    /// No clause was judged pass, fail or warning: the run shows nothing.
+    NothingJudged,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Fail => "fail",
+            Outcome::PassWithWarnings => "pass-with-warnings",
+            Outcome::Pass => "pass",
+            Outcome::NothingJudged => "nothing-judged",
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    pub schema_version: u32,
+    pub outcome: Outcome,
     pub suite_version: String,
     pub seed: u64,
     pub target: qaqpa_sim::target::TargetInfo,
@@ -92,30 +123,53 @@ pub struct ClauseResult {
     pub systems: Vec<String>,
     pub kinds: Vec<String>,
     pub summary: String,
+    /// Derived from the obligations: `fail` if one fails, else `warning` if one warns, else
+    /// `not-tested` if a machine-checkable one was not judged, else `pass`.
     pub verdict: Verdict,
+    /// How many obligations were judged and how ("1 of 2 obligations judged: ...").
     pub finding: String,
     pub scenarios: Vec<String>,
+    /// The evidence of the obligations that decided the clause's verdict.
+    pub evidence: Vec<Evidence>,
+    pub obligations: Vec<ObligationResult>,
+}
+
+/// One obligation of a clause, judged on its own over every scenario that exercised it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObligationResult {
+    pub id: String,
+    pub kind: String,
+    pub text: String,
+    pub verdict: Verdict,
+    pub finding: String,
+    /// The scenarios whose oracles judged it (whatever they found).
+    pub scenarios: Vec<String>,
+    /// The evidence of the scenarios that gave the verdict, in time order per scenario.
     pub evidence: Vec<Evidence>,
 }
 
-/// The judgements of one clause, scenario by scenario, before they are combined.
+/// The judgements of one obligation, scenario by scenario, before they are combined.
 #[derive(Debug, Default)]
-pub struct ClauseJudgements {
+pub struct ObligationJudgements {
     pub by_scenario: Vec<(String, Judgement)>,
 }
 
-impl ClauseResult {
-    /// Combines a clause's judgements: the worst verdict observed, with the findings and the
-    /// evidence of the scenarios that gave it.
-    pub fn combine(
-        clause: &Clause,
+/// Every judgement of a run: clause id → obligation id → judgements.
+pub type Judgements = BTreeMap<String, BTreeMap<String, ObligationJudgements>>;
+
+impl ObligationResult {
+    /// Combines an obligation's judgements: the worst verdict observed, with the findings and
+    /// the evidence of the scenarios that gave it. A scenario that found nothing to judge
+    /// does not dilute one that did.
+    fn combine(
+        obligation: &Obligation,
         in_scope: bool,
-        judged: Option<&ClauseJudgements>,
-    ) -> ClauseResult {
+        judged: Option<&ObligationJudgements>,
+    ) -> ObligationResult {
         let scenarios: Vec<String> = judged
             .map(|j| j.by_scenario.iter().map(|(s, _)| s.clone()).collect())
             .unwrap_or_default();
-        let (verdict, finding, evidence) = if !clause.machine_checkable() {
+        let (verdict, finding, evidence) = if !obligation.machine_checkable() {
             (
                 Verdict::NotMachineCheckable,
                 "not checkable from a network or a trace".to_string(),
@@ -141,22 +195,120 @@ impl ClauseResult {
                         .map(|(_, jd)| jd.verdict)
                         .max_by_key(|v| v.severity())
                         .unwrap_or(Verdict::NotTested);
-                    let finding = j
-                        .by_scenario
-                        .iter()
-                        .filter(|(_, jd)| jd.verdict == worst)
+                    let deciding = || j.by_scenario.iter().filter(|(_, jd)| jd.verdict == worst);
+                    let finding = deciding()
                         .map(|(s, jd)| format!("{s}: {}", jd.finding))
                         .collect::<Vec<_>>()
                         .join("; ");
-                    let evidence = j
-                        .by_scenario
-                        .iter()
-                        .filter(|(_, jd)| jd.verdict == worst)
+                    let evidence = deciding()
                         .flat_map(|(_, jd)| jd.evidence.iter().cloned())
                         .collect();
                     (worst, finding, evidence)
                 }
             }
+        };
+        ObligationResult {
+            id: obligation.id.clone(),
+            kind: obligation.kind.as_str().to_string(),
+            text: obligation.text.clone(),
+            verdict,
+            finding,
+            scenarios,
+            evidence,
+        }
+    }
+}
+
+impl ClauseResult {
+    /// Judges a clause from its obligations: it passes only when every machine-checkable
+    /// obligation was judged and passed; one failure fails it, one warning makes it warn;
+    /// otherwise an unjudged obligation leaves it not-tested, and the finding says which
+    /// obligations were judged and how.
+    pub fn combine(
+        clause: &Clause,
+        in_scope: bool,
+        judged: Option<&BTreeMap<String, ObligationJudgements>>,
+    ) -> ClauseResult {
+        let obligations: Vec<ObligationResult> = clause
+            .obligations
+            .iter()
+            .map(|o| ObligationResult::combine(o, in_scope, judged.and_then(|j| j.get(&o.id))))
+            .collect();
+        let mut scenarios: Vec<String> = Vec::new();
+        for o in &obligations {
+            for s in &o.scenarios {
+                if !scenarios.contains(s) {
+                    scenarios.push(s.clone());
+                }
+            }
+        }
+        let checkable: Vec<&ObligationResult> = obligations
+            .iter()
+            .filter(|o| o.verdict != Verdict::NotMachineCheckable)
+            .collect();
+        let judged_ones: Vec<&ObligationResult> = checkable
+            .iter()
+            .copied()
+            .filter(|o| matches!(o.verdict, Verdict::Pass | Verdict::Fail | Verdict::Warning))
+            .collect();
+        let (verdict, finding, evidence) = if !clause.machine_checkable() {
+            (
+                Verdict::NotMachineCheckable,
+                "not checkable from a network or a trace".to_string(),
+                vec![],
+            )
+        } else if !in_scope {
+            (
+                Verdict::NotApplicable,
+                "binds a system this run does not certify".to_string(),
+                vec![],
+            )
+        } else {
+            let worst_judged = judged_ones
+                .iter()
+                .map(|o| o.verdict)
+                .max_by_key(|v| v.severity());
+            let verdict = match worst_judged {
+                Some(v @ (Verdict::Fail | Verdict::Warning)) => v,
+                Some(_) if judged_ones.len() == checkable.len() => Verdict::Pass,
+                _ => Verdict::NotTested,
+            };
+            let counted = format!(
+                "{} of {} obligation{} judged",
+                judged_ones.len(),
+                checkable.len(),
+                if checkable.len() == 1 { "" } else { "s" }
+            );
+            let finding = if judged_ones.is_empty() {
+                format!("{counted}: no scenario of this run exercises it")
+            } else {
+                let mut parts: Vec<String> = Vec::new();
+                let mut order: Vec<&&ObligationResult> = judged_ones.iter().collect();
+                order.sort_by_key(|o| std::cmp::Reverse(o.verdict.severity()));
+                for o in order {
+                    if matches!(o.verdict, Verdict::Fail | Verdict::Warning) {
+                        parts.push(format!("{} {}: {}", o.id, o.verdict, o.finding));
+                    } else {
+                        parts.push(format!("{} {}", o.id, o.verdict));
+                    }
+                }
+                let unjudged: Vec<&str> = checkable
+                    .iter()
+                    .filter(|o| !judged_ones.iter().any(|j| j.id == o.id))
+                    .map(|o| o.id.as_str())
+                    .collect();
+                let mut f = format!("{counted}: {}", parts.join("; "));
+                if !unjudged.is_empty() {
+                    f.push_str(&format!("; not judged: {}", unjudged.join(", ")));
+                }
+                f
+            };
+            let evidence = obligations
+                .iter()
+                .filter(|o| o.verdict == verdict)
+                .flat_map(|o| o.evidence.iter().cloned())
+                .collect();
+            (verdict, finding, evidence)
         };
         ClauseResult {
             id: clause.id.clone(),
@@ -177,6 +329,7 @@ impl ClauseResult {
             finding,
             scenarios,
             evidence,
+            obligations,
         }
     }
 }
@@ -187,7 +340,7 @@ impl Report {
         catalogue: &Catalogue,
         run: RunIdentity,
         scenarios: Vec<ScenarioRun>,
-        judgements: &BTreeMap<String, ClauseJudgements>,
+        judgements: &Judgements,
     ) -> Report {
         let RunIdentity {
             suite_version,
@@ -211,7 +364,19 @@ impl Report {
         for c in &clauses {
             *totals.entry(c.verdict).or_default() += 1;
         }
+        let count = |v: Verdict| totals.get(&v).copied().unwrap_or(0);
+        let outcome = if count(Verdict::Fail) > 0 {
+            Outcome::Fail
+        } else if count(Verdict::Warning) > 0 {
+            Outcome::PassWithWarnings
+        } else if count(Verdict::Pass) > 0 {
+            Outcome::Pass
+        } else {
+            Outcome::NothingJudged
+        };
         Report {
+            schema_version: SCHEMA_VERSION,
+            outcome,
             suite_version,
             seed,
             target,

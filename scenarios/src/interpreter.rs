@@ -6,7 +6,7 @@ use qaqpa_sim::agenda::Agenda;
 use qaqpa_sim::calendar::{BusinessCalendar, CalendarError};
 use qaqpa_sim::clock;
 use qaqpa_sim::target::{Desk, DeskEnv, Target, TargetError};
-use qaqpa_sim::trace::{Document, Event, Subject, SubjectKind, Trace};
+use qaqpa_sim::trace::{CaseKnowledge, Document, Event, Subject, SubjectKind, Trace};
 
 use crate::scenario::{Action, Scenario, When};
 
@@ -41,6 +41,10 @@ enum Happening {
     /// An observation a mail episode's probe made, at its simulated instant.
     Seen(Box<crate::mail::Seen>),
 }
+
+/// The probe name of the harness's own records (what it sent and knows), as opposed to what
+/// it observed of the system under test.
+pub const HARNESS: &str = "harness";
 
 /// The probe at a party's inbox: where the harness sees a document arrive.
 pub fn inbox(party: &str) -> String {
@@ -138,6 +142,18 @@ pub fn play(
                         fields: send.fields.clone(),
                         reasons: Vec::new(),
                     };
+                    if let Some(inf) = &send.infeasible {
+                        trace.record(
+                            now,
+                            HARNESS,
+                            Subject::case(&doc.case),
+                            Event::Known(CaseKnowledge {
+                                case: doc.case.clone(),
+                                infeasible: inf.fields.clone(),
+                                because: inf.because.clone(),
+                            }),
+                        );
+                    }
                     trace.record(
                         now,
                         inbox(&desk_party),
@@ -158,7 +174,14 @@ pub fn play(
                             file: file(),
                             message,
                         })?;
-                    for a in done {
+                    // The trace keeps the act as the harness asked for it: the scope of an
+                    // exemption or a catalogue entry is what was requested, whatever the
+                    // gateway says it did. Only a notice is the gateway's own output.
+                    let recorded = acts.iter().zip(done).map(|(asked, did)| match asked {
+                        qaqpa_sim::packetnet::PolicyAct::CatalogueNotice { .. } => did,
+                        other => other.clone(),
+                    });
+                    for a in recorded {
                         trace.record(
                             now,
                             crate::oracle::network::TAP,

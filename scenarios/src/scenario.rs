@@ -123,6 +123,20 @@ pub struct Send {
     pub channel: Channel,
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// What the harness knows makes the application impossible to satisfy; never sent to the
+    /// desk, recorded in the trace for the oracles (a refusal must name these fields).
+    #[serde(default)]
+    pub infeasible: Option<Infeasible>,
+}
+
+/// The grounds, known to the harness, on which an application cannot be satisfied.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Infeasible {
+    /// The application's fields whose values make it impossible.
+    pub fields: Vec<String>,
+    /// Why, for the reader of the report.
+    pub because: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,11 +1,10 @@
 //! The suite: scenarios loaded and checked, run against a target, judged, reported.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use qaqpa_reports::catalogue::Catalogue;
 use qaqpa_reports::report::{CalendarInfo, RunIdentity};
-use qaqpa_reports::{ClauseJudgements, Report, ScenarioRun};
+use qaqpa_reports::{Judgements, Report, ScenarioRun};
 use qaqpa_sim::calendar::BusinessCalendar;
 use qaqpa_sim::seed;
 use qaqpa_sim::target::{Target, TargetInfo};
@@ -27,7 +26,7 @@ pub fn clause_is_judged(clause: &str) -> Result<(), String> {
             "`{clause}` is not a clause of the catalogue (see `qaqpa clauses`)"
         ));
     }
-    if oracle::find(clause).is_none() {
+    if oracle::for_clause(clause).next().is_none() {
         let judged: Vec<&str> = oracle::all().iter().map(|o| o.clause()).collect();
         return Err(format!(
             "no oracle judges `{clause}` yet (judged: {})",
@@ -184,7 +183,7 @@ pub fn judge_recorded(
 
 #[derive(Default)]
 struct Judged {
-    judgements: BTreeMap<String, ClauseJudgements>,
+    judgements: Judgements,
     runs: Vec<ScenarioRun>,
     traces: Vec<(String, Trace)>,
 }
@@ -203,14 +202,16 @@ impl Judged {
             end,
         };
         for clause in scenario.clauses() {
-            let oracle =
-                oracle::find(&clause).expect("scenarios are checked for oracles when loaded");
-            let judgement = oracle.judge(&ctx, &trace);
-            self.judgements
-                .entry(clause)
-                .or_default()
-                .by_scenario
-                .push((scenario.id.clone(), judgement));
+            for oracle in oracle::for_clause(&clause) {
+                let judgement = oracle.judge(&ctx, &trace);
+                self.judgements
+                    .entry(clause.clone())
+                    .or_default()
+                    .entry(oracle.obligation().to_string())
+                    .or_default()
+                    .by_scenario
+                    .push((scenario.id.clone(), judgement));
+            }
         }
         let mut jsonl = Vec::new();
         trace.write_jsonl(&mut jsonl).expect("writing to memory");

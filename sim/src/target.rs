@@ -216,6 +216,15 @@ impl Clerk {
         self.defects.contains(&defect)
     }
 
+    /// Under the named "refuses everything" defect, a desk refuses even what it finds nothing
+    /// wrong with, with the boilerplate a careless desk writes: what the oracles of complete
+    /// applications and of reasoned refusals must catch.
+    pub fn refuse_anyway(&self, defect: &str, problems: &mut Vec<String>) {
+        if problems.is_empty() && self.has(defect) {
+            problems.push("the application does not meet the requirements".into());
+        }
+    }
+
     /// A whole number in `range`: working days a task takes, minutes into office hours.
     pub fn draw(&mut self, range: std::ops::RangeInclusive<u32>) -> u32 {
         use rand::Rng;

@@ -66,6 +66,24 @@ pub enum Event {
     PolicyAct(crate::packetnet::PolicyAct),
     /// What the taps around the packet gateway saw of one flow of a User network's traffic.
     Flow(FlowSeen),
+    /// What the harness knows of a case it sent and never tells the system under test, so
+    /// that oracles judge answers against the harness's records, not the system's account.
+    Known(CaseKnowledge),
+}
+
+/// The harness's own record of a case: the grounds on which the application cannot be
+/// satisfied whatever the desk does (the scenario states them), which a refusal must name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseKnowledge {
+    pub case: String,
+    /// The application's fields whose values make it technically impossible to satisfy
+    /// (a connection point without UGIA equipment, a resource not reached through UGIA).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub infeasible: Vec<String>,
+    /// Why, in the scenario's words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub because: String,
 }
 
 /// One flow of replayed or synthesised User traffic, as the taps around the gateway saw it,

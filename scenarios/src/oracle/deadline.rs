@@ -2,12 +2,13 @@
 //! clauses.
 
 use qaqpa_reports::{Judgement, Verdict};
-use qaqpa_sim::trace::{DocKind, Document, Trace};
+use qaqpa_sim::trace::{DocKind, Trace};
 
 use super::{CaseVerdict, Oracle, OracleCtx, answers_in_case, computed, judge_applications, seen};
 
 pub struct AnswerDeadline {
     pub clause: &'static str,
+    pub obligation: &'static str,
     pub describe: &'static str,
     /// The application that starts the count, as received at the desk.
     pub trigger: DocKind,
@@ -17,15 +18,15 @@ pub struct AnswerDeadline {
     /// the case is then outside this clause.
     pub settled_elsewhere: &'static [DocKind],
     pub working_days: u32,
-    /// Answers that must give reasons.
-    pub needs_reasons: &'static [DocKind],
-    /// A further condition on (application, answer); `Some(violation)` fails the case.
-    pub check: Option<fn(&Document, &Document) -> Option<String>>,
 }
 
 impl Oracle for AnswerDeadline {
     fn clause(&self) -> &'static str {
         self.clause
+    }
+
+    fn obligation(&self) -> &'static str {
+        self.obligation
     }
 
     fn describe(&self) -> &'static str {
@@ -103,14 +104,6 @@ impl Oracle for AnswerDeadline {
                                 late,
                                 self.working_days
                             ));
-                        }
-                        if self.needs_reasons.contains(&d.doc)
-                            && d.reasons.iter().all(|r| r.trim().is_empty())
-                        {
-                            faults.push(format!("{} gives no reasons", d.doc.as_str()));
-                        }
-                        if let Some(v) = self.check.and_then(|c| c(app, d)) {
-                            faults.push(v);
                         }
                         if faults.is_empty() {
                             CaseVerdict {

@@ -99,6 +99,10 @@ impl Oracle for RelayOnlyConnected {
         "ugem-3"
     }
 
+    fn obligation(&self) -> &'static str {
+        "relays-only-connected"
+    }
+
     fn describe(&self) -> &'static str {
         "in mail episodes, every probe message (open-relay attempts, unregistered servers claiming a connected domain, a system sending as another domain) is refused before it is accepted, and ordinary mail between connected and external domains reaches its mailbox from the gateway's address"
     }
@@ -192,6 +196,10 @@ pub struct NothingLost;
 impl Oracle for NothingLost {
     fn clause(&self) -> &'static str {
         "ugem-6"
+    }
+
+    fn obligation(&self) -> &'static str {
+        "nothing-lost-across-faults"
     }
 
     fn describe(&self) -> &'static str {
@@ -296,7 +304,14 @@ impl Oracle for NothingLost {
             }
         );
         evidence.insert(0, computed(ctx, trace, summary.clone()));
-        if lost.is_empty() {
+        if lost.is_empty() && faults_seen.is_empty() {
+            // A fault-free episode shows nothing of keeping mail across faults.
+            finish(
+                Verdict::NotTested,
+                format!("{summary}: an episode without faults does not judge ugem-6"),
+                vec![],
+            )
+        } else if lost.is_empty() {
             finish(Verdict::Pass, summary, evidence)
         } else {
             let shown: Vec<&str> = lost.iter().take(5).map(String::as_str).collect();
@@ -316,15 +331,46 @@ impl Oracle for NothingLost {
 /// ugem-12: in a spam burst from one connected system, no gateway address is ever listed by
 /// the blocklist, the offending system is cut off, its owner is told, and the other systems'
 /// mail is delivered.
-pub struct TrafficGuard;
+pub struct TrafficGuard(pub GuardPart);
+
+/// The obligations of ugem-12, judged apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardPart {
+    GatewayNeverListed,
+    OffenderSuspended,
+    OwnerNotified,
+    OthersKeepFlowing,
+}
 
 impl Oracle for TrafficGuard {
     fn clause(&self) -> &'static str {
         "ugem-12"
     }
 
+    fn obligation(&self) -> &'static str {
+        match self.0 {
+            GuardPart::GatewayNeverListed => "gateway-never-listed",
+            GuardPart::OffenderSuspended => "offender-suspended",
+            GuardPart::OwnerNotified => "owner-notified",
+            GuardPart::OthersKeepFlowing => "others-keep-flowing",
+        }
+    }
+
     fn describe(&self) -> &'static str {
-        "in spam-burst episodes, the blocklist never lists the gateway's address, the offending system's later submissions are refused (suspended), a notice reaches its owner's mailbox, and every ordinary message the other systems had accepted is delivered"
+        match self.0 {
+            GuardPart::GatewayNeverListed => {
+                "in spam-burst episodes, the blocklist never lists the gateway's address"
+            }
+            GuardPart::OffenderSuspended => {
+                "in spam-burst episodes, the offending system's later submissions are refused (suspended), and stay refused"
+            }
+            GuardPart::OwnerNotified => {
+                "in spam-burst episodes, a notice reaches the offending system's owner's mailbox"
+            }
+            GuardPart::OthersKeepFlowing => {
+                "in spam-burst episodes, every ordinary message the other systems had accepted is delivered, and none of theirs is refused"
+            }
+        }
     }
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
@@ -339,6 +385,7 @@ impl Oracle for TrafficGuard {
                 vec![],
             );
         }
+        let part = self.0;
         let mut faults = Vec::new();
         let mut evidence = Vec::new();
         let mut final_status = false;
@@ -347,7 +394,9 @@ impl Oracle for TrafficGuard {
                 && b.role == "gateway"
             {
                 final_status = true;
-                if let Some(code) = &b.listed {
+                if part == GuardPart::GatewayNeverListed
+                    && let Some(code) = &b.listed
+                {
                     faults.push(format!(
                         "the blocklist lists the gateway's address {} ({code}: {})",
                         b.ip, b.reason
@@ -372,87 +421,24 @@ impl Oracle for TrafficGuard {
             })
             .collect();
         for sys in &offenders {
-            let mine: Vec<_> = replies(trace).filter(|(_, r)| &r.client == sys).collect();
-            let first_refusal = mine.iter().position(|(_, r)| {
-                r.code / 100 == 5 && (r.command.starts_with("MAIL") || is_final(r))
-            });
-            match first_refusal {
-                None => {
-                    faults.push(format!(
-                        "system {sys} was never suspended: all its burst was accepted"
-                    ));
-                }
-                Some(i) => {
-                    let (o, r) = mine[i];
-                    evidence.push(ev(
-                        ctx,
-                        o,
-                        format!("{sys} suspended: {} {}", r.code, r.text),
-                    ));
-                    if let Some((o2, r2)) = mine[i..]
-                        .iter()
-                        .find(|(_, r)| is_final(r) && r.code / 100 == 2)
-                    {
-                        faults.push(format!(
-                            "system {sys} was refused once but later accepted again ({})",
-                            r2.message.clone().unwrap_or_default()
-                        ));
-                        evidence.push(ev(ctx, o2, "accepted after the suspension".into()));
-                    }
-                }
+            if part == GuardPart::OffenderSuspended {
+                suspended(ctx, trace, sys, &mut faults, &mut evidence);
             }
-            match owners.get(sys) {
-                Some(owner) => {
-                    let told = deliveries(trace).find(|(_, d)| {
-                        d.rcpts.iter().any(|r| r.eq_ignore_ascii_case(owner))
-                            && d.message_id
-                                .as_deref()
-                                .is_none_or(|m| !m.ends_with("@qaqpa.test>"))
-                    });
-                    match told {
-                        Some((o, d)) => evidence.push(ev(
-                            ctx,
-                            o,
-                            format!(
-                                "owner {owner} told: {}",
-                                d.subject.clone().unwrap_or_default()
-                            ),
-                        )),
-                        None => faults.push(format!("the owner of {sys} ({owner}) was not told")),
-                    }
-                }
-                None => faults.push(format!("the trace does not say who owns {sys}")),
+            if part == GuardPart::OwnerNotified {
+                owner_told(ctx, trace, sys, owners.get(sys), &mut faults, &mut evidence);
             }
         }
-        // The other systems keep flowing.
-        let got: BTreeSet<String> = deliveries(trace)
-            .filter_map(|(_, d)| d.message_id.clone())
-            .collect();
-        let mut bystanders = 0;
-        for (o, r) in replies(trace) {
-            if r.flow_kind == "normal" && !offenders.contains(&r.client) {
-                if is_final(r) && r.code / 100 == 2 {
-                    let m = r.message.clone().unwrap_or_default();
-                    bystanders += 1;
-                    if !got.contains(&m) {
-                        faults.push(format!(
-                            "{m} of {} was accepted but not delivered",
-                            r.client
-                        ));
-                        evidence.push(ev(ctx, o, format!("{m} accepted, never delivered")));
-                    }
-                } else if r.code / 100 == 5 {
-                    faults.push(format!(
-                        "{} of {} refused: {} {}",
-                        r.message.clone().unwrap_or_default(),
-                        r.client,
-                        r.code,
-                        r.text
-                    ));
-                    evidence.push(reply_ev(ctx, o, r));
-                }
-            }
+        if part == GuardPart::OthersKeepFlowing {
+            bystanders_flow(ctx, trace, &offenders, &mut faults, &mut evidence);
         }
+        let bystanders = replies(trace)
+            .filter(|(_, r)| {
+                r.flow_kind == "normal"
+                    && !offenders.contains(&r.client)
+                    && is_final(r)
+                    && r.code / 100 == 2
+            })
+            .count();
         let summary = format!(
             "offender(s): {}; {bystanders} ordinary message(s) of other systems accepted",
             offenders.iter().cloned().collect::<Vec<_>>().join(", ")
@@ -461,13 +447,138 @@ impl Oracle for TrafficGuard {
         if faults.is_empty() {
             finish(
                 Verdict::Pass,
-                format!(
-                    "{summary}; gateway not listed, offender suspended, owner told, others delivered"
-                ),
+                format!("{summary}; {}", self.describe()),
                 evidence,
             )
         } else {
             finish(Verdict::Fail, faults.join("; "), evidence)
+        }
+    }
+}
+
+/// The offender's submissions are refused from some point on, and stay refused.
+fn suspended(
+    ctx: &OracleCtx<'_>,
+    trace: &Trace,
+    sys: &str,
+    faults: &mut Vec<String>,
+    evidence: &mut Vec<Evidence>,
+) {
+    let mine: Vec<_> = replies(trace).filter(|(_, r)| r.client == sys).collect();
+    let first_refusal = mine
+        .iter()
+        .position(|(_, r)| r.code / 100 == 5 && (r.command.starts_with("MAIL") || is_final(r)));
+    let Some(i) = first_refusal else {
+        faults.push(format!(
+            "system {sys} was never suspended: all its burst was accepted"
+        ));
+        if let Some((o, r)) = mine.iter().rev().find(|(_, r)| is_final(r)) {
+            evidence.push(ev(
+                ctx,
+                o,
+                format!(
+                    "{sys}'s last submission still accepted: {} {}",
+                    r.code, r.text
+                ),
+            ));
+        }
+        return;
+    };
+    let (o, r) = mine[i];
+    evidence.push(ev(
+        ctx,
+        o,
+        format!("{sys} suspended: {} {}", r.code, r.text),
+    ));
+    if let Some((o2, r2)) = mine[i..]
+        .iter()
+        .find(|(_, r)| is_final(r) && r.code / 100 == 2)
+    {
+        faults.push(format!(
+            "system {sys} was refused once but later accepted again ({})",
+            r2.message.clone().unwrap_or_default()
+        ));
+        evidence.push(ev(ctx, o2, "accepted after the suspension".into()));
+    }
+}
+
+/// A message other than the harness's own reaches the offender's owner.
+fn owner_told(
+    ctx: &OracleCtx<'_>,
+    trace: &Trace,
+    sys: &str,
+    owner: Option<&String>,
+    faults: &mut Vec<String>,
+    evidence: &mut Vec<Evidence>,
+) {
+    let Some(owner) = owner else {
+        faults.push(format!("the trace does not say who owns {sys}"));
+        return;
+    };
+    let told = deliveries(trace).find(|(_, d)| {
+        d.rcpts.iter().any(|r| r.eq_ignore_ascii_case(owner))
+            && d.message_id
+                .as_deref()
+                .is_none_or(|m| !m.ends_with("@qaqpa.test>"))
+    });
+    match told {
+        Some((o, d)) => evidence.push(ev(
+            ctx,
+            o,
+            format!(
+                "owner {owner} told: {}",
+                d.subject.clone().unwrap_or_default()
+            ),
+        )),
+        None => {
+            faults.push(format!("the owner of {sys} ({owner}) was not told"));
+            // What obliged the notice: the burst the harness's probe saw accepted.
+            if let Some((o, r)) =
+                replies(trace).find(|(_, r)| r.client == sys && r.flow_kind == "spam")
+            {
+                evidence.push(ev(
+                    ctx,
+                    o,
+                    format!("{sys}'s burst began: {} → {} {}", r.command, r.code, r.text),
+                ));
+            }
+        }
+    }
+}
+
+/// The other systems' ordinary mail is accepted and delivered.
+fn bystanders_flow(
+    ctx: &OracleCtx<'_>,
+    trace: &Trace,
+    offenders: &BTreeSet<String>,
+    faults: &mut Vec<String>,
+    evidence: &mut Vec<Evidence>,
+) {
+    let got: BTreeSet<String> = deliveries(trace)
+        .filter_map(|(_, d)| d.message_id.clone())
+        .collect();
+    for (o, r) in replies(trace) {
+        if r.flow_kind != "normal" || offenders.contains(&r.client) {
+            continue;
+        }
+        if is_final(r) && r.code / 100 == 2 {
+            let m = r.message.clone().unwrap_or_default();
+            if !got.contains(&m) {
+                faults.push(format!(
+                    "{m} of {} was accepted but not delivered",
+                    r.client
+                ));
+                evidence.push(ev(ctx, o, format!("{m} accepted, never delivered")));
+            }
+        } else if r.code / 100 == 5 {
+            faults.push(format!(
+                "{} of {} refused: {} {}",
+                r.message.clone().unwrap_or_default(),
+                r.client,
+                r.code,
+                r.text
+            ));
+            evidence.push(reply_ev(ctx, o, r));
         }
     }
 }
@@ -480,6 +591,10 @@ pub struct OnlyThroughGateway;
 impl Oracle for OnlyThroughGateway {
     fn clause(&self) -> &'static str {
         "ureq-128.6"
+    }
+
+    fn obligation(&self) -> &'static str {
+        "no-direct-external-smtp"
     }
 
     fn describe(&self) -> &'static str {

@@ -1,8 +1,9 @@
-//! One oracle per clause. An oracle reads the trace, nothing else: what the probes saw, at
-//! the simulated times they saw it. It never asks the system under test how it decided.
+//! One oracle per obligation of a clause. An oracle reads the trace, nothing else: what the
+//! probes saw, at the simulated times they saw it, and what the harness itself sent and knew.
+//! It never asks the system under test how it decided.
 
 mod deadline;
-mod form;
+pub mod form;
 mod mail;
 pub mod network;
 mod ugem_desk;
@@ -15,9 +16,9 @@ use qaqpa_sim::clock;
 use qaqpa_sim::trace::{Channel, DocKind, Document, Observation, Trace};
 
 pub use deadline::AnswerDeadline;
-pub use form::FormCheck;
-pub use mail::{NothingLost, OnlyThroughGateway, RelayOnlyConnected, TrafficGuard};
-pub use ugem_desk::{ConnectedThenFlows, Disconnection, RejectionAndResubmission};
+pub use form::{CompleteNotRefused, FormCheck, ReasonedRefusal};
+pub use mail::{GuardPart, NothingLost, OnlyThroughGateway, RelayOnlyConnected, TrafficGuard};
+pub use ugem_desk::{MailFlowsAfterConnection, NothingRelayedAfterDisconnection, ResubmissionWait};
 pub use update::CompletionAfterCheck;
 
 pub struct OracleCtx<'a> {
@@ -27,59 +28,51 @@ pub struct OracleCtx<'a> {
     pub end: Timestamp,
 }
 
+/// Judges one obligation of one clause over a scenario's trace.
 pub trait Oracle: Sync {
     fn clause(&self) -> &'static str;
+    /// The obligation of the clause's catalogue entry that this oracle judges.
+    fn obligation(&self) -> &'static str;
     /// What the oracle checks, in one sentence, for `qaqpa explain`.
     fn describe(&self) -> &'static str;
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement;
 }
 
-const ELIGIBLE_MAIL_APPLICANTS: &[&str] = &[
-    "state-body",
-    "local-self-government",
-    "state-legal-entity",
-    "quasi-public",
-    "critical-ict-owner",
-];
+/// What every refusal's reasons are held to.
+const REASONS: &str = "every refusal or return names each ground the harness knows of (missing or faulty data, wrong channel, applicant kind, the impossibility the scenario states); a refusal of an application the harness knows complete and feasible fails";
 
-fn ineligible_connected(application: &Document, answer: &Document) -> Option<String> {
-    let kind = application
-        .fields
-        .get("applicant-kind")
-        .map(String::as_str)
-        .unwrap_or("(not stated)");
-    (answer.doc == DocKind::ConnectionNotice && !ELIGIBLE_MAIL_APPLICANTS.contains(&kind)).then(
-        || {
-            format!(
-                "connected an applicant of kind `{kind}`, which the rules (ugem-2) do not cover"
-            )
-        },
-    )
-}
+/// The working days of an agreed period when the request states none (ugem-11).
+pub const AGREED_WORKING_DAYS: u32 = 5;
 
 static ORACLES: &[&dyn Oracle] = &[
-    &FormCheck {
-        clause: "eint-app4",
-        describe: "a test act (for publication or connection) lacking a datum of Appendix 4 is never agreed, and the return names what is missing",
-        applications: &[DocKind::PublicationTestAct, DocKind::ConnectionTestAct],
-        required: &[
-            "participants",
-            "systems",
-            "service-name",
-            "service-key",
-            "conclusion",
-            "test-scenario",
-            "decision",
-            "is-test-act",
-            "production-date",
-        ],
-        rules: &[],
-        channels: &[],
-        grant: DocKind::CheckPassed,
-        refusal_names_missing: true,
+    // ---- ugia: channels (Appendix 1, 2) ----
+    &AnswerDeadline {
+        clause: "ugia-6",
+        obligation: "specifications-in-time",
+        describe: "every channel application answered with technical specifications gets them within 10 working days of receipt; an application left unanswered by then fails",
+        trigger: DocKind::ChannelApplication,
+        answers: &[DocKind::TechnicalSpecifications],
+        settled_elsewhere: &[DocKind::Rejection],
+        working_days: 10,
+    },
+    &AnswerDeadline {
+        clause: "ugia-10",
+        obligation: "refused-in-time",
+        describe: "every channel application the STS refuses is refused within 10 working days of receipt",
+        trigger: DocKind::ChannelApplication,
+        answers: &[DocKind::Rejection],
+        settled_elsewhere: &[DocKind::TechnicalSpecifications],
+        working_days: 10,
+    },
+    &ReasonedRefusal {
+        clause: "ugia-10",
+        obligation: "reasons-name-the-cause",
+        describe: REASONS,
+        form: &form::CHANNEL_APPLICATION,
     },
     &FormCheck {
         clause: "ugia-app1",
+        obligation: "deficient-never-granted",
         describe: "a channel application that does not ask for both a main and a reserve channel in whole Gbit/s of at least 1 never receives technical specifications",
         applications: &[DocKind::ChannelApplication],
         required: &["main-channel-gbps", "reserve-channel-gbps"],
@@ -91,20 +84,16 @@ static ORACLES: &[&dyn Oracle] = &[
         grant: DocKind::TechnicalSpecifications,
         refusal_names_missing: false,
     },
-    &network::AppliedInForce {
-        paperwork: AnswerDeadline {
-            clause: "ugia-16",
-            describe: "every access application (category and address lists) is applied, and the User told, within 10 working days of receipt, or refused with reasons",
-            trigger: DocKind::AccessApplication,
-            answers: &[DocKind::PolicyApplied, DocKind::Rejection],
-            settled_elsewhere: &[],
-            working_days: 10,
-            needs_reasons: &[DocKind::Rejection],
-            check: None,
-        },
+    &CompleteNotRefused {
+        clause: "ugia-app1",
+        obligation: "complete-not-refused",
+        describe: "a complete channel application for a point the harness knows UGIA reaches is not refused",
+        form: &form::CHANNEL_APPLICATION,
     },
+    // ---- ugia: access lists (15-1, 15-2, 16) ----
     &FormCheck {
         clause: "ugia-15-2",
+        obligation: "unsigned-never-applied",
         describe: "an access request (VPN included) that is not EDS-signed or does not come through the APS is never applied",
         applications: &[DocKind::AccessApplication],
         required: &["eds-signature"],
@@ -113,130 +102,115 @@ static ORACLES: &[&dyn Oracle] = &[
         grant: DocKind::PolicyApplied,
         refusal_names_missing: false,
     },
+    &CompleteNotRefused {
+        clause: "ugia-15-2",
+        obligation: "signed-not-refused",
+        describe: "an EDS-signed access request through the APS with its category and address lists is not refused",
+        form: &form::ACCESS_APPLICATION,
+    },
+    &AnswerDeadline {
+        clause: "ugia-16",
+        obligation: "applied-in-time",
+        describe: "every access application (category and address lists) is applied, and the User told, within 10 working days of receipt, or refused",
+        trigger: DocKind::AccessApplication,
+        answers: &[DocKind::PolicyApplied, DocKind::Rejection],
+        settled_elsewhere: &[],
+        working_days: 10,
+    },
+    &ReasonedRefusal {
+        clause: "ugia-16",
+        obligation: "reasons-name-the-cause",
+        describe: REASONS,
+        form: &form::ACCESS_APPLICATION,
+    },
+    &network::PolicyInForce,
+    &network::ExemptionYear,
+    // ---- ugia: protection services (17, 18, Appendices 3, 4) ----
     &AnswerDeadline {
         clause: "ugia-17",
-        describe: "every WAF application is answered within 10 working days of receipt: the resource connected, or a refusal with reasons",
+        obligation: "answered-in-time",
+        describe: "every WAF application is answered within 10 working days of receipt: the resource connected, or a refusal",
         trigger: DocKind::WafApplication,
         answers: &[DocKind::ConnectionNotice, DocKind::Rejection],
         settled_elsewhere: &[],
         working_days: 10,
-        needs_reasons: &[DocKind::Rejection],
-        check: None,
+    },
+    &ReasonedRefusal {
+        clause: "ugia-17",
+        obligation: "reasons-name-the-cause",
+        describe: REASONS,
+        form: &form::WAF_APPLICATION,
     },
     &AnswerDeadline {
         clause: "ugia-18",
-        describe: "every defacement-protection application is answered within 10 working days of receipt: the resource connected, or a refusal with reasons",
+        obligation: "answered-in-time",
+        describe: "every defacement-protection application is answered within 10 working days of receipt: the resource connected, or a refusal",
         trigger: DocKind::DefacementApplication,
         answers: &[DocKind::ConnectionNotice, DocKind::Rejection],
         settled_elsewhere: &[],
         working_days: 10,
-        needs_reasons: &[DocKind::Rejection],
-        check: None,
+    },
+    &ReasonedRefusal {
+        clause: "ugia-18",
+        obligation: "reasons-name-the-cause",
+        describe: REASONS,
+        form: &form::DEFACEMENT_APPLICATION,
     },
     &FormCheck {
         clause: "ugia-app3",
+        obligation: "deficient-never-granted",
         describe: "a WAF application lacking a datum of Appendix 3 (domain, IP, telecom operator, web server with its version, DBMS, CMS, contacts) is never connected",
         applications: &[DocKind::WafApplication],
-        required: &[
-            "domain",
-            "ip",
-            "telecom-operator",
-            "web-server",
-            "dbms",
-            "cms",
-            "contacts",
-        ],
+        required: form::WAF_DATA,
         rules: &[("web-server", form::names_a_version)],
         channels: &[],
         grant: DocKind::ConnectionNotice,
         refusal_names_missing: false,
+    },
+    &CompleteNotRefused {
+        clause: "ugia-app3",
+        obligation: "complete-not-refused",
+        describe: "a complete WAF application for a resource the harness knows is reached through UGIA is not refused",
+        form: &form::WAF_APPLICATION,
     },
     &FormCheck {
         clause: "ugia-app4",
+        obligation: "deficient-never-granted",
         describe: "a defacement-protection application lacking a datum of Appendix 4 (as Appendix 3, plus FTP/SSH access to the root directory and its credentials) is never connected",
         applications: &[DocKind::DefacementApplication],
-        required: &[
-            "domain",
-            "ip",
-            "telecom-operator",
-            "web-server",
-            "dbms",
-            "cms",
-            "contacts",
-            "root-access",
-            "credentials",
-        ],
+        required: form::DEFACEMENT_DATA,
         rules: &[("web-server", form::names_a_version)],
         channels: &[],
         grant: DocKind::ConnectionNotice,
         refusal_names_missing: false,
     },
+    &CompleteNotRefused {
+        clause: "ugia-app4",
+        obligation: "complete-not-refused",
+        describe: "a complete defacement-protection application for a resource the harness knows is reached through UGIA is not refused",
+        form: &form::DEFACEMENT_APPLICATION,
+    },
+    // ---- ugia: the packet path ----
     &network::DefaultBlocking,
     &network::VpnChannelExact,
-    &network::ExemptionYear,
-    &network::TlsInspection,
-    &network::CatalogueBlock,
+    &network::TlsInspection { exempt: true },
+    &network::TlsInspection { exempt: false },
+    &network::CatalogueBlock(network::CataloguePart::NoticeListsSources),
+    &network::CatalogueBlock(network::CataloguePart::AccessKeptUntilTerm),
+    &network::CatalogueBlock(network::CataloguePart::BlockedAfterTerm),
+    &network::CatalogueBlock(network::CataloguePart::UnblockedAfterUpdate),
     &network::ExemptionScope,
+    // ---- ugem ----
     &RelayOnlyConnected,
     &NothingLost,
-    &TrafficGuard,
+    &TrafficGuard(GuardPart::GatewayNeverListed),
+    &TrafficGuard(GuardPart::OffenderSuspended),
+    &TrafficGuard(GuardPart::OwnerNotified),
+    &TrafficGuard(GuardPart::OthersKeepFlowing),
     &OnlyThroughGateway,
-    &AnswerDeadline {
-        clause: "ugia-6",
-        describe: "every channel application answered with technical specifications gets them within 10 working days of receipt; an application left unanswered by then fails",
-        trigger: DocKind::ChannelApplication,
-        answers: &[DocKind::TechnicalSpecifications],
-        settled_elsewhere: &[DocKind::Rejection],
-        working_days: 10,
-        needs_reasons: &[],
-        check: None,
-    },
-    &AnswerDeadline {
-        clause: "ugia-10",
-        describe: "every channel application the STS refuses is refused within 10 working days of receipt, with reasons",
-        trigger: DocKind::ChannelApplication,
-        answers: &[DocKind::Rejection],
-        settled_elsewhere: &[DocKind::TechnicalSpecifications],
-        working_days: 10,
-        needs_reasons: &[DocKind::Rejection],
-        check: None,
-    },
-    &AnswerDeadline {
-        clause: "ugem-8",
-        describe: "every mail-connection application is decided (connected or refused) within 5 working days of receipt, and an applicant of a kind the rules do not cover is never connected",
-        trigger: DocKind::MailConnectionApplication,
-        answers: &[DocKind::ConnectionNotice, DocKind::Rejection],
-        settled_elsewhere: &[],
-        working_days: 5,
-        needs_reasons: &[],
-        check: Some(ineligible_connected),
-    },
-    &ConnectedThenFlows {
-        deadline: AnswerDeadline {
-            clause: "ugem-9",
-            describe: "every mail system the STS connects is connected, and the applicant notified, within 5 working days of receipt",
-            trigger: DocKind::MailConnectionApplication,
-            answers: &[DocKind::ConnectionNotice],
-            settled_elsewhere: &[DocKind::Rejection],
-            working_days: 5,
-            needs_reasons: &[],
-            check: None,
-        },
-    },
-    &RejectionAndResubmission {
-        deadline: AnswerDeadline {
-            clause: "ugem-10",
-            describe: "every mail-connection application the STS refuses is refused within 5 working days of receipt, with reasons",
-            trigger: DocKind::MailConnectionApplication,
-            answers: &[DocKind::Rejection],
-            settled_elsewhere: &[DocKind::ConnectionNotice],
-            working_days: 5,
-            needs_reasons: &[DocKind::Rejection],
-            check: None,
-        },
-    },
     &FormCheck {
         clause: "ugem-7",
+        obligation: "other-channels-never-connected",
         describe: "a mail-connection application that arrives other than through the APS or by official letter is never answered with a connection",
         applications: &[DocKind::MailConnectionApplication],
         required: &[],
@@ -245,20 +219,111 @@ static ORACLES: &[&dyn Oracle] = &[
         grant: DocKind::ConnectionNotice,
         refusal_names_missing: false,
     },
+    &CompleteNotRefused {
+        clause: "ugem-7",
+        obligation: "complete-not-refused",
+        describe: "a complete mail-connection application of an eligible applicant, through the APS or by official letter, is not refused",
+        form: &form::MAIL_CONNECTION_APPLICATION,
+    },
+    &AnswerDeadline {
+        clause: "ugem-8",
+        obligation: "decided-in-time",
+        describe: "every mail-connection application is decided (connected or refused) within 5 working days of receipt",
+        trigger: DocKind::MailConnectionApplication,
+        answers: &[DocKind::ConnectionNotice, DocKind::Rejection],
+        settled_elsewhere: &[],
+        working_days: 5,
+    },
+    &FormCheck {
+        clause: "ugem-8",
+        obligation: "ineligible-never-connected",
+        describe: "an applicant of a kind the rules do not cover (ugem-2) is never connected",
+        applications: &[DocKind::MailConnectionApplication],
+        required: &["applicant-kind"],
+        rules: &[("applicant-kind", form::eligible_mail_applicant)],
+        channels: &[],
+        grant: DocKind::ConnectionNotice,
+        refusal_names_missing: false,
+    },
+    &AnswerDeadline {
+        clause: "ugem-9",
+        obligation: "connected-in-time",
+        describe: "every mail system the STS connects is connected, and the applicant notified, within 5 working days of receipt",
+        trigger: DocKind::MailConnectionApplication,
+        answers: &[DocKind::ConnectionNotice],
+        settled_elsewhere: &[DocKind::Rejection],
+        working_days: 5,
+    },
+    &MailFlowsAfterConnection,
+    &AnswerDeadline {
+        clause: "ugem-10",
+        obligation: "refused-in-time",
+        describe: "every mail-connection application the STS refuses is refused within 5 working days of receipt",
+        trigger: DocKind::MailConnectionApplication,
+        answers: &[DocKind::Rejection],
+        settled_elsewhere: &[DocKind::ConnectionNotice],
+        working_days: 5,
+    },
+    &ReasonedRefusal {
+        clause: "ugem-10",
+        obligation: "reasons-name-the-cause",
+        describe: REASONS,
+        form: &form::MAIL_CONNECTION_APPLICATION,
+    },
+    &ResubmissionWait {
+        clause: "ugem-10",
+        obligation: "resubmission-not-before-30-days",
+        application: DocKind::MailConnectionApplication,
+        grant: DocKind::ConnectionNotice,
+    },
     &FormCheck {
         clause: "ugem-app",
+        obligation: "deficient-never-connected",
         describe: "a mail-connection application missing the mail domain, the domain's owner, the mail server's IP address or the technical contacts is never connected, and its refusal names each missing field",
         applications: &[DocKind::MailConnectionApplication],
-        required: &["domain", "domain-owner", "server-ip", "contacts"],
+        required: form::MAIL_CONNECTION_DATA,
         rules: &[],
         channels: &[],
         grant: DocKind::ConnectionNotice,
         refusal_names_missing: true,
     },
-    &Disconnection,
+    &CompleteNotRefused {
+        clause: "ugem-app",
+        obligation: "complete-not-refused",
+        describe: "a complete mail-connection application of an eligible applicant, through the APS or by official letter, is not refused",
+        form: &form::MAIL_CONNECTION_APPLICATION,
+    },
+    &ugem_desk::DisconnectedInTime,
+    &NothingRelayedAfterDisconnection,
+    // ---- eint: the bus operator ----
+    &CompletionAfterCheck {
+        clause: "eint-27",
+        obligation: "published-in-time",
+        describe: "after the operator agrees a publication test act, the service passport is published and production access granted within 10 working days",
+        trigger: DocKind::PublicationTestAct,
+        completions: &[DocKind::PassportPublished, DocKind::ProductionAccessGranted],
+        check_working_days: 0,
+        working_days: 10,
+    },
+    &ReasonedRefusal {
+        clause: "eint-27",
+        obligation: "returned-with-reasons",
+        describe: REASONS,
+        form: &form::TEST_ACT,
+    },
+    &CompletionAfterCheck {
+        clause: "eint-45",
+        obligation: "access-in-time",
+        describe: "after the operator agrees a connection test act, the initiator gets production access within 10 working days",
+        trigger: DocKind::ConnectionTestAct,
+        completions: &[DocKind::ProductionAccessGranted],
+        check_working_days: 0,
+        working_days: 10,
+    },
     &AnswerDeadline {
         clause: "eint-45-10",
-        describe: "every service-update application is checked within 3 working days of receipt: passed, or returned for rework with reasons",
+        obligation: "checked-in-time",
+        describe: "every service-update application is checked within 3 working days of receipt: passed, or returned for rework",
         trigger: DocKind::ServiceUpdateApplication,
         answers: &[
             DocKind::CheckPassed,
@@ -267,11 +332,16 @@ static ORACLES: &[&dyn Oracle] = &[
         ],
         settled_elsewhere: &[],
         working_days: 3,
-        needs_reasons: &[DocKind::ReturnedForRework],
-        check: None,
+    },
+    &ReasonedRefusal {
+        clause: "eint-45-10",
+        obligation: "reasons-name-the-cause",
+        describe: REASONS,
+        form: &form::SERVICE_UPDATE_APPLICATION,
     },
     &CompletionAfterCheck {
         clause: "eint-45-11",
+        obligation: "updated-in-time",
         describe: "every service update whose check passed is carried out within 10 working days: of the announced positive check, else of receipt (a warning when only the last day of the 3-day check makes it in time)",
         trigger: DocKind::ServiceUpdateApplication,
         completions: &[DocKind::UpdateCompleted],
@@ -280,7 +350,8 @@ static ORACLES: &[&dyn Oracle] = &[
     },
     &AnswerDeadline {
         clause: "eint-45-14",
-        describe: "every connection-update application is checked within 3 working days of receipt: passed, or returned for rework with reasons",
+        obligation: "checked-in-time",
+        describe: "every connection-update application is checked within 3 working days of receipt: passed, or returned for rework",
         trigger: DocKind::ConnectionUpdateApplication,
         answers: &[
             DocKind::CheckPassed,
@@ -289,32 +360,38 @@ static ORACLES: &[&dyn Oracle] = &[
         ],
         settled_elsewhere: &[],
         working_days: 3,
-        needs_reasons: &[DocKind::ReturnedForRework],
-        check: None,
+    },
+    &ReasonedRefusal {
+        clause: "eint-45-14",
+        obligation: "reasons-name-the-cause",
+        describe: REASONS,
+        form: &form::CONNECTION_UPDATE_APPLICATION,
     },
     &CompletionAfterCheck {
         clause: "eint-45-15",
+        obligation: "updated-in-time",
         describe: "every connection update whose check passed is carried out within 10 working days: of the announced positive check, else of receipt (a warning when only the last day of the 3-day check makes it in time)",
         trigger: DocKind::ConnectionUpdateApplication,
         completions: &[DocKind::UpdateCompleted],
         check_working_days: 3,
         working_days: 10,
     },
-    &CompletionAfterCheck {
-        clause: "eint-27",
-        describe: "after the operator agrees a publication test act, the service passport is published and production access granted within 10 working days",
-        trigger: DocKind::PublicationTestAct,
-        completions: &[DocKind::PassportPublished, DocKind::ProductionAccessGranted],
-        check_working_days: 0,
-        working_days: 10,
+    &FormCheck {
+        clause: "eint-app4",
+        obligation: "deficient-never-agreed",
+        describe: "a test act (for publication or connection) lacking a datum of Appendix 4 is never agreed, and the return names what is missing",
+        applications: &[DocKind::PublicationTestAct, DocKind::ConnectionTestAct],
+        required: form::TEST_ACT_DATA,
+        rules: &[],
+        channels: &[],
+        grant: DocKind::CheckPassed,
+        refusal_names_missing: true,
     },
-    &CompletionAfterCheck {
-        clause: "eint-45",
-        describe: "after the operator agrees a connection test act, the initiator gets production access within 10 working days",
-        trigger: DocKind::ConnectionTestAct,
-        completions: &[DocKind::ProductionAccessGranted],
-        check_working_days: 0,
-        working_days: 10,
+    &CompleteNotRefused {
+        clause: "eint-app4",
+        obligation: "complete-not-refused",
+        describe: "a complete test act with a positive conclusion is not returned",
+        form: &form::TEST_ACT,
     },
 ];
 
@@ -322,8 +399,12 @@ pub fn all() -> &'static [&'static dyn Oracle] {
     ORACLES
 }
 
-pub fn find(clause: &str) -> Option<&'static dyn Oracle> {
-    ORACLES.iter().copied().find(|o| o.clause() == clause)
+/// The oracles of one clause's obligations, in registry order.
+pub fn for_clause(clause: &str) -> impl Iterator<Item = &'static dyn Oracle> + '_ {
+    ORACLES
+        .iter()
+        .copied()
+        .filter(move |o| o.clause() == clause)
 }
 
 // ---- shared by the oracles ----
@@ -435,4 +516,29 @@ fn answers_in_case<'t>(
         .take_while(move |(_, d)| !(d.doc == trigger && d.from == app.from))
         .filter(move |(_, d)| d.from == app.to)
         .copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use qaqpa_reports::catalogue::Catalogue;
+
+    #[test]
+    fn every_oracle_judges_one_catalogued_obligation_and_none_twice() {
+        let cat = Catalogue::standard();
+        let mut seen = std::collections::BTreeSet::new();
+        for o in super::all() {
+            let ob = cat
+                .obligation(o.clause(), o.obligation())
+                .unwrap_or_else(|| {
+                    panic!("{}/{} is not in the catalogue", o.clause(), o.obligation())
+                });
+            assert!(ob.machine_checkable(), "{}/{}", o.clause(), o.obligation());
+            assert!(
+                seen.insert((o.clause(), o.obligation())),
+                "{}/{} has two oracles",
+                o.clause(),
+                o.obligation()
+            );
+        }
+    }
 }

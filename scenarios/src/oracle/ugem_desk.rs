@@ -1,50 +1,49 @@
-//! The UGEM desk's clauses beyond deadlines and forms: resubmission after a rejection
-//! (ugem-10), disconnection (ugem-11), and a connection that lets mail flow (ugem-9).
+//! The UGEM desk's obligations beyond deadlines and forms: no early resubmission processed
+//! (ugem-10), a connection that lets mail flow (ugem-9), and a disconnection in the agreed
+//! period after which nothing is relayed (ugem-11).
+//!
+//! Which domain a connection or a disconnection concerns comes from the harness's own
+//! application or request in the case, never from the desk's notice: a notice that leaves the
+//! domain out, or names another, changes nothing of what is judged.
 
+use jiff::Timestamp;
 use qaqpa_reports::Evidence;
 use qaqpa_reports::{Judgement, Verdict};
 use qaqpa_sim::clock;
-use qaqpa_sim::trace::{DocKind, Observation, SmtpReply, Trace};
+use qaqpa_sim::trace::{DocKind, Document, Observation, SmtpReply, Trace};
 
 use super::{
-    AnswerDeadline, CaseVerdict, Oracle, OracleCtx, answers_in_case, combine, computed, mail, seen,
+    AGREED_WORKING_DAYS, CaseVerdict, Oracle, OracleCtx, answers_in_case, combine, computed,
+    judge_applications, mail, seen,
 };
 
-fn first_answer<'t>(
-    docs: &[(
-        &'t qaqpa_sim::trace::Observation,
-        &'t qaqpa_sim::trace::Document,
-    )],
-    i: usize,
-) -> Option<(
-    &'t qaqpa_sim::trace::Observation,
-    &'t qaqpa_sim::trace::Document,
-)> {
-    answers_in_case(docs, i, DocKind::MailConnectionApplication)
-        .find(|(_, d)| matches!(d.doc, DocKind::ConnectionNotice | DocKind::Rejection))
+/// "The User may resubmit after 30 calendar days" (ugem-10, ugia-17, ugia-18): an application
+/// resubmitted less than 30 calendar days after the applicant's rejection is not granted.
+pub struct ResubmissionWait {
+    pub clause: &'static str,
+    pub obligation: &'static str,
+    pub application: DocKind,
+    pub grant: DocKind,
 }
 
-/// ugem-10: the reasoned refusal within 5 working days, and no resubmission processed as new
-/// within 30 calendar days of the refusal.
-pub struct RejectionAndResubmission {
-    pub deadline: AnswerDeadline,
-}
-
-impl Oracle for RejectionAndResubmission {
+impl Oracle for ResubmissionWait {
     fn clause(&self) -> &'static str {
-        self.deadline.clause
+        self.clause
+    }
+
+    fn obligation(&self) -> &'static str {
+        self.obligation
     }
 
     fn describe(&self) -> &'static str {
-        "every mail-connection application the STS refuses is refused within 5 working days of receipt, with reasons; an application resubmitted less than 30 calendar days after the applicant's rejection is not connected"
+        "an application resubmitted less than 30 calendar days after the applicant's rejection is not granted"
     }
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let first = self.deadline.judge(ctx, trace);
         let docs: Vec<_> = trace.documents().collect();
         let mut cases = Vec::new();
         for (i, (o, app)) in docs.iter().enumerate() {
-            if app.doc != DocKind::MailConnectionApplication {
+            if app.doc != self.application {
                 continue;
             }
             let earlier = docs[..i]
@@ -70,12 +69,16 @@ impl Oracle for RejectionAndResubmission {
                     ),
                 ),
             ];
-            cases.push(match first_answer(&docs, i) {
-                Some((a, d)) if d.doc == DocKind::ConnectionNotice => {
+            let first = answers_in_case(&docs, i, self.application).next();
+            cases.push(match first {
+                Some((a, d)) if d.doc == self.grant => {
                     evidence.push(seen(ctx, a, d));
                     CaseVerdict {
                         verdict: Verdict::Fail,
-                        finding: format!("case {case}: resubmitted before {allowed} and processed into a connection"),
+                        finding: format!(
+                            "case {case}: resubmitted before {allowed} and granted ({})",
+                            d.doc.as_str()
+                        ),
                         evidence,
                     }
                 }
@@ -83,7 +86,7 @@ impl Oracle for RejectionAndResubmission {
                     evidence.push(seen(ctx, a, d));
                     CaseVerdict {
                         verdict: Verdict::Pass,
-                        finding: format!("case {case}: early resubmission refused"),
+                        finding: format!("case {case}: early resubmission not granted"),
                         evidence,
                     }
                 }
@@ -94,26 +97,8 @@ impl Oracle for RejectionAndResubmission {
                 },
             });
         }
-        if cases.is_empty() {
-            return first;
-        }
-        merge(first, combine(self.clause(), cases))
+        combine(self.clause, cases)
     }
-}
-
-/// Two judgements of one clause: the worse decides; equal ones join their findings.
-fn merge(first: Judgement, second: Judgement) -> Judgement {
-    let (a, b) = if second.verdict.severity() > first.verdict.severity() {
-        (second, first)
-    } else {
-        (first, second)
-    };
-    let mut out = a;
-    if b.verdict == out.verdict {
-        out.finding = format!("{}; {}", out.finding, b.finding);
-        out.evidence.extend(b.evidence);
-    }
-    out
 }
 
 /// The departmental systems of the mail episodes whose domain is `domain`.
@@ -128,15 +113,10 @@ fn systems_of(trace: &Trace, domain: &str) -> Vec<String> {
         .collect()
 }
 
+type Outcome<'t> = (&'t Observation, &'t SmtpReply);
+
 /// The final (or refusing) replies the gateway gave to `systems`' ordinary mail after `after`.
-fn outcomes_after<'t>(
-    trace: &'t Trace,
-    systems: &[String],
-    after: jiff::Timestamp,
-) -> Vec<(
-    &'t qaqpa_sim::trace::Observation,
-    &'t qaqpa_sim::trace::SmtpReply,
-)> {
+fn outcomes_after<'t>(trace: &'t Trace, systems: &[String], after: Timestamp) -> Vec<Outcome<'t>> {
     let gw = mail::gateway_ip(trace)
         .map(|g| format!("{g}:25"))
         .unwrap_or_default();
@@ -151,66 +131,69 @@ fn outcomes_after<'t>(
         .collect()
 }
 
-type Outcome<'t> = (&'t Observation, &'t SmtpReply);
-
-/// For each `notice` that names a domain, after which the harness saw that domain's systems
-/// talk to the gateway: `judge` gets the case, the domain, the SMTP replies seen after the
-/// notice, and the evidence so far (the notice and what it `promise`s from then on).
-fn judge_mail_after_notices<'t>(
-    ctx: &OracleCtx<'_>,
-    trace: &'t Trace,
-    notice: DocKind,
-    promise: impl Fn(&str) -> String,
-    mut judge: impl FnMut(&str, &str, &[Outcome<'t>], Vec<Evidence>) -> CaseVerdict,
-) -> Vec<CaseVerdict> {
-    let mut cases = Vec::new();
-    for (o, d) in trace.documents() {
-        if d.doc != notice {
-            continue;
-        }
-        let Some(domain) = d.fields.get("domain") else {
-            continue;
-        };
-        let seen_after = outcomes_after(trace, &systems_of(trace, domain), o.at);
-        if seen_after.is_empty() {
-            continue;
-        }
-        let evidence = vec![
-            seen(ctx, o, d),
-            computed(ctx, o.at, &d.case, promise(domain)),
-        ];
-        cases.push(judge(&d.case, domain, &seen_after, evidence));
-    }
-    cases
+/// The domain the harness's own document in a case names.
+fn harness_domain(d: &Document) -> Option<&str> {
+    d.fields
+        .get("domain")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
 }
 
-/// ugem-9: within 5 working days the STS connects and notifies; once the connection notice
-/// is out, the system's mail flows through UGEM.
-pub struct ConnectedThenFlows {
-    pub deadline: AnswerDeadline,
-}
+/// ugem-9, on the network: once the connection notice is out, the domain the harness applied
+/// for has its ordinary mail accepted by the gateway.
+pub struct MailFlowsAfterConnection;
 
-impl Oracle for ConnectedThenFlows {
+impl Oracle for MailFlowsAfterConnection {
     fn clause(&self) -> &'static str {
-        self.deadline.clause
+        "ugem-9"
+    }
+
+    fn obligation(&self) -> &'static str {
+        "mail-flows-after-notice"
     }
 
     fn describe(&self) -> &'static str {
-        "every mail system the STS connects is connected, and the applicant notified, within 5 working days of receipt; in mail episodes after the connection notice, the connected domain's ordinary mail is accepted by the gateway"
+        "in mail episodes after the connection notice, the ordinary mail of the domain the application named is accepted by the gateway"
     }
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let first = self.deadline.judge(ctx, trace);
-        let cases = judge_mail_after_notices(
-            ctx,
+        judge_applications(
+            self.clause(),
             trace,
-            DocKind::ConnectionNotice,
-            |domain| format!("from here on, mail of {domain} must flow through UGEM"),
-            |case, domain, seen_after, mut evidence| {
-                let accepted = seen_after
+            &[DocKind::MailConnectionApplication],
+            |docs, i, o, app| {
+                let case = &app.case;
+                let mut evidence = vec![seen(ctx, o, app)];
+                let notice = answers_in_case(docs, i, app.doc)
+                    .find(|(_, d)| d.doc == DocKind::ConnectionNotice);
+                let (Some(domain), Some((no, nd))) = (harness_domain(app), notice) else {
+                    return CaseVerdict {
+                        verdict: Verdict::NotTested,
+                        finding: format!("case {case}: not connected, or no domain applied for"),
+                        evidence,
+                    };
+                };
+                evidence.push(seen(ctx, no, nd));
+                let after = outcomes_after(trace, &systems_of(trace, domain), no.at);
+                if after.is_empty() {
+                    return CaseVerdict {
+                        verdict: Verdict::NotTested,
+                        finding: format!(
+                            "case {case}: no mail of {domain} after the connection notice"
+                        ),
+                        evidence,
+                    };
+                }
+                evidence.push(computed(
+                    ctx,
+                    no.at,
+                    case,
+                    format!("from here on, mail of {domain} must flow through UGEM"),
+                ));
+                match after
                     .iter()
-                    .find(|(_, r)| mail::is_final(r) && r.code / 100 == 2);
-                match accepted {
+                    .find(|(_, r)| mail::is_final(r) && r.code / 100 == 2)
+                {
                     Some((ro, r)) => {
                         evidence.push(mail::reply_ev(ctx, ro, r));
                         CaseVerdict {
@@ -222,7 +205,7 @@ impl Oracle for ConnectedThenFlows {
                         }
                     }
                     None => {
-                        let (ro, r) = seen_after[0];
+                        let (ro, r) = after[0];
                         evidence.push(mail::reply_ev(ctx, ro, r));
                         CaseVerdict {
                             verdict: Verdict::Fail,
@@ -235,21 +218,28 @@ impl Oracle for ConnectedThenFlows {
                     }
                 }
             },
-        );
-        if cases.is_empty() {
-            return first;
-        }
-        merge(first, combine(self.clause(), cases))
+        )
     }
 }
 
-/// ugem-11: the STS disconnects a User that is no longer eligible within the period agreed
-/// with it (the request's `agreed-working-days`, 5 when none is stated).
-pub struct Disconnection;
+/// The agreed period of a disconnection request: its `agreed-working-days`, else the default.
+fn agreed_days(req: &Document) -> u32 {
+    req.fields
+        .get("agreed-working-days")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(AGREED_WORKING_DAYS)
+}
 
-impl Oracle for Disconnection {
+/// ugem-11, on paper: the disconnection notice within the agreed period.
+pub struct DisconnectedInTime;
+
+impl Oracle for DisconnectedInTime {
     fn clause(&self) -> &'static str {
         "ugem-11"
+    }
+
+    fn obligation(&self) -> &'static str {
+        "disconnected-in-time"
     }
 
     fn describe(&self) -> &'static str {
@@ -257,84 +247,143 @@ impl Oracle for Disconnection {
     }
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let docs: Vec<_> = trace.documents().collect();
-        let mut cases = Vec::new();
-        for (i, (o, req)) in docs.iter().enumerate() {
-            if req.doc != DocKind::DisconnectionRequest {
-                continue;
-            }
-            let case = &req.case;
-            let agreed = req
-                .fields
-                .get("agreed-working-days")
-                .and_then(|v| v.trim().parse::<u32>().ok())
-                .unwrap_or(5);
-            let mut evidence = vec![seen(ctx, o, req)];
-            let deadline = match ctx.calendar.deadline_end(o.at, agreed) {
-                Ok(d) => d,
-                Err(e) => {
-                    cases.push(CaseVerdict {
-                        verdict: Verdict::NotTested,
-                        finding: format!("case {case}: cannot compute the deadline: {e}"),
-                        evidence,
-                    });
-                    continue;
-                }
-            };
-            evidence.push(computed(
-                ctx,
-                deadline,
-                case,
-                format!("agreed period: end of the {agreed}th working day after receipt"),
-            ));
-            let answer = answers_in_case(&docs, i, DocKind::DisconnectionRequest)
-                .find(|(_, d)| d.doc == DocKind::DisconnectionNotice);
-            cases.push(match answer {
-                Some((a, d)) if a.at <= deadline => {
-                    evidence.push(seen(ctx, a, d));
-                    CaseVerdict {
-                        verdict: Verdict::Pass,
-                        finding: format!("case {case}: disconnected in time"),
-                        evidence,
+        judge_applications(
+            self.clause(),
+            trace,
+            &[DocKind::DisconnectionRequest],
+            |docs, i, o, req| {
+                let case = &req.case;
+                let agreed = agreed_days(req);
+                let mut evidence = vec![seen(ctx, o, req)];
+                let deadline = match ctx.calendar.deadline_end(o.at, agreed) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        return CaseVerdict {
+                            verdict: Verdict::NotTested,
+                            finding: format!("case {case}: cannot compute the deadline: {e}"),
+                            evidence,
+                        };
                     }
-                }
-                Some((a, d)) => {
-                    evidence.push(seen(ctx, a, d));
-                    CaseVerdict {
-                        verdict: Verdict::Fail,
+                };
+                evidence.push(computed(
+                    ctx,
+                    deadline,
+                    case,
+                    format!("agreed period: end of the {agreed}th working day after receipt"),
+                ));
+                let answer = answers_in_case(docs, i, DocKind::DisconnectionRequest)
+                    .find(|(_, d)| d.doc == DocKind::DisconnectionNotice);
+                match answer {
+                    Some((a, d)) if a.at <= deadline => {
+                        evidence.push(seen(ctx, a, d));
+                        CaseVerdict {
+                            verdict: Verdict::Pass,
+                            finding: format!("case {case}: disconnected in time"),
+                            evidence,
+                        }
+                    }
+                    Some((a, d)) => {
+                        evidence.push(seen(ctx, a, d));
+                        CaseVerdict {
+                            verdict: Verdict::Fail,
+                            finding: format!(
+                                "case {case}: disconnected after the agreed {agreed} working days"
+                            ),
+                            evidence,
+                        }
+                    }
+                    None if ctx.end < deadline => CaseVerdict {
+                        verdict: Verdict::NotTested,
                         finding: format!(
-                            "case {case}: disconnected after the agreed {agreed} working days"
+                            "case {case}: the scenario ended before the agreed period"
                         ),
                         evidence,
-                    }
+                    },
+                    None => CaseVerdict {
+                        verdict: Verdict::Fail,
+                        finding: format!(
+                            "case {case}: not disconnected within the agreed {agreed} working days"
+                        ),
+                        evidence,
+                    },
                 }
-                None if ctx.end < deadline => CaseVerdict {
-                    verdict: Verdict::NotTested,
-                    finding: format!("case {case}: the scenario ended before the agreed period"),
-                    evidence,
-                },
-                None => CaseVerdict {
-                    verdict: Verdict::Fail,
-                    finding: format!(
-                        "case {case}: not disconnected within the agreed {agreed} working days"
-                    ),
-                    evidence,
-                },
-            });
-        }
-        let first = combine(self.clause(), cases);
-        let net = judge_mail_after_notices(
-            ctx,
+            },
+        )
+    }
+}
+
+/// ugem-11, on the network: from the disconnection notice, or the end of the agreed period if
+/// that comes first, the gateway relays nothing for the domain the harness's request named.
+pub struct NothingRelayedAfterDisconnection;
+
+impl Oracle for NothingRelayedAfterDisconnection {
+    fn clause(&self) -> &'static str {
+        "ugem-11"
+    }
+
+    fn obligation(&self) -> &'static str {
+        "nothing-relayed-after"
+    }
+
+    fn describe(&self) -> &'static str {
+        "in mail episodes after the disconnection notice (or after the agreed period, if that ends first), the gateway accepts no ordinary mail of the domain the request named"
+    }
+
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        judge_applications(
+            self.clause(),
             trace,
-            DocKind::DisconnectionNotice,
-            |domain| format!("from here on, UGEM relays nothing for {domain}"),
-            |case, domain, seen_after, mut evidence| {
-                let relayed: Vec<_> = seen_after
+            &[DocKind::DisconnectionRequest],
+            |docs, i, o, req| {
+                let case = &req.case;
+                let mut evidence: Vec<Evidence> = vec![seen(ctx, o, req)];
+                let Some(domain) = harness_domain(req) else {
+                    return CaseVerdict {
+                        verdict: Verdict::NotTested,
+                        finding: format!("case {case}: the request names no domain"),
+                        evidence,
+                    };
+                };
+                let notice = answers_in_case(docs, i, req.doc)
+                    .find(|(_, d)| d.doc == DocKind::DisconnectionNotice);
+                let deadline = ctx.calendar.deadline_end(o.at, agreed_days(req)).ok();
+                let from = match (notice.map(|(no, _)| no.at), deadline) {
+                    (Some(n), Some(d)) => n.min(d),
+                    (Some(n), None) => n,
+                    (None, Some(d)) => d,
+                    (None, None) => {
+                        return CaseVerdict {
+                            verdict: Verdict::NotTested,
+                            finding: format!("case {case}: no notice and no computable period"),
+                            evidence,
+                        };
+                    }
+                };
+                if let Some((no, nd)) = notice {
+                    evidence.push(seen(ctx, no, nd));
+                }
+                let after = outcomes_after(trace, &systems_of(trace, domain), from);
+                if after.is_empty() {
+                    return CaseVerdict {
+                        verdict: Verdict::NotTested,
+                        finding: format!(
+                            "case {case}: no mail of {domain} after the disconnection"
+                        ),
+                        evidence,
+                    };
+                }
+                evidence.push(computed(
+                    ctx,
+                    from,
+                    case,
+                    format!("from here on, UGEM relays nothing for {domain}"),
+                ));
+                let relayed: Vec<_> = after
                     .iter()
                     .filter(|(_, r)| mail::is_final(r) && r.code / 100 == 2)
                     .collect();
                 if relayed.is_empty() {
-                    let (ro, r) = seen_after[0];
+                    let (ro, r) = after[0];
                     evidence.push(mail::reply_ev(ctx, ro, r));
                     CaseVerdict {
                         verdict: Verdict::Pass,
@@ -350,17 +399,13 @@ impl Oracle for Disconnection {
                     CaseVerdict {
                         verdict: Verdict::Fail,
                         finding: format!(
-                            "case {case}: disconnected on paper, but the gateway still relayed {} message(s) of {domain}",
+                            "case {case}: disconnected, but the gateway still relayed {} message(s) of {domain}",
                             relayed.len()
                         ),
                         evidence,
                     }
                 }
             },
-        );
-        if net.is_empty() {
-            return first;
-        }
-        merge(first, combine(self.clause(), net))
+        )
     }
 }

@@ -11,6 +11,7 @@ use super::{CaseVerdict, Oracle, OracleCtx, answers_in_case, computed, judge_app
 
 pub struct CompletionAfterCheck {
     pub clause: &'static str,
+    pub obligation: &'static str,
     pub describe: &'static str,
     pub trigger: DocKind,
     /// Everything the operator must have done; the case completes with the last of them.
@@ -23,6 +24,10 @@ pub struct CompletionAfterCheck {
 impl Oracle for CompletionAfterCheck {
     fn clause(&self) -> &'static str {
         self.clause
+    }
+
+    fn obligation(&self) -> &'static str {
+        self.obligation
     }
 
     fn describe(&self) -> &'static str {

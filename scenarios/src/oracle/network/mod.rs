@@ -103,7 +103,7 @@ impl Grant {
     }
 }
 
-/// The classes a notice's category list opens: the default-blocked ones an exemption can open.
+/// The classes an access application's category list opens: the default-blocked ones an exemption can open.
 fn listed_classes(categories: &str) -> Vec<String> {
     categories
         .split([';', ','])
@@ -112,7 +112,12 @@ fn listed_classes(categories: &str) -> Vec<String> {
         .collect()
 }
 
+/// The openings in the trace: the scenario's own exemption acts, and every access
+/// application the STS said it applied. The scope of the latter is the application's, as the
+/// harness sent it (its organisation, categories and addresses), never the notice's: a notice
+/// that claims more, or leaves the addresses out, opens nothing wider.
 fn grants(trace: &Trace) -> Vec<Grant> {
+    let docs: Vec<_> = trace.documents().collect();
     let mut out = Vec::new();
     for o in trace.observations() {
         match &o.event {
@@ -128,7 +133,16 @@ fn grants(trace: &Trace) -> Vec<Grant> {
                 notified: false,
             }),
             Event::Document(d) if d.doc == DocKind::PolicyApplied => {
-                let sources: Vec<String> = d
+                let application = docs.iter().rev().find(|(ao, a)| {
+                    a.doc == DocKind::AccessApplication
+                        && a.case == d.case
+                        && a.from == d.to
+                        && ao.seq < o.seq
+                });
+                let Some((_, app)) = application else {
+                    continue;
+                };
+                let sources: Vec<String> = app
                     .fields
                     .get("addresses")
                     .map(|a| {
@@ -138,10 +152,16 @@ fn grants(trace: &Trace) -> Vec<Grant> {
                             .collect()
                     })
                     .unwrap_or_default();
-                for class in listed_classes(d.fields.get("categories").map_or("", String::as_str)) {
+                if sources.is_empty() {
+                    // An application without addresses opens nothing the harness could
+                    // hold the gateway to.
+                    continue;
+                }
+                let categories = app.fields.get("categories").map_or("", String::as_str);
+                for class in listed_classes(categories) {
                     out.push(Grant {
                         at: o.at,
-                        organisation: d.to.clone(),
+                        organisation: app.from.clone(),
                         class,
                         sources: sources.clone(),
                         notified: true,
@@ -393,6 +413,9 @@ impl Oracle for DefaultBlocking {
     fn clause(&self) -> &'static str {
         "ureq-134-1"
     }
+    fn obligation(&self) -> &'static str {
+        "blocked-by-default"
+    }
     fn describe(&self) -> &'static str {
         "no flow that the ground truth puts in a default-blocked class (VPN, remote access, p2p, gaming, malicious, unknown application) gets frames past the gateway beyond its first classification window, unless an exemption or a declared VPN channel in force covers it"
     }
@@ -438,6 +461,9 @@ impl Oracle for VpnChannelExact {
     fn clause(&self) -> &'static str {
         "ureq-133.4"
     }
+    fn obligation(&self) -> &'static str {
+        "exactly-the-declared-channel"
+    }
     fn describe(&self) -> &'static str {
         "a VPN flow that matches a declared channel (source, destination, port, protocol) passes; a VPN flow of the same organisation that differs in any of them stays blocked"
     }
@@ -478,6 +504,9 @@ impl Oracle for ExemptionYear {
     fn clause(&self) -> &'static str {
         "ugia-15-1"
     }
+    fn obligation(&self) -> &'static str {
+        "open-for-one-calendar-year"
+    }
     fn describe(&self) -> &'static str {
         "a class exempted for an organisation passes for that organisation within one calendar year of the grant, and is blocked again after it unless renewed"
     }
@@ -513,20 +542,38 @@ impl Oracle for ExemptionYear {
     }
 }
 
-/// ugia-20: encrypted traffic is inspected, except the exempt categories.
-pub struct TlsInspection;
+/// ugia-20: encrypted traffic is inspected (`exempt: false`), except the exempt categories,
+/// which pass through untouched (`exempt: true`): two obligations, judged apart.
+pub struct TlsInspection {
+    pub exempt: bool,
+}
 
 impl Oracle for TlsInspection {
     fn clause(&self) -> &'static str {
         "ugia-20"
     }
+    fn obligation(&self) -> &'static str {
+        if self.exempt {
+            "exempt-categories-passed-through"
+        } else {
+            "other-tls-inspected"
+        }
+    }
     fn describe(&self) -> &'static str {
-        "no frame of a TLS flow to an exempt category (finance, government, health, privacy, video conferencing, AV and OS updates) is diverted to inspection; TLS flows to other known categories are inspected"
+        if self.exempt {
+            "no frame of a TLS flow to an exempt category (finance, government, health, privacy, video conferencing, AV and OS updates) is diverted to inspection, and none is dropped"
+        } else {
+            "TLS flows to known categories outside the exempt ones reach the inspection engine"
+        }
     }
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         let mut t = Tally::new(
             self.clause(),
-            "exempt categories pass through untouched (no frame to the inspection engine); TLS to any other category reaches the inspection engine",
+            if self.exempt {
+                "exempt categories pass through untouched (no frame to the inspection engine, none dropped)"
+            } else {
+                "TLS to any category outside the exempt ones reaches the inspection engine"
+            },
         );
         for (o, f) in flows(trace) {
             if !f.tls || f.truth_class.as_deref() != Some("other") {
@@ -536,7 +583,10 @@ impl Oracle for TlsInspection {
                 t.untested += 1;
                 continue;
             };
-            if UGIA20_EXEMPT.contains(&cat) {
+            if UGIA20_EXEMPT.contains(&cat) != self.exempt {
+                continue;
+            }
+            if self.exempt {
                 if f.inspected > 0 {
                     t.fail(
                         o,
@@ -573,8 +623,21 @@ impl Oracle for TlsInspection {
     }
 }
 
-/// ugia-13: detection → notice → the operator's term → block → unblock after the update.
-pub struct CatalogueBlock;
+/// ugia-13: detection → notice → the operator's term → block → unblock after the update,
+/// one obligation per step.
+pub struct CatalogueBlock(pub CataloguePart);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CataloguePart {
+    /// The STS's notice to the operator lists every source the taps saw outside the catalogue.
+    NoticeListsSources,
+    /// A listed source keeps its access until the end of the operator's 5th working day.
+    AccessKeptUntilTerm,
+    /// After the term, a source still outside the catalogue is blocked.
+    BlockedAfterTerm,
+    /// Once the operator catalogues it, the source passes again.
+    UnblockedAfterUpdate,
+}
 
 /// When the catalogue first covers `ip` at or before `t`, by the operator's acts.
 fn catalogued_at(acts: &[(Timestamp, &PolicyAct)], ip: IpAddr, t: Timestamp) -> Option<Timestamp> {
@@ -592,8 +655,29 @@ impl Oracle for CatalogueBlock {
     fn clause(&self) -> &'static str {
         "ugia-13"
     }
+    fn obligation(&self) -> &'static str {
+        match self.0 {
+            CataloguePart::NoticeListsSources => "notice-lists-every-source",
+            CataloguePart::AccessKeptUntilTerm => "access-kept-until-term",
+            CataloguePart::BlockedAfterTerm => "blocked-after-term",
+            CataloguePart::UnblockedAfterUpdate => "unblocked-after-update",
+        }
+    }
     fn describe(&self) -> &'static str {
-        "the STS's notice to the operator lists every source the taps saw outside the catalogue; a listed source keeps its access until the end of the 5th working day after the notice, is blocked from then on while it stays outside, and is unblocked once the operator catalogues it"
+        match self.0 {
+            CataloguePart::NoticeListsSources => {
+                "the STS's notice to the operator lists every source the taps saw outside the catalogue before it"
+            }
+            CataloguePart::AccessKeptUntilTerm => {
+                "a source the notice lists keeps its access until the end of the 5th working day after the notice"
+            }
+            CataloguePart::BlockedAfterTerm => {
+                "a listed source still outside the catalogue after the operator's term is blocked"
+            }
+            CataloguePart::UnblockedAfterUpdate => {
+                "a listed source the operator catalogues passes again from then on"
+            }
+        }
     }
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         let acts = acts(trace);
@@ -624,27 +708,34 @@ impl Oracle for CatalogueBlock {
         let flows: Vec<_> = flows(trace)
             .filter_map(|(o, f)| Some((o, f, f.src.parse::<IpAddr>().ok()?)))
             .collect();
-        // detection → notice: each notice lists every source still outside that flows came from
-        for (at, _, listed) in &notices {
-            let mut omitted: Vec<IpAddr> = Vec::new();
-            for (o, f, src) in &flows {
-                if f.first < *at
-                    && catalogued_at(&acts, *src, *at).is_none()
-                    && !listed.contains(src)
-                    && !omitted.contains(src)
-                {
-                    omitted.push(*src);
-                    t.fail(
-                        o,
-                        f,
-                        format!(
-                            "the notice to the operator at {} does not list {src}, outside the catalogue since its flow at {}",
-                            clock::display(*at),
-                            clock::display(f.first)
-                        ),
-                    );
+        if self.0 == CataloguePart::NoticeListsSources {
+            // each notice lists every source still outside that flows came from
+            for (at, _, listed) in &notices {
+                let mut judged: Vec<IpAddr> = Vec::new();
+                for (o, f, src) in &flows {
+                    if f.first >= *at
+                        || catalogued_at(&acts, *src, *at).is_some()
+                        || judged.contains(src)
+                    {
+                        continue;
+                    }
+                    judged.push(*src);
+                    if listed.contains(src) {
+                        t.pass(o, f);
+                    } else {
+                        t.fail(
+                            o,
+                            f,
+                            format!(
+                                "the notice to the operator at {} does not list {src}, outside the catalogue since its flow at {}",
+                                clock::display(*at),
+                                clock::display(f.first)
+                            ),
+                        );
+                    }
                 }
             }
+            return t.judge(ctx);
         }
         for (o, f, src) in &flows {
             let noticed = notices
@@ -655,36 +746,43 @@ impl Oracle for CatalogueBlock {
             };
             let update = catalogued_at(&acts, *src, f.first);
             if update.is_none() && f.first > *deadline {
-                t.expect_blocked(o, f, || {
-                    format!(
-                        "flow {} from uncatalogued {src} at {} passed, after the deadline {}",
-                        flow_id(f),
-                        clock::display(f.first),
-                        clock::display(*deadline)
-                    )
-                });
+                if self.0 == CataloguePart::BlockedAfterTerm {
+                    t.expect_blocked(o, f, || {
+                        format!(
+                            "flow {} from uncatalogued {src} at {} passed, after the deadline {}",
+                            flow_id(f),
+                            clock::display(f.first),
+                            clock::display(*deadline)
+                        )
+                    });
+                }
                 continue;
             }
             // a flow of a default-blocked class is blocked for its class, not its source
             if f.truth_class.as_deref() != Some("other") {
                 continue;
             }
-            t.expect_passed(o, f, || match update {
-                Some(u) => format!(
-                    "flow {} had {} frame(s) dropped although the operator catalogued {src} at {}",
-                    flow_id(f),
-                    f.dropped,
-                    clock::display(u)
-                ),
-                None => format!(
-                    "flow {} from {src} had {} frame(s) dropped at {}, before the operator's term after the notice of {} ended ({})",
-                    flow_id(f),
-                    f.dropped,
-                    clock::display(f.first),
-                    clock::display(*notice),
-                    clock::display(*deadline)
-                ),
-            });
+            match (update, self.0) {
+                (Some(u), CataloguePart::UnblockedAfterUpdate) => t.expect_passed(o, f, || {
+                    format!(
+                        "flow {} had {} frame(s) dropped although the operator catalogued {src} at {}",
+                        flow_id(f),
+                        f.dropped,
+                        clock::display(u)
+                    )
+                }),
+                (None, CataloguePart::AccessKeptUntilTerm) => t.expect_passed(o, f, || {
+                    format!(
+                        "flow {} from {src} had {} frame(s) dropped at {}, before the operator's term after the notice of {} ended ({})",
+                        flow_id(f),
+                        f.dropped,
+                        clock::display(f.first),
+                        clock::display(*notice),
+                        clock::display(*deadline)
+                    )
+                }),
+                _ => {}
+            }
         }
         t.judge(ctx)
     }
@@ -696,6 +794,9 @@ pub struct ExemptionScope;
 impl Oracle for ExemptionScope {
     fn clause(&self) -> &'static str {
         "ureq-134-2"
+    }
+    fn obligation(&self) -> &'static str {
+        "only-requester-and-category"
     }
     fn describe(&self) -> &'static str {
         "while an exemption is in force for one organisation and one class, that organisation's other default-blocked classes and other organisations' traffic of that class stay blocked"
@@ -728,24 +829,25 @@ impl Oracle for ExemptionScope {
     }
 }
 
-/// ugia-16: the lists are applied and the User told within 10 working days (`paperwork`),
-/// and what the notice says is applied is in force on the gateway, as the taps see it.
-pub struct AppliedInForce {
-    pub paperwork: super::AnswerDeadline,
-}
+/// ugia-16, on the network: from the STS's notice that an application is applied, the
+/// User's flows of a default-blocked class the application listed, from the addresses it
+/// listed, pass the gateway (the scope is the application's, see [`grants`]).
+pub struct PolicyInForce;
 
-impl Oracle for AppliedInForce {
+impl Oracle for PolicyInForce {
     fn clause(&self) -> &'static str {
-        self.paperwork.clause
+        "ugia-16"
+    }
+    fn obligation(&self) -> &'static str {
+        "in-force-on-the-wire"
     }
     fn describe(&self) -> &'static str {
-        "every access application (category and address lists) is applied, and the User told, within 10 working days of receipt, or refused with reasons; from the notice on, the User's flows of a default-blocked class the notice lists, from the addresses it lists, pass the gateway"
+        "from the notice that an access application is applied, the User's flows of a default-blocked class the application listed, from the addresses it listed, pass the gateway"
     }
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let paperwork = self.paperwork.judge(ctx, trace);
         let mut t = Tally::new(
             self.clause(),
-            "a class the STS's notice says is applied passes for the User's listed addresses from the notice on, for a calendar year",
+            "a class the User applied for, and the STS said is applied, passes for the addresses the application listed from the notice on, for a calendar year",
         );
         let notices: Vec<Grant> = grants(trace).into_iter().filter(|g| g.notified).collect();
         for (o, f) in flows(trace) {
@@ -761,7 +863,7 @@ impl Oracle for AppliedInForce {
             };
             t.expect_passed(o, f, || {
                 format!(
-                    "{class} flow {} had {} frame(s) dropped although the STS told {} at {} that {class} was applied",
+                    "{class} flow {} had {} frame(s) dropped although the STS told {} at {} that its application for {class} was applied",
                     flow_id(f),
                     f.dropped,
                     f.user,
@@ -769,29 +871,6 @@ impl Oracle for AppliedInForce {
                 )
             });
         }
-        let network = t.judge(ctx);
-        merge(paperwork, network)
-    }
-}
-
-/// Two judgements of one clause as one: the worse verdict decides; both findings are kept.
-fn merge(a: Judgement, b: Judgement) -> Judgement {
-    if b.verdict == Verdict::NotTested {
-        return a;
-    }
-    if a.verdict == Verdict::NotTested {
-        return b;
-    }
-    let verdict = if b.verdict.severity() > a.verdict.severity() {
-        b.verdict
-    } else {
-        a.verdict
-    };
-    let mut evidence = a.evidence;
-    evidence.extend(b.evidence);
-    Judgement {
-        verdict,
-        finding: format!("{}; on the network: {}", a.finding, b.finding),
-        evidence,
+        t.judge(ctx)
     }
 }
