@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use qaqpa_reports::Verdict;
 use qaqpa_reports::catalogue::Catalogue;
 use qaqpa_reports::render;
 use qaqpa_scenarios::suite::{self, RunConfig, RunOutcome, Suite};
@@ -69,6 +70,9 @@ pub struct RunArgs {
     /// A calendar file that extends or overrides the built-in Kazakhstan calendar.
     #[arg(long)]
     calendar: Option<PathBuf>,
+    /// Treat warning clauses as failing: exit 1, and failures in report.xml.
+    #[arg(long)]
+    warnings_fail: bool,
 }
 
 /// Standard output that stops quietly when its reader goes away (`qaqpa clauses | head`),
@@ -96,8 +100,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = QuietWhenClosed(std::io::stdout().lock());
     let result = match cli.command {
-        Command::Run(args) => return finish(run_to_disk(&args), &args.out),
-        Command::Judge(args) => return finish(crate::judge_cmd::judge(&args), args.out()),
+        Command::Run(args) => return finish(run_to_disk(&args), &args.out, args.warnings_fail),
+        Command::Judge(args) => {
+            return finish(
+                crate::judge_cmd::judge(&args),
+                args.out(),
+                args.warnings_fail(),
+            );
+        }
         Command::Calendar(args) => calendar_cmd::run(&args, &mut stdout).map_err(|e| e.to_string()),
         Command::Clauses { json } => clauses(json, &mut stdout),
         Command::Explain { id } => explain(&id, &mut stdout),
@@ -114,7 +124,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn finish(result: Result<RunOutcome, String>, out: &Path) -> ExitCode {
+/// The exit code of `run` and `judge`: 1 when a clause fails (or, with `--warnings-fail`,
+/// warns).
+fn finish(result: Result<RunOutcome, String>, out: &Path, warnings_fail: bool) -> ExitCode {
     match result {
         Ok(outcome) => {
             let r = &outcome.report;
@@ -131,17 +143,19 @@ fn finish(result: Result<RunOutcome, String>, out: &Path) -> ExitCode {
                 totals.join(", "),
                 out.display()
             );
-            if r.failed() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
+            ExitCode::from(verdict_exit_code(r, warnings_fail))
         }
         Err(e) => {
             eprintln!("qaqpa: {e}");
             ExitCode::from(2)
         }
     }
+}
+
+/// 1 when a clause fails, or warns under `--warnings-fail`; else 0.
+pub fn verdict_exit_code(report: &qaqpa_reports::Report, warnings_fail: bool) -> u8 {
+    let warned = report.clauses.iter().any(|c| c.verdict == Verdict::Warning);
+    u8::from(report.failed() || (warnings_fail && warned))
 }
 
 /// The main job: load, run, judge, write. Separate from `run` so tests drive it in process.
@@ -171,7 +185,11 @@ pub fn run_to_disk(args: &RunArgs) -> Result<RunOutcome, String> {
     };
     let outcome = with_progress(|progress| suite::run(&suite, &target, &config, progress))
         .map_err(|e| e.to_string())?;
-    write_reports(&args.out, &outcome).map_err(|e| format!("{}: {e}", args.out.display()))?;
+    let junit = render::JunitOptions {
+        warnings_fail: args.warnings_fail,
+    };
+    write_reports(&args.out, &outcome, junit)
+        .map_err(|e| format!("{}: {e}", args.out.display()))?;
     Ok(outcome)
 }
 
@@ -184,6 +202,7 @@ impl RunArgs {
             defects: vec![],
             suites: vec![],
             calendar: None,
+            warnings_fail: false,
         }
     }
 
@@ -194,6 +213,11 @@ impl RunArgs {
 
     pub fn system(mut self, s: &str) -> RunArgs {
         self.systems.push(s.to_string());
+        self
+    }
+
+    pub fn warnings_fail(mut self) -> RunArgs {
+        self.warnings_fail = true;
         self
     }
 
@@ -232,17 +256,25 @@ fn with_progress<T>(
     }
 }
 
-pub fn write_reports(out: &Path, outcome: &RunOutcome) -> std::io::Result<()> {
+/// The commit qaqpa was built from (`build.rs`), shown in the HTML report.
+pub const COMMIT: Option<&str> = option_env!("QAQPA_COMMIT");
+
+pub fn write_reports(
+    out: &Path,
+    outcome: &RunOutcome,
+    junit: render::JunitOptions,
+) -> std::io::Result<()> {
     let traces = out.join("traces");
     std::fs::create_dir_all(&traces)?;
     let r = &outcome.report;
+    let cat = Catalogue::standard();
     std::fs::write(out.join("report.json"), render::json(r))?;
-    std::fs::write(out.join("report.md"), render::markdown(r))?;
+    std::fs::write(out.join("report.md"), render::markdown(r, cat))?;
     std::fs::write(
         out.join("report.html"),
-        render::html(r, Catalogue::standard()),
+        render::html(r, cat, &render::Provenance::from_env(COMMIT)),
     )?;
-    std::fs::write(out.join("report.xml"), render::junit(r))?;
+    std::fs::write(out.join("report.xml"), render::junit(r, junit))?;
     for (id, trace) in &outcome.traces {
         let mut f =
             std::io::BufWriter::new(std::fs::File::create(traces.join(format!("{id}.jsonl")))?);
@@ -298,12 +330,7 @@ fn explain(id: &str, out: &mut dyn Write) -> Result<(), String> {
     let io = |e: std::io::Error| e.to_string();
     writeln!(out, "{} — {}", c.id, c.summary).map_err(io)?;
     if let Some(d) = doc {
-        writeln!(
-            out,
-            "source: {} (seed {}), clause {}",
-            d.order, d.seed_file, c.number
-        )
-        .map_err(io)?;
+        writeln!(out, "source: {} (seed {})", cat.citation(c), d.seed_file).map_err(io)?;
     }
     let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
     writeln!(
@@ -318,7 +345,18 @@ fn explain(id: &str, out: &mut dyn Write) -> Result<(), String> {
     }
     writeln!(out, "\ntext (kk):\n  {}", c.text_kk).map_err(io)?;
     if let Some(en) = &c.text_en {
-        writeln!(out, "\ntext (en, unofficial):\n  {en}").map_err(io)?;
+        writeln!(
+            out,
+            "\ntext (en, unofficial translation published with it):\n  {en}"
+        )
+        .map_err(io)?;
+    }
+    if let Some(en) = &c.text_en_ours {
+        writeln!(
+            out,
+            "\ntext (en, unofficial translation by qaqpa; no official English exists):\n  {en}"
+        )
+        .map_err(io)?;
     }
     writeln!(out, "\ncheck: {}", c.check).map_err(io)?;
     writeln!(out, "\nobligations:").map_err(io)?;

@@ -21,11 +21,18 @@ pub struct JudgeArgs {
     /// A calendar file that extends or overrides the built-in Kazakhstan calendar.
     #[arg(long)]
     calendar: Option<PathBuf>,
+    /// Treat warning clauses as failing: exit 1, and failures in report.xml.
+    #[arg(long)]
+    warnings_fail: bool,
 }
 
 impl JudgeArgs {
     pub fn out(&self) -> &Path {
         &self.out
+    }
+
+    pub fn warnings_fail(&self) -> bool {
+        self.warnings_fail
     }
 
     pub fn new(traces: Vec<PathBuf>, out: PathBuf) -> JudgeArgs {
@@ -34,6 +41,7 @@ impl JudgeArgs {
             out,
             suites: vec![],
             calendar: None,
+            warnings_fail: false,
         }
     }
 }
@@ -90,7 +98,10 @@ pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, String> {
     };
     let outcome =
         suite::judge_recorded(&suite, recorded, &config, target).map_err(|e| e.to_string())?;
-    crate::cli::write_reports(&args.out, &outcome)
+    let junit = qaqpa_reports::render::JunitOptions {
+        warnings_fail: args.warnings_fail,
+    };
+    crate::cli::write_reports(&args.out, &outcome, junit)
         .map_err(|e| format!("{}: {e}", args.out.display()))?;
     Ok(outcome)
 }

@@ -93,6 +93,7 @@ fn every_trace_of_a_standard_run_fits_the_trace_schema() {
         "network",
         "policy-act",
         "flow",
+        "known",
     ]
     .map(String::from)
     .into();
@@ -132,7 +133,7 @@ fn the_documented_examples_fit_the_schema_and_the_reader() {
         Trace::read_jsonl(block.join("\n").as_bytes(), "example")
             .unwrap_or_else(|e| panic!("the reader refuses a documented example: {e}"));
     }
-    assert_eq!(kinds.len(), 7, "an example of every event kind: {kinds:?}");
+    assert_eq!(kinds.len(), 8, "an example of every event kind: {kinds:?}");
 }
 
 /// Edits a dishonest or careless recorder might make: each must be refused by the schema and
@@ -277,4 +278,69 @@ fn the_schema_refuses_what_the_reader_refuses() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn report_json_fits_the_report_schema_whatever_the_outcome() {
+    let schema = validator("report.schema.json");
+    let standard = common::run("schemas-report-standard", 1, |a| a);
+    // A failing and warning run: the schema must hold for fail and warning verdicts and the
+    // evidence they carry, not only for a green run.
+    let broken = common::run("schemas-report-defect", 1, |a| {
+        a.defect("bus-silent-check").defect("ugia-specs-late")
+    });
+    let mut seen_outcomes = BTreeSet::new();
+    for run in [&standard, &broken] {
+        let path = run.dir.join("report.json");
+        let v: Value = serde_json::from_str(&read(&path)).unwrap();
+        let errs = errors(&schema, &v);
+        assert!(
+            errs.is_empty(),
+            "{}: {} schema error(s):\n{}",
+            path.display(),
+            errs.len(),
+            errs[..errs.len().min(20)].join("\n")
+        );
+        seen_outcomes.insert(v["outcome"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        seen_outcomes,
+        ["fail", "pass"].map(String::from).into(),
+        "the two runs differ in outcome"
+    );
+
+    // Edits that break the contract are refused.
+    let good: Value = serde_json::from_str(&read(&broken.dir.join("report.json"))).unwrap();
+    type Edit = fn(&mut Value);
+    let edits: Vec<(&str, Edit)> = vec![
+        ("an unknown outcome", |v| {
+            v["outcome"] = "mostly-fine".into()
+        }),
+        ("another schema version", |v| v["schema_version"] = 1.into()),
+        ("a misspelt verdict", |v| {
+            v["clauses"][0]["verdict"] = "passed".into()
+        }),
+        ("a clause without obligations", |v| {
+            v["clauses"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("obligations");
+        }),
+        ("an obligation without a verdict", |v| {
+            v["clauses"][0]["obligations"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("verdict");
+        }),
+        ("a total of no verdict", |v| v["totals"]["maybe"] = 1.into()),
+        ("a short trace hash", |v| {
+            v["scenarios"][0]["trace_sha256"] = "abc".into()
+        }),
+        ("an unknown system", |v| v["systems"][0] = "dns".into()),
+    ];
+    for (what, edit) in edits {
+        let mut v = good.clone();
+        edit(&mut v);
+        assert!(!schema.is_valid(&v), "the schema accepts {what}");
+    }
 }
