@@ -329,7 +329,7 @@ pub fn junit(report: &Report, options: JunitOptions) -> String {
         for ob in &c.obligations {
             let _ = writeln!(
                 details,
-                "{}/{} [{}] {}: {}",
+                "{}/{} [{}] {} — {}",
                 c.id, ob.id, ob.verdict, ob.text, ob.finding
             );
         }

@@ -74,7 +74,7 @@ article.clause.is-not-tested{border-left-color:#8c959f}article.clause.is-not-app
 .cite{color:var(--muted);margin:.2em 0}
 .meta{color:var(--muted);font-size:.92em}
 table.obligations{font-size:.95em;table-layout:fixed}
-table.obligations col.o-id{width:22%}table.obligations col.o-kind{width:9%}table.obligations col.o-text{width:30%}table.obligations col.o-v{width:11em}
+table.obligations col.o-id{width:19%}table.obligations col.o-kind{width:8%}table.obligations col.o-text{width:25%}table.obligations col.o-v{width:8.5em}
 table.matrix thead th{white-space:nowrap}
 table.evidence{font-size:.92em}table.evidence td:first-child{white-space:nowrap}
 table.scenarios{table-layout:fixed}
