@@ -269,7 +269,13 @@ pub fn markdown(report: &Report, catalogue: &Catalogue) -> String {
             o,
             "| time (Asia/Almaty) | scenario | probe | subject | observation |\n|---|---|---|---|---|"
         );
-        for e in &c.evidence {
+        // In time order (the oracles give it obligation by obligation).
+        let mut evidence: Vec<&crate::verdict::Evidence> = c.evidence.iter().collect();
+        evidence.sort_by_key(|e| {
+            e.at.parse::<qaqpa_sim::jiff::Timestamp>()
+                .unwrap_or(qaqpa_sim::jiff::Timestamp::MIN)
+        });
+        for e in evidence {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} |",

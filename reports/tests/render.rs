@@ -318,6 +318,13 @@ fn markdown_lists_obligations_and_legal_references_per_clause() {
     }
     assert!(md.find("### ugia-6 — fail").unwrap() < md.find("### ugia-2 — ").unwrap());
     assert!(md.contains("under No. 33737"));
+    let evidence = md.find("### Evidence: ugia-6").unwrap();
+    let (a, b, c) = (
+        md[evidence..].find("APPLICATION-RECEIVED").unwrap(),
+        md[evidence..].find("DEADLINE-COMPUTED").unwrap(),
+        md[evidence..].find("SPECS-ARRIVED").unwrap(),
+    );
+    assert!(a < b && b < c, "evidence in time order");
 }
 
 #[test]
