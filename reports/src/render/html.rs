@@ -75,10 +75,11 @@ article.clause.is-not-tested{border-left-color:#8c959f}article.clause.is-not-app
 .meta{color:var(--muted);font-size:.92em}
 table.obligations{font-size:.95em;table-layout:fixed}
 table.obligations col.o-id{width:19%}table.obligations col.o-kind{width:8%}table.obligations col.o-text{width:25%}table.obligations col.o-v{width:8.5em}
-table.matrix thead th{white-space:nowrap}
+table.matrix th,table.matrix td{overflow-wrap:normal}
+.scroll{overflow-x:auto}
 table.evidence{font-size:.92em}table.evidence td:first-child{white-space:nowrap}
 table.scenarios{table-layout:fixed}
-table.scenarios col.c-id{width:36%}table.scenarios col.c-sys{width:8%}table.scenarios col.c-cl{width:27%}table.scenarios col.c-obs{width:11%}table.scenarios col.c-tr{width:18%}
+table.scenarios col.c-id{width:36%}table.scenarios col.c-sys{width:8%}table.scenarios col.c-cl{width:25%}table.scenarios col.c-obs{width:13%}table.scenarios col.c-tr{width:18%}
 details{margin:.3em 0}summary{cursor:pointer;color:#0b5cad}
 blockquote{margin:.3em 0 .6em 1em;color:#3b4450;white-space:pre-line}
 .unofficial{font-size:.9em;color:#6b4b00;background:#fff8e1;padding:.1em .4em;border-radius:3px}
@@ -212,7 +213,10 @@ fn summary(o: &mut String, report: &Report) {
         o,
         "<section id=\"summary\">\n<h2>Summary by system</h2>\n<p class=\"legend\">Clauses by verdict for each system (a clause binding two systems counts in both rows). Click a number to list those clauses below.</p>"
     );
-    let _ = write!(o, "<table class=\"matrix\">\n<thead><tr><th>system</th>");
+    let _ = write!(
+        o,
+        "<div class=\"scroll\"><table class=\"matrix\">\n<thead><tr><th>system</th>"
+    );
     for v in VERDICT_ORDER {
         let _ = write!(o, "<th>{}</th>", badge(v));
     }
@@ -242,7 +246,7 @@ fn summary(o: &mut String, report: &Report) {
     }
     let all: Vec<&ClauseResult> = report.clauses.iter().collect();
     row(o, "all clauses", "*", &all);
-    let _ = writeln!(o, "</tbody>\n</table>");
+    let _ = writeln!(o, "</tbody>\n</table></div>");
 
     // One square per clause, in catalogue order, coloured by verdict: the shape of the run
     // at a glance, each square a link to its clause.
