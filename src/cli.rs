@@ -32,6 +32,10 @@ enum Command {
     Run(RunArgs),
     /// Judge recorded traces with the suite's oracles and write the reports.
     Judge(crate::judge_cmd::JudgeArgs),
+    /// Run the suite over many seeds (sharded, in parallel) and unite the reports.
+    Campaign(crate::campaign_cmd::CampaignArgs),
+    /// Unite campaign shards' folders into one report, as an unsharded campaign would give.
+    Merge(crate::campaign_cmd::MergeArgs),
     /// Is a date a Kazakhstan working day, and what date is N days after it?
     Calendar(calendar_cmd::CalendarArgs),
     /// List the clauses of the catalogue.
@@ -108,6 +112,8 @@ pub fn main() -> ExitCode {
                 args.warnings_fail(),
             );
         }
+        Command::Campaign(args) => return finish_campaign(crate::campaign_cmd::campaign(&args)),
+        Command::Merge(args) => return finish_campaign(crate::campaign_cmd::merge(&args)),
         Command::Calendar(args) => calendar_cmd::run(&args, &mut stdout).map_err(|e| e.to_string()),
         Command::Clauses { json } => clauses(json, &mut stdout),
         Command::Explain { id } => explain(&id, &mut stdout),
@@ -117,6 +123,18 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("qaqpa: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A campaign exits 1 when a seed failed, 2 on bad usage or input.
+fn finish_campaign(result: Result<bool, String>) -> ExitCode {
+    match result {
+        Ok(false) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::from(1),
         Err(e) => {
             eprintln!("qaqpa: {e}");
             ExitCode::from(2)

@@ -3,6 +3,7 @@
 //! reference systems behind the suite's `Target` interfaces.
 
 pub mod calendar_cmd;
+pub mod campaign_cmd;
 pub mod cli;
 pub mod judge_cmd;
 pub mod reference;

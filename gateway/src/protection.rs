@@ -10,6 +10,13 @@ use qaqpa_sim::trace::{Channel, DocKind, Document};
 
 pub const DEFECTS: &[Defect] = &[
     Defect {
+        id: "ugia-protection-early-resubmission-processed",
+        system: "ugia",
+        description: "the STS protection desk takes up an application resubmitted less than 30 calendar days after its refusal as a new one",
+        clauses: &["ugia-17", "ugia-18"],
+        warns: &[],
+    },
+    Defect {
         id: "ugia-defacement-connection-late",
         system: "ugia",
         description: "the STS protection desk connects defacement protection on the 11th working day after receipt",
@@ -83,13 +90,38 @@ const UGIA_OPERATORS: &[&str] = &["Kazakhtelecom", "Transtelecom", "Kcell", "Kaz
 
 pub struct ProtectionDesk {
     clerk: Clerk,
+    /// When each applicant was last refused each service (ugia-17, ugia-18: resubmission
+    /// after 30 calendar days).
+    refused: BTreeMap<(String, DocKind), Timestamp>,
 }
 
 impl ProtectionDesk {
     pub fn new(seed: u64, defects: &[&'static str]) -> Self {
         ProtectionDesk {
             clerk: Clerk::new(seed, "ugia-protection-desk", defects),
+            refused: BTreeMap::new(),
         }
+    }
+
+    /// An application of the same service from the same User less than 30 calendar days
+    /// after its refusal is not taken up.
+    fn early_resubmission(&self, now: Timestamp, app: &Document) -> Option<String> {
+        if self
+            .clerk
+            .has("ugia-protection-early-resubmission-processed")
+        {
+            return None;
+        }
+        let at = *self.refused.get(&(app.from.clone(), app.doc))?;
+        let since = clock::local(at).date();
+        let today = clock::local(now).date();
+        let allowed = since.checked_add(jiff::Span::new().days(30)).ok()?;
+        (today < allowed).then(|| {
+            format!(
+                "resubmitted {} calendar day(s) after the rejection of {since}; an application may be resubmitted after 30 calendar days (from {allowed})",
+                (today - since).get_days()
+            )
+        })
     }
 
     fn problems(&self, app: &Document) -> Vec<String> {
@@ -145,6 +177,7 @@ impl Desk for ProtectionDesk {
             return;
         }
         let mut problems = self.problems(app);
+        problems.extend(self.early_resubmission(now, app));
         self.clerk
             .refuse_anyway("ugia-protection-desk-refuses-everything", &mut problems);
         let refuse = !problems.is_empty();
@@ -161,6 +194,9 @@ impl Desk for ProtectionDesk {
         else {
             return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
+        if refuse {
+            self.refused.insert((app.from.clone(), app.doc), at);
+        }
         let (doc, reasons) = if refuse {
             (
                 DocKind::Rejection,

@@ -481,6 +481,7 @@ mod tests {
                 finding: "late & <unreasoned> | split".into(),
                 scenarios: vec!["s1".into()],
                 evidence,
+                seeds: None,
             }],
         };
         let ev = vec![
@@ -497,6 +498,7 @@ mod tests {
             outcome: crate::report::Outcome::Fail,
             suite_version: "0.0.0".into(),
             seed: 7,
+            campaign: None,
             target: qaqpa_sim::target::TargetInfo {
                 kind: "reference".into(),
                 name: "ref".into(),

@@ -26,6 +26,20 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome of a report with these clause totals.
+    pub fn of(totals: &BTreeMap<Verdict, usize>) -> Outcome {
+        let count = |v: Verdict| totals.get(&v).copied().unwrap_or(0);
+        if count(Verdict::Fail) > 0 {
+            Outcome::Fail
+        } else if count(Verdict::Warning) > 0 {
+            Outcome::PassWithWarnings
+        } else if count(Verdict::Pass) > 0 {
+            Outcome::Pass
+        } else {
+            Outcome::NothingJudged
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Fail => "fail",
@@ -41,7 +55,11 @@ pub struct Report {
     pub schema_version: u32,
     pub outcome: Outcome,
     pub suite_version: String,
+    /// The run's seed; in a campaign's report, the lowest of its seeds.
     pub seed: u64,
+    /// In a campaign's report: the seeds it unites.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<CampaignSeeds>,
     pub target: qaqpa_sim::target::TargetInfo,
     /// The systems this run certifies (`ugia`, `ugem`, `bus`).
     pub systems: Vec<String>,
@@ -146,6 +164,36 @@ pub struct ObligationResult {
     pub scenarios: Vec<String>,
     /// The evidence of the scenarios that gave the verdict, in time order per scenario.
     pub evidence: Vec<Evidence>,
+    /// In a campaign's report: the lowest seed that gave this verdict (whose finding and
+    /// evidence are shown) and how many seeds gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<SeedTally>,
+}
+
+/// Which seeds of a campaign gave an obligation's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeedTally {
+    pub first: u64,
+    pub count: u64,
+}
+
+/// The seeds a campaign's report unites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignSeeds {
+    pub first: u64,
+    pub last: u64,
+    pub count: u64,
+}
+
+/// Why two reports cannot be united.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the reports differ in {what}: {a} vs {b}; only runs of one suite, target and calendar unite"
+)]
+pub struct UnionError {
+    pub what: &'static str,
+    pub a: String,
+    pub b: String,
 }
 
 /// The judgements of one obligation, scenario by scenario, before they are combined.
@@ -169,18 +217,10 @@ impl ObligationResult {
         let scenarios: Vec<String> = judged
             .map(|j| j.by_scenario.iter().map(|(s, _)| s.clone()).collect())
             .unwrap_or_default();
-        let (verdict, finding, evidence) = if !obligation.machine_checkable() {
-            (
-                Verdict::NotMachineCheckable,
-                "not checkable from a network or a trace".to_string(),
-                vec![],
-            )
-        } else if !in_scope {
-            (
-                Verdict::NotApplicable,
-                "binds a system this run does not certify".to_string(),
-                vec![],
-            )
+        let (verdict, finding, evidence) = if let Some(v) =
+            unjudgeable(obligation.machine_checkable(), in_scope)
+        {
+            v
         } else {
             match judged.filter(|j| !j.by_scenario.is_empty()) {
                 None => (
@@ -215,11 +255,58 @@ impl ObligationResult {
             finding,
             scenarios,
             evidence,
+            seeds: None,
         }
+    }
+
+    /// The worse of two results of one obligation from disjoint sets of seeds; between equal
+    /// verdicts, the lowest seed's finding and evidence, with the counts added. Associative
+    /// and commutative, so shards unite in any grouping to the same result.
+    fn union(a: ObligationResult, b: ObligationResult) -> ObligationResult {
+        let (ta, tb) = (a.seeds, b.seeds);
+        let first = |t: Option<SeedTally>| t.map_or(u64::MAX, |t| t.first);
+        let (sa, sb) = (a.verdict.severity(), b.verdict.severity());
+        let mut out = if sa > sb || (sa == sb && first(ta) <= first(tb)) {
+            a
+        } else {
+            b
+        };
+        if sa == sb {
+            let count = ta.map_or(0, |t| t.count) + tb.map_or(0, |t| t.count);
+            out.seeds = Some(SeedTally {
+                first: first(ta).min(first(tb)),
+                count,
+            });
+        }
+        out
     }
 }
 
 impl ClauseResult {
+    /// Derives verdict, finding, evidence and scenarios again from the obligations (after a
+    /// union); what is not machine-checkable or not applicable stays so.
+    pub fn rederive(&mut self) {
+        if matches!(
+            self.verdict,
+            Verdict::NotMachineCheckable | Verdict::NotApplicable
+        ) {
+            return;
+        }
+        let Summary {
+            verdict,
+            finding,
+            evidence,
+            mut scenarios,
+        } = summarise(true, true, &self.obligations);
+        if self.obligations.iter().any(|o| o.seeds.is_some()) {
+            scenarios.sort();
+        }
+        self.verdict = verdict;
+        self.finding = finding;
+        self.evidence = evidence;
+        self.scenarios = scenarios;
+    }
+
     /// Judges a clause from its obligations: it passes only when every machine-checkable
     /// obligation was judged and passed; one failure fails it, one warning makes it warn;
     /// otherwise an unjudged obligation leaves it not-tested, and the finding says which
@@ -234,82 +321,12 @@ impl ClauseResult {
             .iter()
             .map(|o| ObligationResult::combine(o, in_scope, judged.and_then(|j| j.get(&o.id))))
             .collect();
-        let mut scenarios: Vec<String> = Vec::new();
-        for o in &obligations {
-            for s in &o.scenarios {
-                if !scenarios.contains(s) {
-                    scenarios.push(s.clone());
-                }
-            }
-        }
-        let checkable: Vec<&ObligationResult> = obligations
-            .iter()
-            .filter(|o| o.verdict != Verdict::NotMachineCheckable)
-            .collect();
-        let judged_ones: Vec<&ObligationResult> = checkable
-            .iter()
-            .copied()
-            .filter(|o| matches!(o.verdict, Verdict::Pass | Verdict::Fail | Verdict::Warning))
-            .collect();
-        let (verdict, finding, evidence) = if !clause.machine_checkable() {
-            (
-                Verdict::NotMachineCheckable,
-                "not checkable from a network or a trace".to_string(),
-                vec![],
-            )
-        } else if !in_scope {
-            (
-                Verdict::NotApplicable,
-                "binds a system this run does not certify".to_string(),
-                vec![],
-            )
-        } else {
-            let worst_judged = judged_ones
-                .iter()
-                .map(|o| o.verdict)
-                .max_by_key(|v| v.severity());
-            let verdict = match worst_judged {
-                Some(v @ (Verdict::Fail | Verdict::Warning)) => v,
-                Some(_) if judged_ones.len() == checkable.len() => Verdict::Pass,
-                _ => Verdict::NotTested,
-            };
-            let counted = format!(
-                "{} of {} obligation{} judged",
-                judged_ones.len(),
-                checkable.len(),
-                if checkable.len() == 1 { "" } else { "s" }
-            );
-            let finding = if judged_ones.is_empty() {
-                format!("{counted}: no scenario of this run exercises it")
-            } else {
-                let mut parts: Vec<String> = Vec::new();
-                let mut order: Vec<&&ObligationResult> = judged_ones.iter().collect();
-                order.sort_by_key(|o| std::cmp::Reverse(o.verdict.severity()));
-                for o in order {
-                    if matches!(o.verdict, Verdict::Fail | Verdict::Warning) {
-                        parts.push(format!("{} {}: {}", o.id, o.verdict, o.finding));
-                    } else {
-                        parts.push(format!("{} {}", o.id, o.verdict));
-                    }
-                }
-                let unjudged: Vec<&str> = checkable
-                    .iter()
-                    .filter(|o| !judged_ones.iter().any(|j| j.id == o.id))
-                    .map(|o| o.id.as_str())
-                    .collect();
-                let mut f = format!("{counted}: {}", parts.join("; "));
-                if !unjudged.is_empty() {
-                    f.push_str(&format!("; not judged: {}", unjudged.join(", ")));
-                }
-                f
-            };
-            let evidence = obligations
-                .iter()
-                .filter(|o| o.verdict == verdict)
-                .flat_map(|o| o.evidence.iter().cloned())
-                .collect();
-            (verdict, finding, evidence)
-        };
+        let Summary {
+            verdict,
+            finding,
+            evidence,
+            scenarios,
+        } = summarise(clause.machine_checkable(), in_scope, &obligations);
         ClauseResult {
             id: clause.id.clone(),
             number: clause.number.clone(),
@@ -331,6 +348,111 @@ impl ClauseResult {
             evidence,
             obligations,
         }
+    }
+}
+
+/// The verdict of what a run cannot judge at all: paper, or a system it does not certify.
+fn unjudgeable(
+    machine_checkable: bool,
+    in_scope: bool,
+) -> Option<(Verdict, String, Vec<Evidence>)> {
+    if !machine_checkable {
+        Some((
+            Verdict::NotMachineCheckable,
+            "not checkable from a network or a trace".to_string(),
+            vec![],
+        ))
+    } else if !in_scope {
+        Some((
+            Verdict::NotApplicable,
+            "binds a system this run does not certify".to_string(),
+            vec![],
+        ))
+    } else {
+        None
+    }
+}
+
+/// A clause's verdict, finding, evidence and scenarios, derived from its obligations.
+struct Summary {
+    verdict: Verdict,
+    finding: String,
+    evidence: Vec<Evidence>,
+    scenarios: Vec<String>,
+}
+
+fn summarise(machine_checkable: bool, in_scope: bool, obligations: &[ObligationResult]) -> Summary {
+    let mut scenarios: Vec<String> = Vec::new();
+    for o in obligations {
+        for s in &o.scenarios {
+            if !scenarios.contains(s) {
+                scenarios.push(s.clone());
+            }
+        }
+    }
+    let checkable: Vec<&ObligationResult> = obligations
+        .iter()
+        .filter(|o| o.verdict != Verdict::NotMachineCheckable)
+        .collect();
+    let judged_ones: Vec<&ObligationResult> = checkable
+        .iter()
+        .copied()
+        .filter(|o| matches!(o.verdict, Verdict::Pass | Verdict::Fail | Verdict::Warning))
+        .collect();
+    let (verdict, finding, evidence) = if let Some(v) = unjudgeable(machine_checkable, in_scope) {
+        v
+    } else {
+        let worst_judged = judged_ones
+            .iter()
+            .map(|o| o.verdict)
+            .max_by_key(|v| v.severity());
+        let verdict = match worst_judged {
+            Some(v @ (Verdict::Fail | Verdict::Warning)) => v,
+            Some(_) if judged_ones.len() == checkable.len() => Verdict::Pass,
+            _ => Verdict::NotTested,
+        };
+        let counted = format!(
+            "{} of {} obligation{} judged",
+            judged_ones.len(),
+            checkable.len(),
+            if checkable.len() == 1 { "" } else { "s" }
+        );
+        let finding = if judged_ones.is_empty() {
+            format!("{counted}: no scenario of this run exercises it")
+        } else {
+            let mut parts: Vec<String> = Vec::new();
+            let mut order: Vec<&&ObligationResult> = judged_ones.iter().collect();
+            order.sort_by_key(|o| std::cmp::Reverse(o.verdict.severity()));
+            for o in order {
+                if matches!(o.verdict, Verdict::Fail | Verdict::Warning) {
+                    parts.push(format!("{} {}: {}", o.id, o.verdict, o.finding));
+                } else {
+                    parts.push(format!("{} {}", o.id, o.verdict));
+                }
+            }
+            let unjudged: Vec<&str> = checkable
+                .iter()
+                .filter(|o| !judged_ones.iter().any(|j| j.id == o.id))
+                .map(|o| o.id.as_str())
+                .collect();
+            let mut f = format!("{counted}: {}", parts.join("; "));
+            if !unjudged.is_empty() {
+                f.push_str(&format!("; not judged: {}", unjudged.join(", ")));
+            }
+            f
+        };
+        let evidence = obligations
+            .iter()
+            .filter(|o| o.verdict == verdict)
+            .flat_map(|o| o.evidence.iter().cloned())
+            .collect();
+        (verdict, finding, evidence)
+    };
+    Summary {
+        verdict,
+        finding,
+        evidence,
+        scenarios,
     }
 }
 
@@ -364,21 +486,13 @@ impl Report {
         for c in &clauses {
             *totals.entry(c.verdict).or_default() += 1;
         }
-        let count = |v: Verdict| totals.get(&v).copied().unwrap_or(0);
-        let outcome = if count(Verdict::Fail) > 0 {
-            Outcome::Fail
-        } else if count(Verdict::Warning) > 0 {
-            Outcome::PassWithWarnings
-        } else if count(Verdict::Pass) > 0 {
-            Outcome::Pass
-        } else {
-            Outcome::NothingJudged
-        };
+        let outcome = Outcome::of(&totals);
         Report {
             schema_version: SCHEMA_VERSION,
             outcome,
             suite_version,
             seed,
+            campaign: None,
             target,
             systems,
             calendar,
@@ -386,6 +500,108 @@ impl Report {
             totals,
             clauses,
         }
+    }
+
+    /// This run's report as one member of a campaign: every obligation tallies this seed, and
+    /// its finding names it.
+    pub fn as_campaign_member(mut self) -> Report {
+        let seed = self.seed;
+        self.campaign = Some(CampaignSeeds {
+            first: seed,
+            last: seed,
+            count: 1,
+        });
+        for c in &mut self.clauses {
+            for o in &mut c.obligations {
+                o.seeds = Some(SeedTally {
+                    first: seed,
+                    count: 1,
+                });
+                if matches!(o.verdict, Verdict::Pass | Verdict::Fail | Verdict::Warning) {
+                    o.finding = format!("seed {seed}: {}", o.finding);
+                }
+            }
+            c.rederive();
+        }
+        self
+    }
+
+    /// Unites the reports of two disjoint sets of seeds of one campaign: the worst verdict
+    /// per obligation, clauses derived again, the scenarios of the lowest seed.
+    pub fn union(a: Report, b: Report) -> Result<Report, UnionError> {
+        let same = |what: &'static str, x: String, y: String| {
+            if x == y {
+                Ok(())
+            } else {
+                Err(UnionError { what, a: x, b: y })
+            }
+        };
+        same(
+            "suite version",
+            a.suite_version.clone(),
+            b.suite_version.clone(),
+        )?;
+        same(
+            "target",
+            format!("{:?}", a.target),
+            format!("{:?}", b.target),
+        )?;
+        same("systems", a.systems.join(","), b.systems.join(","))?;
+        same("calendar", a.calendar.describe(), b.calendar.describe())?;
+        let ids = |r: &Report| {
+            r.clauses
+                .iter()
+                .map(|c| c.id.clone())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        same("catalogue", ids(&a), ids(&b))?;
+        let seeds = |r: &Report| {
+            r.campaign.unwrap_or(CampaignSeeds {
+                first: r.seed,
+                last: r.seed,
+                count: 1,
+            })
+        };
+        let (ca, cb) = (seeds(&a), seeds(&b));
+        let (low, high) = if ca.first <= cb.first { (a, b) } else { (b, a) };
+        let clauses = low
+            .clauses
+            .into_iter()
+            .zip(high.clauses)
+            .map(|(x, y)| {
+                let mut c = x;
+                c.obligations = c
+                    .obligations
+                    .into_iter()
+                    .zip(y.obligations)
+                    .map(|(p, q)| ObligationResult::union(p, q))
+                    .collect();
+                c.rederive();
+                c
+            })
+            .collect::<Vec<_>>();
+        let mut totals: BTreeMap<Verdict, usize> = Verdict::ALL.iter().map(|v| (*v, 0)).collect();
+        for c in &clauses {
+            *totals.entry(c.verdict).or_default() += 1;
+        }
+        Ok(Report {
+            schema_version: SCHEMA_VERSION,
+            outcome: Outcome::of(&totals),
+            suite_version: low.suite_version,
+            seed: low.seed.min(high.seed),
+            campaign: Some(CampaignSeeds {
+                first: ca.first.min(cb.first),
+                last: ca.last.max(cb.last),
+                count: ca.count + cb.count,
+            }),
+            target: low.target,
+            systems: low.systems,
+            calendar: low.calendar,
+            scenarios: low.scenarios,
+            totals,
+            clauses,
+        })
     }
 
     pub fn failed(&self) -> bool {

@@ -3,6 +3,7 @@
 //! This crate must not depend on the reference systems (`gateway`, `mailgw`, `esb`): the same
 //! oracles judge a vendor's product. `tests/independence.rs` holds it to that.
 
+pub mod faultplan;
 pub mod interpreter;
 pub mod mail;
 pub mod oracle;

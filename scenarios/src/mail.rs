@@ -42,6 +42,9 @@ pub struct MailSpec {
     pub flows: Vec<FlowSpec>,
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// What may go wrong; each seed draws its own plan from it, beside the fixed `faults`.
+    #[serde(default)]
+    pub fault_budget: Option<crate::faultplan::FaultBudget>,
 }
 
 fn default_retry() -> u64 {
@@ -151,9 +154,12 @@ pub struct FaultSpec {
     pub at: f64,
     /// `crash` or `restart` the gateway, or `partition` / `repair` the gateway and a host.
     pub action: FaultAction,
-    /// For partition/repair: a system's id or `external:<domain>`.
+    /// For partition/repair and slow/restore: a system's id or `external:<domain>`.
     #[serde(default)]
     pub peer: Option<String>,
+    /// For `slow`: the most a message between the gateway and the peer may take, in ms.
+    #[serde(default)]
+    pub millis: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -163,7 +169,17 @@ pub enum FaultAction {
     Restart,
     Partition,
     Repair,
+    /// A latency spike on the link between the gateway and `peer`, up to `millis`.
+    Slow,
+    /// The link's latency back to the episode's ordinary 10–40 ms.
+    Restore,
 }
+
+/// The most a latency spike may add: beyond a minute it is a partition, not a spike.
+pub const MAX_SPIKE_MILLIS: u64 = 60_000;
+/// The episodes' ordinary link latency bounds.
+const LATENCY_MIN_MS: u64 = 10;
+const LATENCY_MAX_MS: u64 = 40;
 
 impl MailSpec {
     /// Checks the references inside the spec; the message names the field.
@@ -218,15 +234,31 @@ impl MailSpec {
                 return Err(format!("flow `{}`: start must be >= 0 and every > 0", f.id));
             }
         }
+        if let Some(b) = &self.fault_budget {
+            b.validate(&|p| self.host_of(p).map(|_| ()))?;
+        }
         for f in &self.faults {
             match f.action {
-                FaultAction::Partition | FaultAction::Repair => {
-                    let p = f
-                        .peer
-                        .as_deref()
-                        .ok_or_else(|| "a partition or repair fault needs `peer`".to_string())?;
+                FaultAction::Partition
+                | FaultAction::Repair
+                | FaultAction::Slow
+                | FaultAction::Restore => {
+                    let p = f.peer.as_deref().ok_or_else(|| {
+                        "a partition, repair, slow or restore fault needs `peer`".to_string()
+                    })?;
                     self.host_of(p).map_err(|e| format!("fault peer: {e}"))?;
                 }
+                _ => {}
+            }
+            match (f.action, f.millis) {
+                (FaultAction::Slow, Some(ms))
+                    if (LATENCY_MAX_MS..=MAX_SPIKE_MILLIS).contains(&ms) => {}
+                (FaultAction::Slow, _) => {
+                    return Err(format!(
+                        "a slow fault needs `millis` from {LATENCY_MAX_MS} to {MAX_SPIKE_MILLIS}"
+                    ));
+                }
+                (_, Some(_)) => return Err("only a slow fault takes `millis`".into()),
                 _ => {}
             }
         }
@@ -353,8 +385,8 @@ pub fn run_episode(
         at: start,
     };
     let mut b = ep.builder();
-    b.min_message_latency(Duration::from_millis(10))
-        .max_message_latency(Duration::from_millis(40));
+    b.min_message_latency(Duration::from_millis(LATENCY_MIN_MS))
+        .max_message_latency(Duration::from_millis(LATENCY_MAX_MS));
     let mut sim = b.build();
     let rec: Rec = Rc::default();
     let bl: Rc<RefCell<Blocklist>> = Rc::default();
@@ -534,26 +566,41 @@ pub fn run_episode(
         ));
     }
 
-    // Faults, in time order, while stepping.
-    let mut faults: Vec<&FaultSpec> = spec.faults.iter().collect();
+    // Faults, in time order, while stepping: the fixed ones and the seed's draw from the budget.
+    let mut faults: Vec<FaultSpec> = spec.faults.clone();
+    if let Some(budget) = &spec.fault_budget {
+        faults.extend(budget.draw(&mut qaqpa_sim::seed::rng(seed, &format!("{label}/faults"))));
+    }
     faults.sort_by(|a, b| a.at.total_cmp(&b.at));
     let mut next = 0;
     let mut fault_notes = Vec::new();
     while sim.elapsed() < end {
         while next < faults.len() && sim.elapsed() >= Duration::from_secs_f64(faults[next].at) {
-            let f = faults[next];
+            let f = &faults[next];
             let mut fields = BTreeMap::from([("host".to_string(), GATEWAY_IP.to_string())]);
             match f.action {
                 FaultAction::Crash => sim.crash(gw_ip),
                 FaultAction::Restart => sim.bounce(gw_ip),
-                FaultAction::Partition | FaultAction::Repair => {
+                FaultAction::Partition
+                | FaultAction::Repair
+                | FaultAction::Slow
+                | FaultAction::Restore => {
                     let peer = f.peer.as_deref().unwrap_or_default();
                     let ip = spec.host_of(peer).expect("validated");
                     fields.insert("peer".into(), format!("{peer} ({ip})"));
-                    if f.action == FaultAction::Partition {
-                        sim.partition(gw_ip, ip);
-                    } else {
-                        sim.repair(gw_ip, ip);
+                    match f.action {
+                        FaultAction::Partition => sim.partition(gw_ip, ip),
+                        FaultAction::Repair => sim.repair(gw_ip, ip),
+                        FaultAction::Slow => {
+                            let ms = f.millis.unwrap_or(LATENCY_MAX_MS);
+                            fields.insert("max-latency-ms".into(), ms.to_string());
+                            sim.set_link_max_message_latency(gw_ip, ip, Duration::from_millis(ms));
+                        }
+                        _ => sim.set_link_max_message_latency(
+                            gw_ip,
+                            ip,
+                            Duration::from_millis(LATENCY_MAX_MS),
+                        ),
                     }
                 }
             }
@@ -562,6 +609,8 @@ pub fn run_episode(
                 FaultAction::Restart => "restart",
                 FaultAction::Partition => "partition",
                 FaultAction::Repair => "repair",
+                FaultAction::Slow => "slow",
+                FaultAction::Restore => "restore",
             };
             fault_notes.push((sim.elapsed(), what.to_string(), fields));
             next += 1;

@@ -21,17 +21,7 @@ pub struct AnswerDeadline {
 }
 
 impl Oracle for AnswerDeadline {
-    fn clause(&self) -> &'static str {
-        self.clause
-    }
-
-    fn obligation(&self) -> &'static str {
-        self.obligation
-    }
-
-    fn describe(&self) -> &'static str {
-        self.describe
-    }
+    oracle_names!();
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         judge_applications(self.clause, trace, &[self.trigger], |docs, i, obs, app| {

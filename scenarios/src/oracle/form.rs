@@ -320,17 +320,7 @@ pub struct FormCheck {
 }
 
 impl Oracle for FormCheck {
-    fn clause(&self) -> &'static str {
-        self.clause
-    }
-
-    fn obligation(&self) -> &'static str {
-        self.obligation
-    }
-
-    fn describe(&self) -> &'static str {
-        self.describe
-    }
+    oracle_names!();
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         judge_applications(
@@ -419,9 +409,15 @@ fn known_grounds(form: &Form, trace: &Trace, obs: &Observation, app: &Document) 
 /// "The User may resubmit after 30 calendar days" (ugem-10, ugia-17, ugia-18): an application
 /// sent less than 30 calendar days after a rejection addressed to the same applicant.
 fn early_resubmission(trace: &Trace, obs: &Observation, app: &Document) -> Option<Ground> {
-    let (ro, _) = trace
-        .documents()
-        .filter(|(o, d)| o.seq < obs.seq && d.doc == DocKind::Rejection && d.to == app.from)
+    let docs: Vec<_> = trace.documents().collect();
+    let (ro, _) = docs
+        .iter()
+        .filter(|(o, d)| {
+            o.seq < obs.seq
+                && d.doc == DocKind::Rejection
+                && d.to == app.from
+                && super::application_of_case(&docs, &d.case, o.seq) == Some(app.doc)
+        })
         .last()?;
     let since = qaqpa_sim::clock::local(ro.at).date();
     let allowed = since.checked_add(jiff::Span::new().days(30)).ok()?;
@@ -450,17 +446,7 @@ pub struct CompleteNotRefused {
 }
 
 impl Oracle for CompleteNotRefused {
-    fn clause(&self) -> &'static str {
-        self.clause
-    }
-
-    fn obligation(&self) -> &'static str {
-        self.obligation
-    }
-
-    fn describe(&self) -> &'static str {
-        self.describe
-    }
+    oracle_names!();
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         judge_applications(
@@ -529,17 +515,7 @@ pub struct ReasonedRefusal {
 }
 
 impl Oracle for ReasonedRefusal {
-    fn clause(&self) -> &'static str {
-        self.clause
-    }
-
-    fn obligation(&self) -> &'static str {
-        self.obligation
-    }
-
-    fn describe(&self) -> &'static str {
-        self.describe
-    }
+    oracle_names!();
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         judge_applications(

@@ -2,6 +2,23 @@
 //! probes saw, at the simulated times they saw it, and what the harness itself sent and knew.
 //! It never asks the system under test how it decided.
 
+/// The accessors of an oracle whose clause, obligation and description are its fields.
+macro_rules! oracle_names {
+    () => {
+        fn clause(&self) -> &'static str {
+            self.clause
+        }
+
+        fn obligation(&self) -> &'static str {
+            self.obligation
+        }
+
+        fn describe(&self) -> &'static str {
+            self.describe
+        }
+    };
+}
+
 mod deadline;
 pub mod form;
 mod mail;
@@ -141,6 +158,12 @@ static ORACLES: &[&dyn Oracle] = &[
         describe: REASONS,
         form: &form::WAF_APPLICATION,
     },
+    &ResubmissionWait {
+        clause: "ugia-17",
+        obligation: "resubmission-not-before-30-days",
+        application: DocKind::WafApplication,
+        grant: DocKind::ConnectionNotice,
+    },
     &AnswerDeadline {
         clause: "ugia-18",
         obligation: "answered-in-time",
@@ -155,6 +178,12 @@ static ORACLES: &[&dyn Oracle] = &[
         obligation: "reasons-name-the-cause",
         describe: REASONS,
         form: &form::DEFACEMENT_APPLICATION,
+    },
+    &ResubmissionWait {
+        clause: "ugia-18",
+        obligation: "resubmission-not-before-30-days",
+        application: DocKind::DefacementApplication,
+        grant: DocKind::ConnectionNotice,
     },
     &FormCheck {
         clause: "ugia-app3",
@@ -500,6 +529,18 @@ fn judge_applications(
         .map(|(i, (obs, app))| judge_case(&docs, i, obs, app))
         .collect();
     combine(clause, cases)
+}
+
+/// The kind of application that opened `case`: its first document, before observation
+/// `before`.
+fn application_of_case(
+    docs: &[(&Observation, &Document)],
+    case: &str,
+    before: u64,
+) -> Option<DocKind> {
+    docs.iter()
+        .find(|(o, d)| d.case == case && o.seq < before)
+        .map(|(_, d)| d.doc)
 }
 
 /// The documents a desk sent in `case` after observation `after`, up to the case's next

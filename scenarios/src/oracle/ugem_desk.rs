@@ -13,8 +13,8 @@ use qaqpa_sim::clock;
 use qaqpa_sim::trace::{DocKind, Document, Observation, SmtpReply, Trace};
 
 use super::{
-    AGREED_WORKING_DAYS, CaseVerdict, Oracle, OracleCtx, answers_in_case, combine, computed,
-    judge_applications, mail, seen,
+    AGREED_WORKING_DAYS, CaseVerdict, Oracle, OracleCtx, answers_in_case, application_of_case,
+    combine, computed, judge_applications, mail, seen,
 };
 
 /// "The User may resubmit after 30 calendar days" (ugem-10, ugia-17, ugia-18): an application
@@ -46,10 +46,12 @@ impl Oracle for ResubmissionWait {
             if app.doc != self.application {
                 continue;
             }
-            let earlier = docs[..i]
-                .iter()
-                .rev()
-                .find(|(_, d)| d.doc == DocKind::Rejection && d.to == app.from);
+            // a rejection of the same service to the same applicant
+            let earlier = docs[..i].iter().rev().find(|(ro, d)| {
+                d.doc == DocKind::Rejection
+                    && d.to == app.from
+                    && application_of_case(&docs, &d.case, ro.seq) == Some(self.application)
+            });
             let Some((ro, rd)) = earlier else { continue };
             let since = clock::local(ro.at).date();
             let allowed = ctx.calendar.add_calendar_days(since, 30);
