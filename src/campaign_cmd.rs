@@ -483,13 +483,25 @@ fn write_campaign(
         &out.join("summary.md"),
         summary_markdown(&summary).as_bytes(),
     )?;
+    let cat = Catalogue::standard();
     write(&out.join("report.json"), render::json(united).as_bytes())?;
-    write(&out.join("report.md"), render::markdown(united).as_bytes())?;
+    write(
+        &out.join("report.md"),
+        render::markdown(united, cat).as_bytes(),
+    )?;
     write(
         &out.join("report.html"),
-        render::html(united, Catalogue::standard()).as_bytes(),
+        render::html(
+            united,
+            cat,
+            &render::Provenance::from_env(crate::cli::COMMIT),
+        )
+        .as_bytes(),
     )?;
-    write(&out.join("report.xml"), render::junit(united).as_bytes())?;
+    write(
+        &out.join("report.xml"),
+        render::junit(united, render::JunitOptions::default()).as_bytes(),
+    )?;
     eprintln!(
         "qaqpa campaign: {} seed(s): {}; reports in {}",
         summary.seeds,

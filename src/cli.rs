@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use qaqpa_reports::Verdict;
 use qaqpa_reports::catalogue::Catalogue;
 use qaqpa_scenarios::suite::{self, RunConfig, RunOutcome, Suite};
 use qaqpa_scenarios::{Scenario, SystemName, interpreter, oracle};
 use qaqpa_sim::calendar::BusinessCalendar;
 
 use crate::calendar_cmd;
-use crate::error::{self, CliError};
+use crate::error::CliError;
 use crate::ids;
 use crate::output;
 use crate::reference::{self, Reference};
@@ -121,6 +122,9 @@ pub struct RunArgs {
     /// built-in Kazakhstan calendar.
     #[arg(long, value_name = "FILE")]
     calendar_file: Option<PathBuf>,
+    /// Treat warning clauses as failing: exit 1, and failures in report.xml.
+    #[arg(long)]
+    warnings_fail: bool,
 }
 
 /// Standard output that stops quietly when its reader goes away (`qaqpa clauses | head`),
@@ -148,8 +152,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = QuietWhenClosed(std::io::stdout().lock());
     let result: Result<(), CliError> = match cli.command {
-        Command::Run(args) => return finish(run_to_disk(&args), &args.out),
-        Command::Judge(args) => return finish(crate::judge_cmd::judge(&args), args.out()),
+        Command::Run(args) => return finish(run_to_disk(&args), &args.out, args.warnings_fail),
+        Command::Judge(args) => {
+            return finish(
+                crate::judge_cmd::judge(&args),
+                args.out(),
+                args.warnings_fail(),
+            );
+        }
         Command::Campaign(args) => return finish_campaign(crate::campaign_cmd::campaign(&args)),
         Command::Merge(args) => return finish_campaign(crate::campaign_cmd::merge(&args)),
         Command::Calendar(args) => calendar_cmd::run(&args, &mut stdout).map_err(|e| {
@@ -191,7 +201,9 @@ fn finish_campaign(result: Result<bool, CliError>) -> ExitCode {
     }
 }
 
-fn finish(result: Result<RunOutcome, CliError>, out: &Path) -> ExitCode {
+/// The exit code of `run` and `judge`: 1 when a clause fails (or, with `--warnings-fail`,
+/// warns).
+fn finish(result: Result<RunOutcome, CliError>, out: &Path, warnings_fail: bool) -> ExitCode {
     match result {
         Ok(outcome) => {
             let r = &outcome.report;
@@ -208,17 +220,19 @@ fn finish(result: Result<RunOutcome, CliError>, out: &Path) -> ExitCode {
                 totals.join(", "),
                 out.display()
             );
-            if r.failed() {
-                ExitCode::from(error::FAILED)
-            } else {
-                ExitCode::SUCCESS
-            }
+            ExitCode::from(verdict_exit_code(r, warnings_fail))
         }
         Err(e) => {
             eprintln!("qaqpa: {e}");
             ExitCode::from(e.code)
         }
     }
+}
+
+/// 1 when a clause fails, or warns under `--warnings-fail`; else 0.
+pub fn verdict_exit_code(report: &qaqpa_reports::Report, warnings_fail: bool) -> u8 {
+    let warned = report.clauses.iter().any(|c| c.verdict == Verdict::Warning);
+    u8::from(report.failed() || (warnings_fail && warned))
 }
 
 /// The main job: load, select, check, run, judge, write. Separate from `main` so tests drive
@@ -243,7 +257,13 @@ pub fn run_to_disk(args: &RunArgs) -> Result<RunOutcome, CliError> {
     if outcome.report.scenarios.is_empty() {
         return Err(CliError::input("the run judged no scenario"));
     }
-    output::write_reports(&args.out, &outcome)?;
+    output::write_reports(
+        &args.out,
+        &outcome,
+        qaqpa_reports::render::JunitOptions {
+            warnings_fail: args.warnings_fail,
+        },
+    )?;
     Ok(outcome)
 }
 
@@ -439,6 +459,7 @@ impl RunArgs {
             defects: vec![],
             suites: vec![],
             calendar_file: None,
+            warnings_fail: false,
         }
     }
 
@@ -451,6 +472,11 @@ impl RunArgs {
     pub fn system(mut self, s: &str) -> RunArgs {
         self.systems
             .push(SystemArg::parse(s).unwrap_or_else(|| panic!("no system `{s}`")));
+        self
+    }
+
+    pub fn warnings_fail(mut self) -> RunArgs {
+        self.warnings_fail = true;
         self
     }
 
@@ -510,6 +536,9 @@ fn with_progress<T>(
     }
 }
 
+/// The commit qaqpa was built from (`build.rs`), shown in the HTML report.
+pub const COMMIT: Option<&str> = option_env!("QAQPA_COMMIT");
+
 fn io(e: std::io::Error) -> CliError {
     CliError::output(format!("cannot write to standard output: {e}"))
 }
@@ -567,12 +596,7 @@ fn explain(given: &str, out: &mut dyn Write) -> Result<(), CliError> {
     let doc = cat.document(&c.document);
     writeln!(out, "{} — {}", c.id, c.summary).map_err(io)?;
     if let Some(d) = doc {
-        writeln!(
-            out,
-            "source: {} (seed {}), clause {}",
-            d.order, d.seed_file, c.number
-        )
-        .map_err(io)?;
+        writeln!(out, "source: {} (seed {})", cat.citation(c), d.seed_file).map_err(io)?;
     }
     let kinds: Vec<&str> = c.kinds.iter().map(|k| k.as_str()).collect();
     writeln!(
@@ -587,7 +611,18 @@ fn explain(given: &str, out: &mut dyn Write) -> Result<(), CliError> {
     }
     writeln!(out, "\ntext (kk):\n  {}", c.text_kk).map_err(io)?;
     if let Some(en) = &c.text_en {
-        writeln!(out, "\ntext (en, unofficial):\n  {en}").map_err(io)?;
+        writeln!(
+            out,
+            "\ntext (en, unofficial translation published with it):\n  {en}"
+        )
+        .map_err(io)?;
+    }
+    if let Some(en) = &c.text_en_ours {
+        writeln!(
+            out,
+            "\ntext (en, unofficial translation by qaqpa; no official English exists):\n  {en}"
+        )
+        .map_err(io)?;
     }
     writeln!(out, "\ncheck: {}", c.check).map_err(io)?;
     writeln!(out, "\nobligations:").map_err(io)?;
@@ -763,7 +798,7 @@ mod tests {
     fn filters_that_leave_nothing_or_name_nothing_are_errors() {
         let s = suite();
         let e = select_scenarios(&s, &[SystemName::Ugia], &[], &["ugem-10".into()]).unwrap_err();
-        assert_eq!(e.code, error::BAD_INPUT);
+        assert_eq!(e.code, crate::error::BAD_INPUT);
         assert!(e.contains("ugem") && e.contains("does not certify"), "{e}");
         let e = select_scenarios(&s, &SystemName::ALL, &[], &["ugem-1O".into()]).unwrap_err();
         assert!(e.contains("did you mean `ugem-10`"), "{e}");

@@ -27,11 +27,18 @@ pub struct JudgeArgs {
     /// built-in Kazakhstan calendar.
     #[arg(long, value_name = "FILE")]
     calendar_file: Option<PathBuf>,
+    /// Treat warning clauses as failing: exit 1, and failures in report.xml.
+    #[arg(long)]
+    warnings_fail: bool,
 }
 
 impl JudgeArgs {
     pub fn out(&self) -> &Path {
         &self.out
+    }
+
+    pub fn warnings_fail(&self) -> bool {
+        self.warnings_fail
     }
 
     pub fn new(traces: Vec<PathBuf>, out: PathBuf) -> JudgeArgs {
@@ -40,6 +47,7 @@ impl JudgeArgs {
             out,
             suites: vec![],
             calendar_file: None,
+            warnings_fail: false,
         }
     }
 }
@@ -143,7 +151,13 @@ pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, CliError> {
     if outcome.report.scenarios.is_empty() {
         return Err(CliError::input("judged no scenario"));
     }
-    output::write_reports(&args.out, &outcome)?;
+    output::write_reports(
+        &args.out,
+        &outcome,
+        qaqpa_reports::render::JunitOptions {
+            warnings_fail: args.warnings_fail,
+        },
+    )?;
     Ok(outcome)
 }
 

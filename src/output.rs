@@ -132,7 +132,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 }
 
 /// Writes the reports and every scenario's trace into `out` (prepared by [`prepare`]).
-pub fn write_reports(out: &Path, outcome: &RunOutcome) -> Result<(), CliError> {
+pub fn write_reports(
+    out: &Path,
+    outcome: &RunOutcome,
+    junit: render::JunitOptions,
+) -> Result<(), CliError> {
     let traces = out.join(TRACES);
     std::fs::create_dir_all(&traces)
         .map_err(|e| CliError::output(format!("cannot create {}: {e}", traces.display())))?;
@@ -144,13 +148,14 @@ pub fn write_reports(out: &Path, outcome: &RunOutcome) -> Result<(), CliError> {
         write_atomically(&traces.join(format!("{id}.jsonl")), &buf)?;
     }
     let r = &outcome.report;
+    let cat = Catalogue::standard();
     // report.json last: its presence marks a finished run's folder.
-    write_atomically(&out.join("report.md"), render::markdown(r).as_bytes())?;
+    write_atomically(&out.join("report.md"), render::markdown(r, cat).as_bytes())?;
     write_atomically(
         &out.join("report.html"),
-        render::html(r, Catalogue::standard()).as_bytes(),
+        render::html(r, cat, &render::Provenance::from_env(crate::cli::COMMIT)).as_bytes(),
     )?;
-    write_atomically(&out.join("report.xml"), render::junit(r).as_bytes())?;
+    write_atomically(&out.join("report.xml"), render::junit(r, junit).as_bytes())?;
     write_atomically(&out.join("report.json"), render::json(r).as_bytes())?;
     Ok(())
 }

@@ -15,7 +15,14 @@
 //! unique and made of `a-z`, `0-9`, `-` and `.`; every clause cites a document of the
 //! `[documents]` table; `systems`, `kinds` and `actors` are non-empty and free of repeats;
 //! `not-machine-checkable` stands alone in `kinds`; required texts are not blank; `text_en` is
-//! present exactly when the cited document carries an English translation.
+//! present exactly when the cited document carries an English translation, and `text_en_ours`
+//! (our own translation) exactly when it does not; a registration has both its number and its
+//! date; a clause's `appendix` is one its document lists.
+//!
+//! **Legal references.** [`Catalogue::citation`] expands a clause into what a regulator looks
+//! up: the order or decree with its date, its Ministry of Justice registration, the appendix
+//! that holds the clause (ugia-6 and ugem-6 are clause 6 of Appendix 1 and Appendix 2 of order
+//! 386) and the clause number.
 //!
 //! ```toml
 //! [documents.order-386]
@@ -27,6 +34,9 @@
 //! english_translation = true                      # default false
 //! other_copies = []                               # optional: garbled copies never quoted
 //! note = "..."                                    # optional
+//! registration_number = "21436"                   # optional (a Government decree has none)
+//! registration_date = "2020-10-15"                # with registration_number
+//! appendices = ["Rules for ...", "Rules for ..."] # optional: what Appendix 1, 2, ... hold
 //!
 //! [[clause]]
 //! id = "ugia-6"
@@ -43,6 +53,8 @@
 //! ]                                  # (empty for not-machine-checkable entries)
 //! text_kk = "..."                    # verbatim from the seed
 //! text_en = "..."                    # verbatim from the translation, if the document has one
+//! text_en_ours = "..."               # our own translation, if the document has none
+//! appendix = 1                       # optional: the document's appendix holding the clause
 //! ```
 
 use std::collections::BTreeMap;
@@ -192,6 +204,14 @@ pub struct Clause {
     /// when the document carries one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_en: Option<String>,
+    /// Our own English translation of `text_kk` (unofficial; every rendering says so), present
+    /// exactly when the document has no English translation of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_en_ours: Option<String>,
+    /// The appendix of the document that holds the clause (1 for Appendix 1), when the
+    /// document's text is split into appendices; see [`Document::appendices`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appendix: Option<u32>,
     /// A short English digest (not a quote).
     pub summary: String,
     /// Who the clause obliges or involves ("STS", "telecom operator", "operator", ...).
@@ -269,6 +289,58 @@ pub struct Document {
     /// Reading notes about the seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The number under which the Ministry of Justice registered the act (orders of ministers
+    /// are registered; Government decrees are not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_number: Option<String>,
+    /// The date of that registration, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_date: Option<String>,
+    /// What each appendix of the act holds, Appendix 1 first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appendices: Vec<String>,
+}
+
+impl Document {
+    /// The registration in words: "registered with the Ministry of Justice on DATE under No. N",
+    /// or why there is none.
+    pub fn registration(&self) -> String {
+        match (&self.registration_number, &self.registration_date) {
+            (Some(n), Some(d)) => {
+                format!("registered with the Ministry of Justice on {d} under No. {n}")
+            }
+            _ => "not registered with the Ministry of Justice (a Government decree)".to_string(),
+        }
+    }
+}
+
+/// A clause's legal reference, expanded: what a regulator needs to find the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Citation {
+    /// The act with its date, e.g. "Order No. 386/НҚ of the Minister of … of 2020-10-13".
+    pub act: String,
+    /// Its registration with the Ministry of Justice, in words.
+    pub registration: String,
+    /// The amending act, if the quoted text is an amended one.
+    pub amended_by: Option<String>,
+    /// The appendix holding the clause and what it holds, e.g. "Appendix 1 (Rules for …)".
+    pub appendix: Option<String>,
+    /// "clause 6", or the number as printed when it names an appendix or form itself.
+    pub clause: String,
+}
+
+impl fmt::Display for Citation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}", self.act, self.registration)?;
+        if let Some(a) = &self.amended_by {
+            write!(f, "; amended by {a}")?;
+        }
+        f.write_str(")")?;
+        if let Some(a) = &self.appendix {
+            write!(f, ", {a}")?;
+        }
+        write!(f, ", {}", self.clause)
+    }
 }
 
 /// The catalogue: documents and clauses.
@@ -314,6 +386,46 @@ impl Catalogue {
                     "expected a date YYYY-MM-DD",
                 ));
             }
+            match (&doc.registration_number, &doc.registration_date) {
+                (None, None) => {}
+                (Some(n), Some(d)) => {
+                    src.check_text(n, &ctx, "registration_number")?;
+                    if !is_iso_date(d.get_ref()) {
+                        return Err(src.invalid(
+                            d.span(),
+                            &ctx,
+                            "registration_date",
+                            "expected a date YYYY-MM-DD",
+                        ));
+                    }
+                }
+                (Some(n), None) => {
+                    return Err(src.invalid(
+                        n.span(),
+                        &ctx,
+                        "registration_date",
+                        "missing; a registration needs its number and its date",
+                    ));
+                }
+                (None, Some(d)) => {
+                    return Err(src.invalid(
+                        d.span(),
+                        &ctx,
+                        "registration_number",
+                        "missing; a registration needs its number and its date",
+                    ));
+                }
+            }
+            if let Some(apps) = &doc.appendices
+                && apps.get_ref().iter().any(|a| a.trim().is_empty())
+            {
+                return Err(src.invalid(
+                    apps.span(),
+                    &ctx,
+                    "appendices",
+                    "expected what each appendix holds, not a blank",
+                ));
+            }
             documents.push(Document {
                 key: key_text,
                 seed_file: doc.seed_file.into_inner(),
@@ -324,6 +436,9 @@ impl Catalogue {
                 english_translation: doc.english_translation,
                 other_copies: doc.other_copies,
                 note: doc.note,
+                registration_number: doc.registration_number.map(Spanned::into_inner),
+                registration_date: doc.registration_date.map(Spanned::into_inner),
+                appendices: doc.appendices.map(Spanned::into_inner).unwrap_or_default(),
             });
         }
 
@@ -419,6 +534,47 @@ impl Catalogue {
                 }
             }
 
+            match (&c.text_en_ours, doc.english_translation) {
+                (Some(en), false) => src.check_text(en, &ctx, "text_en_ours")?,
+                (None, true) => {}
+                (Some(en), true) => {
+                    return Err(src.invalid(
+                        en.span(),
+                        &ctx,
+                        "text_en_ours",
+                        &format!(
+                            "document `{}` carries its own English translation; quote it in text_en instead",
+                            doc.key
+                        ),
+                    ));
+                }
+                (None, false) => {
+                    return Err(src.invalid(
+                        table_span,
+                        &ctx,
+                        "text_en_ours",
+                        &format!(
+                            "missing; expected our English translation, since document `{}` has none",
+                            doc.key
+                        ),
+                    ));
+                }
+            }
+            if let Some(n) = &c.appendix {
+                let listed = doc.appendices.len();
+                if *n.get_ref() == 0 || *n.get_ref() as usize > listed {
+                    return Err(src.invalid(
+                        n.span(),
+                        &ctx,
+                        "appendix",
+                        &format!(
+                            "document `{}` lists {listed} appendices; expected a number from 1 to {listed}",
+                            doc.key
+                        ),
+                    ));
+                }
+            }
+
             let obligations =
                 src.check_obligations(c.obligations, table_span.clone(), &ctx, c.kinds.get_ref())?;
 
@@ -431,6 +587,8 @@ impl Catalogue {
                 number: c.number.into_inner(),
                 text_kk: c.text_kk.into_inner(),
                 text_en: c.text_en.map(Spanned::into_inner),
+                text_en_ours: c.text_en_ours.map(Spanned::into_inner),
+                appendix: c.appendix.map(Spanned::into_inner),
                 summary: c.summary.into_inner(),
                 actors: c.actors.into_inner(),
                 kinds: c.kinds.into_inner(),
@@ -465,6 +623,36 @@ impl Catalogue {
     /// Every document, sorted by key.
     pub fn documents(&self) -> &[Document] {
         &self.documents
+    }
+
+    /// A clause's legal reference, expanded (see [`Citation`]).
+    pub fn citation(&self, clause: &Clause) -> Citation {
+        let doc = self.document(&clause.document);
+        let act = match doc {
+            Some(d) => format!("{} of {}", d.order, d.date),
+            None => clause.document.clone(),
+        };
+        let appendix =
+            clause.appendix.map(
+                |n| match doc.and_then(|d| d.appendices.get(n as usize - 1)) {
+                    Some(holds) => format!("Appendix {n} ({holds})"),
+                    None => format!("Appendix {n}"),
+                },
+            );
+        // Numbers that name a form or appendix ("Appendix 3", "Appendix 7, 5 3)") stand as
+        // printed; the others are clause numbers.
+        let clause_no = if clause.number.starts_with("Appendix") {
+            clause.number.clone()
+        } else {
+            format!("clause {}", clause.number)
+        };
+        Citation {
+            act,
+            registration: doc.map(Document::registration).unwrap_or_default(),
+            amended_by: doc.and_then(|d| d.amended_by.clone()),
+            appendix,
+            clause: clause_no,
+        }
     }
 
     /// The obligation `obligation` of clause `clause`.
@@ -594,6 +782,12 @@ struct RawDocument {
     other_copies: Vec<String>,
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    registration_number: Option<Spanned<String>>,
+    #[serde(default)]
+    registration_date: Option<Spanned<String>>,
+    #[serde(default)]
+    appendices: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize)]
@@ -606,6 +800,10 @@ struct RawClause {
     text_kk: Spanned<String>,
     #[serde(default)]
     text_en: Option<Spanned<String>>,
+    #[serde(default)]
+    text_en_ours: Option<Spanned<String>>,
+    #[serde(default)]
+    appendix: Option<Spanned<u32>>,
     summary: Spanned<String>,
     actors: Spanned<Vec<String>>,
     kinds: Spanned<Vec<ClauseKind>>,
@@ -926,6 +1124,9 @@ order = "Order No. 1"
 date = "2020-01-02"
 title = "Rules A"
 english_translation = true
+registration_number = "123"
+registration_date = "2020-01-05"
+appendices = ["Rules of the gateway", "Rules of the mail gateway"]
 
 [documents.doc-b]
 seed_file = "b.txt"
@@ -961,6 +1162,7 @@ summary = "S"
 check = "C"
 text_kk = "қол"
 text_en = "signature"
+appendix = 1
 
 [[clause]]
 id = "eint-2"
@@ -973,6 +1175,7 @@ obligations = [{ id = "deficient-never-granted", kind = "form", text = "T" }]
 summary = "S"
 check = "C"
 text_kk = "мәтін"
+text_en_ours = "text"
 "#;
 
     fn parse(text: &str) -> Result<Catalogue, CatalogueError> {
@@ -1132,6 +1335,41 @@ text_kk = "мәтін"
     }
 
     #[test]
+    fn citations_expand_act_registration_appendix_and_clause() {
+        let cat = parse(GOOD).unwrap_or_else(|e| panic!("{e}"));
+        let paper = cat.citation(cat.get("ugia-1.paper").expect("paper"));
+        assert_eq!(
+            paper.to_string(),
+            "Order No. 1 of 2020-01-02 (registered with the Ministry of Justice on 2020-01-05 under No. 123), Appendix 1 (Rules of the gateway), Appendix 1"
+        );
+        let eint = cat.citation(cat.get("eint-2").expect("eint-2"));
+        assert_eq!(eint.clause, "clause 2");
+        assert_eq!(eint.appendix, None);
+        assert!(eint.registration.starts_with("not registered"), "{eint:?}");
+
+        // The standard catalogue: clause 6 of two different appendices of one order.
+        let std = Catalogue::standard();
+        let ugia6 = std.citation(std.get("ugia-6").expect("ugia-6")).to_string();
+        let ugem6 = std.citation(std.get("ugem-6").expect("ugem-6")).to_string();
+        assert!(
+            ugia6.contains("No. 21436") && ugia6.contains("Appendix 1 (Rules for functioning of the Unified Internet Access Gateway), clause 6"),
+            "{ugia6}"
+        );
+        assert!(
+            ugem6.contains("Appendix 2 (Rules for functioning of the Unified E-mail Gateway of e-government), clause 6"),
+            "{ugem6}"
+        );
+        let app3 = std
+            .citation(std.get("eint-app3").expect("eint-app3"))
+            .to_string();
+        assert!(
+            app3.contains("No. 33737")
+                && app3.contains("Appendix 1 (new wording of Appendix 3 to the Rules"),
+            "{app3}"
+        );
+    }
+
+    #[test]
     fn duplicate_id_is_refused_naming_both() {
         let bad = GOOD.replace("id = \"eint-2\"", "id = \"ugia-1\"");
         let err = parse(&bad).unwrap_err();
@@ -1173,6 +1411,29 @@ text_kk = "мәтін"
             ("text_en = \"signature\"\n", "", "text_en"),
             ("id = \"eint-2\"", "id = \"Eint 2\"", "id"),
             ("date = \"2021-03-04\"", "date = \"4 March 2021\"", "date"),
+            ("text_en_ours = \"text\"\n", "", "text_en_ours"),
+            (
+                "text_en = \"english\"\n",
+                "text_en = \"english\"\ntext_en_ours = \"ours\"\n",
+                "text_en_ours",
+            ),
+            ("appendix = 1", "appendix = 3", "appendix"),
+            ("appendix = 1", "appendix = 0", "appendix"),
+            (
+                "registration_date = \"2020-01-05\"\n",
+                "",
+                "registration_date",
+            ),
+            (
+                "registration_date = \"2020-01-05\"",
+                "registration_date = \"5.1.2020\"",
+                "registration_date",
+            ),
+            (
+                "appendices = [\"Rules of the gateway\",",
+                "appendices = [\" \",",
+                "appendices",
+            ),
             (
                 "obligations = [{ id = \"deficient-never-granted\", kind = \"form\", text = \"T\" }]\n",
                 "",

@@ -1,17 +1,92 @@
 //! The four renderings of a report. All are byte-stable: same report, same bytes.
+//!
+//! - JSON: the report as it is (`schemas/report.schema.json` describes it).
+//! - Markdown: the run, a summary by system, every clause with its legal reference and its
+//!   obligations, and the evidence of failing and warning clauses.
+//! - HTML ([`html`]): the same for a browser, self-contained, with a filter and timelines.
+//! - JUnit XML: one test case per clause (the unit of conformance), classname
+//!   `qaqpa.<system>`; its obligations are listed in the case's properties and output.
+//!   Failing clauses fail; warning clauses pass with a `WARNING` output and a `verdict`
+//!   property, or fail with type `clause-warns` under `--warnings-fail`; not-tested,
+//!   not-applicable and not-machine-checkable clauses are skipped, counted in `skipped=`.
+//!   Every case has `time="0.000"`: a report is byte-identical for a seed, so it carries no
+//!   wall-clock times (the CI log has those).
+
+mod html;
+mod timeline;
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use crate::catalogue::Catalogue;
-use crate::report::{ClauseResult, Report};
+use crate::report::{ClauseResult, Outcome, Report};
 use crate::verdict::Verdict;
 
 pub fn json(report: &Report) -> String {
     let mut s = serde_json::to_string_pretty(report).expect("a report always serialises");
     s.push('\n');
     s
+}
+
+/// Where a report comes from, beyond what `report.json` records: the run's date and the
+/// commit qaqpa was built from. Kept out of the JSON and Markdown so that their snapshots stay
+/// fixed; the HTML shows both. Same provenance, same bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The run date in words (from `SOURCE_DATE_EPOCH`), or why there is none.
+    pub run_date: String,
+    /// The qaqpa commit, or why it is unknown.
+    pub commit: String,
+}
+
+impl Provenance {
+    /// The run date from `SOURCE_DATE_EPOCH` (the reproducible-builds convention: whole
+    /// seconds since 1970, set by the caller, e.g. `SOURCE_DATE_EPOCH=$(date +%s) qaqpa run`),
+    /// and the commit given by the build. Never the wall clock: two runs of one seed must give
+    /// byte-identical reports.
+    pub fn new(source_date_epoch: Option<&str>, commit: Option<&str>) -> Provenance {
+        let run_date = match source_date_epoch.map(str::trim) {
+            None | Some("") => {
+                "not recorded (set SOURCE_DATE_EPOCH to the run's Unix time to record it)"
+                    .to_string()
+            }
+            Some(s) => match s
+                .parse::<i64>()
+                .ok()
+                .and_then(|n| qaqpa_sim::jiff::Timestamp::from_second(n).ok())
+            {
+                Some(t) => format!(
+                    "{} UTC ({} Asia/Almaty)",
+                    t.strftime("%Y-%m-%d %H:%M:%S"),
+                    qaqpa_sim::clock::local(t).strftime("%Y-%m-%d %H:%M:%S")
+                ),
+                None => format!(
+                    "not recorded: SOURCE_DATE_EPOCH `{s}` is not whole seconds since 1970-01-01"
+                ),
+            },
+        };
+        let commit = match commit.map(str::trim) {
+            Some(c) if !c.is_empty() => c.to_string(),
+            _ => "unknown (built outside a git checkout)".to_string(),
+        };
+        Provenance { run_date, commit }
+    }
+
+    /// The provenance of this process: `SOURCE_DATE_EPOCH` from the environment and the
+    /// commit the caller was built from.
+    pub fn from_env(commit: Option<&str>) -> Provenance {
+        let epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+        Provenance::new(epoch.as_deref(), commit)
+    }
+}
+
+/// How the JUnit report treats warnings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JunitOptions {
+    /// Warning clauses become failures (`--warnings-fail`).
+    pub warnings_fail: bool,
 }
 
 fn md_cell(s: &str) -> String {
@@ -30,6 +105,35 @@ fn target_line(report: &Report) -> String {
     format!("{} ({}), defects: {}", t.name, t.kind, defects)
 }
 
+/// The outcome in one sentence: the word `report.json` carries, and what it rests on.
+fn outcome_sentence(report: &Report) -> String {
+    let n = |v: Verdict| report.clauses.iter().filter(|c| c.verdict == v).count();
+    let word = report.outcome.as_str();
+    match report.outcome {
+        Outcome::Fail => format!(
+            "{word}: {} clause(s) fail, {} warn, {} pass, {} not tested",
+            n(Verdict::Fail),
+            n(Verdict::Warning),
+            n(Verdict::Pass),
+            n(Verdict::NotTested)
+        ),
+        Outcome::PassWithWarnings => format!(
+            "{word}: no clause fails; {} warn, {} pass, {} not tested",
+            n(Verdict::Warning),
+            n(Verdict::Pass),
+            n(Verdict::NotTested)
+        ),
+        Outcome::Pass => format!(
+            "{word}: no clause fails or warns; {} pass, {} not tested",
+            n(Verdict::Pass),
+            n(Verdict::NotTested)
+        ),
+        Outcome::NothingJudged => {
+            format!("{word}: no clause was judged pass, fail or warning")
+        }
+    }
+}
+
 /// The clauses whose evidence a reader must see: failures and warnings.
 fn flagged(report: &Report) -> impl Iterator<Item = &ClauseResult> {
     report
@@ -38,51 +142,120 @@ fn flagged(report: &Report) -> impl Iterator<Item = &ClauseResult> {
         .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warning))
 }
 
-pub fn markdown(report: &Report) -> String {
+fn judged_count(c: &ClauseResult) -> usize {
+    c.obligations
+        .iter()
+        .filter(|o| matches!(o.verdict, Verdict::Pass | Verdict::Fail | Verdict::Warning))
+        .count()
+}
+
+pub fn markdown(report: &Report, catalogue: &Catalogue) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# qaqpa conformance report\n");
     let _ = writeln!(o, "| run | |\n|---|---|");
-    let _ = writeln!(o, "| suite version | {} |", report.suite_version);
-    let _ = writeln!(o, "| seed | {} |", report.seed);
+    let _ = writeln!(
+        o,
+        "| outcome | **{}** |",
+        md_cell(&outcome_sentence(report))
+    );
     let _ = writeln!(o, "| target | {} |", md_cell(&target_line(report)));
     let _ = writeln!(o, "| systems certified | {} |", report.systems.join(", "));
+    let _ = writeln!(o, "| suite version | {} |", report.suite_version);
+    let _ = writeln!(o, "| seed | {} |", report.seed);
     let _ = writeln!(
         o,
         "| business calendar | {} |",
         md_cell(&report.calendar.describe())
     );
     let _ = writeln!(o, "| scenarios | {} |", report.scenarios.len());
-    let _ = writeln!(
-        o,
-        "| outcome | {} |\n",
-        if report.failed() {
-            "FAIL: at least one clause fails"
-        } else {
-            "no clause fails"
-        }
-    );
+    let _ = writeln!(o, "| report schema | version {} |\n", report.schema_version);
 
-    let _ = writeln!(o, "## Totals\n\n| verdict | clauses |\n|---|---:|");
-    for (v, n) in &report.totals {
-        let _ = writeln!(o, "| {v} | {n} |");
+    let _ = write!(o, "## Summary by system\n\n| system |");
+    for v in html::VERDICT_ORDER {
+        let _ = write!(o, " {v} |");
     }
+    let _ = write!(o, " clauses |\n|---|");
+    for _ in html::VERDICT_ORDER {
+        o.push_str("---:|");
+    }
+    o.push_str("---:|\n");
+    for s in crate::catalogue::System::ALL {
+        let cs: Vec<&ClauseResult> = report
+            .clauses
+            .iter()
+            .filter(|c| c.systems.iter().any(|x| x == s.as_str()))
+            .collect();
+        if cs.is_empty() {
+            continue;
+        }
+        let _ = write!(o, "| {} |", s.as_str());
+        for v in html::VERDICT_ORDER {
+            let _ = write!(o, " {} |", cs.iter().filter(|c| c.verdict == v).count());
+        }
+        let _ = writeln!(o, " {} |", cs.len());
+    }
+    let _ = write!(o, "| all |");
+    for v in html::VERDICT_ORDER {
+        let _ = write!(o, " {} |", report.totals.get(&v).copied().unwrap_or(0));
+    }
+    let _ = writeln!(o, " {} |", report.clauses.len());
+    let _ = writeln!(o, "\nA clause binding two systems counts in both rows.");
 
     let _ = writeln!(
         o,
-        "\n## Clauses\n\n| clause | document | systems | kind | verdict | finding |\n|---|---|---|---|---|---|"
+        "\n## Clauses\n\n| clause | verdict | obligations judged | systems | kind | finding |\n|---|---|---:|---|---|---|"
     );
     for c in &report.clauses {
         let _ = writeln!(
             o,
-            "| {} | {} §{} | {} | {} | **{}** | {} |",
-            c.id,
-            c.document,
-            md_cell(&c.number),
+            "| [{id}](#{id}) | **{}** | {} of {} | {} | {} | {} |",
+            c.verdict,
+            judged_count(c),
+            c.obligations.len(),
             c.systems.join(", "),
             c.kinds.join(", "),
-            c.verdict,
-            md_cell(&c.finding)
+            md_cell(&c.finding),
+            id = c.id,
         );
+    }
+
+    let _ = writeln!(
+        o,
+        "\n## Clauses in detail\n\nFailing and warning clauses first, then the rest in catalogue order."
+    );
+    for c in html::reading_order(report) {
+        let _ = writeln!(o, "\n### {} — {}\n", c.id, c.verdict);
+        if let Some(cl) = catalogue.get(&c.id) {
+            let _ = writeln!(o, "*{}*\n", md_cell(&catalogue.citation(cl).to_string()));
+        }
+        let _ = writeln!(o, "{}\n", md_cell(&c.summary));
+        if !c.obligations.is_empty() {
+            let _ = writeln!(
+                o,
+                "| obligation | kind | verdict | what must hold | finding |\n|---|---|---|---|---|"
+            );
+            for ob in &c.obligations {
+                let _ = writeln!(
+                    o,
+                    "| `{}/{}` | {} | **{}** | {} | {} |",
+                    c.id,
+                    ob.id,
+                    ob.kind,
+                    ob.verdict,
+                    md_cell(&ob.text),
+                    md_cell(&ob.finding)
+                );
+            }
+            o.push('\n');
+        }
+        if !c.scenarios.is_empty() {
+            let links: Vec<String> = c
+                .scenarios
+                .iter()
+                .map(|s| format!("[{s}](traces/{s}.jsonl)"))
+                .collect();
+            let _ = writeln!(o, "Scenarios: {}\n", links.join(", "));
+        }
     }
 
     let mut any = false;
@@ -91,18 +264,18 @@ pub fn markdown(report: &Report) -> String {
             let _ = writeln!(o, "\n## Evidence of failing and warning clauses");
             any = true;
         }
-        let _ = writeln!(
-            o,
-            "\n### {} — {}\n\n{}\n",
-            c.id,
-            c.verdict,
-            md_cell(&c.summary)
-        );
+        let _ = writeln!(o, "\n### Evidence: {} — {}\n", c.id, c.verdict);
         let _ = writeln!(
             o,
             "| time (Asia/Almaty) | scenario | probe | subject | observation |\n|---|---|---|---|---|"
         );
-        for e in &c.evidence {
+        // In time order (the oracles give it obligation by obligation).
+        let mut evidence: Vec<&crate::verdict::Evidence> = c.evidence.iter().collect();
+        evidence.sort_by_key(|e| {
+            e.at.parse::<qaqpa_sim::jiff::Timestamp>()
+                .unwrap_or(qaqpa_sim::jiff::Timestamp::MIN)
+        });
+        for e in evidence {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} |",
@@ -122,39 +295,73 @@ pub fn markdown(report: &Report) -> String {
     for s in &report.scenarios {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | `{}` |",
-            md_cell(&s.id),
+            "| [{id}](traces/{id}.jsonl) | {} | {} | {} | {} | `{}` |",
             md_cell(&s.file),
             s.system,
             s.clauses.join(", "),
             s.observations,
-            &s.trace_sha256[..16.min(s.trace_sha256.len())]
+            &s.trace_sha256[..16.min(s.trace_sha256.len())],
+            id = md_cell(&s.id),
         );
+    }
+
+    let _ = writeln!(o, "\n## Documents cited\n");
+    for d in catalogue.documents() {
+        if !report.clauses.iter().any(|c| c.document == d.key) {
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "- `{}`: {} of {}, {}: {}.",
+            d.key,
+            md_cell(&d.order),
+            d.date,
+            d.registration(),
+            md_cell(&d.title)
+        );
+        for (i, a) in d.appendices.iter().enumerate() {
+            let _ = writeln!(o, "  - Appendix {}: {}", i + 1, md_cell(a));
+        }
     }
     o
 }
 
-pub fn junit(report: &Report) -> String {
+pub fn junit(report: &Report, options: JunitOptions) -> String {
     let mut junit = quick_junit::Report::new("qaqpa");
     let mut suites: Vec<TestSuite> = Vec::new();
     for c in &report.clauses {
         let system = c.systems.first().cloned().unwrap_or_else(|| "other".into());
+        let mut details = String::new();
+        for ob in &c.obligations {
+            let _ = writeln!(
+                details,
+                "{}/{} [{}] {} — {}",
+                c.id, ob.id, ob.verdict, ob.text, ob.finding
+            );
+        }
+        let evidence = || {
+            let mut d = details.clone();
+            for e in &c.evidence {
+                let _ = writeln!(
+                    d,
+                    "{} [{}] {} {}: {}",
+                    e.at, e.scenario, e.probe, e.subject, e.text
+                );
+            }
+            d
+        };
         let status = match c.verdict {
             Verdict::Pass => TestCaseStatus::success(),
-            Verdict::Warning => TestCaseStatus::success(),
-            Verdict::Fail => {
+            Verdict::Warning if !options.warnings_fail => TestCaseStatus::success(),
+            Verdict::Fail | Verdict::Warning => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(c.finding.clone());
-                s.set_type("clause-fails");
-                let mut description = String::new();
-                for e in &c.evidence {
-                    let _ = writeln!(
-                        description,
-                        "{} [{}] {} {}: {}",
-                        e.at, e.scenario, e.probe, e.subject, e.text
-                    );
-                }
-                s.set_description(description);
+                s.set_type(if c.verdict == Verdict::Fail {
+                    "clause-fails"
+                } else {
+                    "clause-warns"
+                });
+                s.set_description(evidence());
                 s
             }
             Verdict::NotApplicable | Verdict::NotTested | Verdict::NotMachineCheckable => {
@@ -165,8 +372,18 @@ pub fn junit(report: &Report) -> String {
         };
         let mut case = TestCase::new(c.id.clone(), status);
         case.set_classname(format!("qaqpa.{system}"));
-        if c.verdict == Verdict::Warning {
-            case.set_system_out(format!("warning: {}", c.finding));
+        case.set_time(Duration::ZERO);
+        case.add_property(("verdict", c.verdict.as_str()));
+        for ob in &c.obligations {
+            case.add_property((
+                format!("obligation {}/{}", c.id, ob.id).as_str(),
+                ob.verdict.as_str(),
+            ));
+        }
+        if c.verdict == Verdict::Warning && !options.warnings_fail {
+            case.set_system_out(format!("WARNING: {}\n{}", c.finding, evidence()));
+        } else if !details.is_empty() {
+            case.set_system_out(details);
         }
         match suites.iter_mut().find(|s| s.name.as_str() == system) {
             Some(s) => {
@@ -177,11 +394,31 @@ pub fn junit(report: &Report) -> String {
                 s.add_property(("seed", report.seed.to_string().as_str()));
                 s.add_property(("target", target_line(report).as_str()));
                 s.add_property(("suite-version", report.suite_version.as_str()));
+                s.add_property(("outcome", report.outcome.as_str()));
                 s.add_test_case(case);
                 suites.push(s);
             }
         }
     }
+    for s in &mut suites {
+        // quick-junit counts skipped cases as `disabled`; JUnit readers look for `skipped`.
+        let skipped = std::mem::take(&mut s.disabled);
+        s.extra
+            .insert("skipped".into(), skipped.to_string().as_str().into());
+        let warnings = s
+            .test_cases
+            .iter()
+            .filter(|t| {
+                t.properties
+                    .iter()
+                    .any(|p| p.name.as_str() == "verdict" && p.value.as_str() == "warning")
+            })
+            .count();
+        s.extra
+            .insert("warnings".into(), warnings.to_string().as_str().into());
+        s.set_time(Duration::ZERO);
+    }
+    junit.set_time(Duration::ZERO);
     junit.add_test_suites(suites);
     junit.to_string().expect("a JUnit report always serialises")
 }
@@ -201,217 +438,9 @@ fn esc(s: &str) -> String {
     o
 }
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#1d2329;padding:0 1em}\
-h1{font-size:1.6em}table{border-collapse:collapse;width:100%;margin:.6em 0 1.4em}\
-th,td{border:1px solid #d0d7de;padding:.3em .5em;text-align:left;vertical-align:top}th{background:#f3f5f7}\
-.v{font-weight:600;white-space:nowrap;border-radius:3px;padding:.05em .4em}\
-.pass{background:#d8f5dd;color:#135c22}.fail{background:#fde0e0;color:#8a1111}.warning{background:#fff1c7;color:#6b4b00}\
-.not-tested{background:#e8eaee;color:#3b4450}.not-applicable{background:#eef0f3;color:#5b6470}.not-machine-checkable{background:#ece6f7;color:#4a2f80}\
-details{margin:.2em 0}summary{cursor:pointer}blockquote{margin:.3em 0 .3em 1em;color:#3b4450}\
-svg text{font:11px system-ui,sans-serif}code{font-size:.92em}";
-
-/// The report as one self-contained page: no scripts, no external resources.
-pub fn html(report: &Report, catalogue: &Catalogue) -> String {
-    let mut o = String::new();
-    let _ = write!(
-        o,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>qaqpa conformance report — seed {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-        report.seed
-    );
-    let _ = writeln!(o, "<h1>qaqpa conformance report</h1>");
-    let _ = writeln!(o, "<table><tbody>");
-    let rows = [
-        ("suite version", report.suite_version.clone()),
-        ("seed", report.seed.to_string()),
-        ("target", target_line(report)),
-        ("systems certified", report.systems.join(", ")),
-        ("business calendar", report.calendar.describe()),
-        ("scenarios", report.scenarios.len().to_string()),
-        (
-            "outcome",
-            if report.failed() {
-                "FAIL: at least one clause fails".into()
-            } else {
-                "no clause fails".into()
-            },
-        ),
-    ];
-    for (k, v) in rows {
-        let _ = writeln!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
-    }
-    let _ = writeln!(o, "</tbody></table>");
-
-    let _ = writeln!(o, "<h2>Totals</h2>\n<p>");
-    for (v, n) in &report.totals {
-        let _ = write!(o, "<span class=\"v {v}\">{v}: {n}</span> ");
-    }
-    let _ = writeln!(o, "</p>");
-
-    let _ = writeln!(
-        o,
-        "<h2>Clauses</h2>\n<table>\n<thead><tr><th>clause</th><th>document</th><th>systems</th><th>kind</th><th>verdict</th><th>finding and text</th></tr></thead>\n<tbody>"
-    );
-    for c in &report.clauses {
-        let _ = write!(
-            o,
-            "<tr id=\"{id}\"><td><a href=\"#{id}\">{id}</a></td><td>{doc} §{num}</td><td>{sys}</td><td>{kinds}</td><td>{badge}</td><td>{finding}",
-            id = esc(&c.id),
-            doc = esc(&c.document),
-            num = esc(&c.number),
-            sys = esc(&c.systems.join(", ")),
-            kinds = esc(&c.kinds.join(", ")),
-            badge = if matches!(c.verdict, Verdict::Fail | Verdict::Warning) {
-                format!(
-                    "<a class=\"v {v}\" href=\"#evidence-{id}\">{v}</a>",
-                    v = c.verdict,
-                    id = esc(&c.id)
-                )
-            } else {
-                format!("<span class=\"v {v}\">{v}</span>", v = c.verdict)
-            },
-            finding = esc(&c.finding),
-        );
-        if let Some(clause) = catalogue.get(&c.id) {
-            let _ = write!(
-                o,
-                "<details><summary>{}</summary><blockquote lang=\"kk\">{}</blockquote>",
-                esc(&clause.summary),
-                esc(&clause.text_kk)
-            );
-            if let Some(en) = &clause.text_en {
-                let _ = write!(o, "<blockquote lang=\"en\">{}</blockquote>", esc(en));
-            }
-            let _ = write!(o, "</details>");
-        }
-        let _ = writeln!(o, "</td></tr>");
-    }
-    let _ = writeln!(o, "</tbody>\n</table>");
-
-    let mut any = false;
-    for c in flagged(report) {
-        if !any {
-            let _ = writeln!(o, "<h2>Evidence of failing and warning clauses</h2>");
-            any = true;
-        }
-        let _ = writeln!(
-            o,
-            "<h3 id=\"evidence-{id}\">{id} — <span class=\"v {v}\">{v}</span></h3>\n<p>{f}</p>",
-            id = esc(&c.id),
-            v = c.verdict,
-            f = esc(&c.finding)
-        );
-        o.push_str(&timeline_svg(c));
-        let _ = writeln!(
-            o,
-            "<table>\n<thead><tr><th>time (Asia/Almaty)</th><th>scenario</th><th>probe</th><th>subject</th><th>observation</th></tr></thead>\n<tbody>"
-        );
-        for e in &c.evidence {
-            let _ = writeln!(
-                o,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&e.at),
-                esc(&e.scenario),
-                esc(&e.probe),
-                esc(&e.subject),
-                esc(&e.text)
-            );
-        }
-        let _ = writeln!(o, "</tbody>\n</table>");
-    }
-
-    let _ = writeln!(
-        o,
-        "<h2>Scenarios</h2>\n<table>\n<thead><tr><th>scenario</th><th>file</th><th>system</th><th>clauses</th><th>observations</th><th>trace SHA-256</th></tr></thead>\n<tbody>"
-    );
-    for s in &report.scenarios {
-        let _ = writeln!(
-            o,
-            "<tr><td>{}<br><small>{}</small></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-            esc(&s.id),
-            esc(&s.title),
-            esc(&s.file),
-            esc(&s.system),
-            esc(&s.clauses.join(", ")),
-            s.observations,
-            esc(&s.trace_sha256)
-        );
-    }
-    let _ = writeln!(o, "</tbody>\n</table>\n</body>\n</html>");
-    o
-}
-
-/// A horizontal timeline of one clause's evidence, per scenario a lane, in simulated time.
-fn timeline_svg(c: &ClauseResult) -> String {
-    use qaqpa_sim::jiff::Timestamp;
-    let points: Vec<(usize, Timestamp, &crate::verdict::Evidence)> = {
-        let mut lanes: Vec<&str> = Vec::new();
-        c.evidence
-            .iter()
-            .filter_map(|e| {
-                let t = e.at.parse::<Timestamp>().ok()?;
-                let lane = match lanes.iter().position(|l| *l == e.scenario) {
-                    Some(i) => i,
-                    None => {
-                        lanes.push(&e.scenario);
-                        lanes.len() - 1
-                    }
-                };
-                Some((lane, t, e))
-            })
-            .collect()
-    };
-    let Some(t0) = points.iter().map(|p| p.1).min() else {
-        return String::new();
-    };
-    let t1 = points.iter().map(|p| p.1).max().unwrap_or(t0);
-    let span = (t1.as_second() - t0.as_second()).max(1) as f64;
-    let lanes = points.iter().map(|p| p.0).max().unwrap_or(0) + 1;
-    let (width, left, right, lane_h) = (900.0, 70.0, 70.0, 70.0);
-    let height = lanes as f64 * lane_h + 30.0;
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"timeline of {}\">",
-        esc(&c.id)
-    );
-    for lane in 0..lanes {
-        let y = 30.0 + lane as f64 * lane_h;
-        let _ = writeln!(
-            o,
-            "<line x1=\"{left}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" stroke=\"#9aa4ae\"/>",
-            width - right
-        );
-    }
-    for (i, (lane, t, e)) in points.iter().enumerate() {
-        let x = left + (t.as_second() - t0.as_second()) as f64 / span * (width - left - right);
-        let y = 30.0 + *lane as f64 * lane_h;
-        let colour = if e.probe == "oracle" {
-            "#8a1111"
-        } else {
-            "#1f5fa8"
-        };
-        let dy = if i % 2 == 0 { -10.0 } else { 22.0 };
-        let _ = writeln!(
-            o,
-            "<circle cx=\"{x:.1}\" cy=\"{y}\" r=\"5\" fill=\"{colour}\"><title>{} — {}</title></circle><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            esc(&e.at),
-            esc(&e.text),
-            y + dy,
-            esc(e.at.get(..10).unwrap_or(&e.at))
-        );
-    }
-    let _ = writeln!(
-        o,
-        "<circle cx=\"{left}\" cy=\"{ly}\" r=\"4\" fill=\"#1f5fa8\"/><text x=\"{}\" y=\"{}\">observed by a probe</text><circle cx=\"{}\" cy=\"{ly}\" r=\"4\" fill=\"#8a1111\"/><text x=\"{}\" y=\"{}\">computed by the oracle (deadline)</text>",
-        left + 8.0,
-        height - 16.0,
-        left + 160.0,
-        left + 168.0,
-        height - 16.0,
-        ly = height - 20.0
-    );
-    o.push_str("</svg>\n");
-    o
+/// The report as one self-contained page (see the module [`html`]).
+pub fn html(report: &Report, catalogue: &Catalogue, provenance: &Provenance) -> String {
+    html::page(report, catalogue, provenance)
 }
 
 #[cfg(test)]
@@ -491,24 +520,42 @@ mod tests {
                 observations: 3,
                 trace_sha256: "ab".repeat(32),
             }],
-            totals: BTreeMap::from([(Verdict::Fail, 1), (Verdict::Pass, 1)]),
+            totals: BTreeMap::from([
+                (Verdict::Fail, 1),
+                (Verdict::Pass, 1),
+                (Verdict::Warning, 1),
+            ]),
             clauses: vec![
                 clause("ugia-6", Verdict::Fail, ev),
                 clause("ugia-10", Verdict::Pass, vec![]),
+                clause("eint-45-11", Verdict::Warning, vec![]),
             ],
         }
     }
 
     #[test]
     fn html_escapes_everything_and_draws_each_failing_observation() {
-        let html = html(&report(), Catalogue::standard());
-        assert!(!html.contains("<script>"), "observations are escaped");
+        let html = html(
+            &report(),
+            Catalogue::standard(),
+            &Provenance::new(None, None),
+        );
+        assert_eq!(
+            html.matches("<script").count(),
+            1,
+            "the filter's own script only; observations are escaped"
+        );
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("late &amp; &lt;unreasoned&gt; | split"));
         assert_eq!(
-            html.matches("</circle>").count(),
-            3,
-            "one point per piece of evidence of the failing clause"
+            html.matches("<circle class=\"observed\" cx").count(),
+            2 + 1,
+            "two observations of the failing clause, and the legend's mark"
+        );
+        assert_eq!(
+            html.matches("<path class=\"computed\"").count(),
+            1 + 1,
+            "the computed deadline, and the legend's mark"
         );
         assert!(
             !html.contains("src=") && !html.contains("href=\"http"),
@@ -517,39 +564,119 @@ mod tests {
     }
 
     #[test]
+    fn provenance_comes_from_the_environment_never_the_clock() {
+        let p = Provenance::new(Some("1742470200"), Some("0123abcd"));
+        assert_eq!(
+            p.run_date,
+            "2025-03-20 11:30:00 UTC (2025-03-20 16:30:00 Asia/Almaty)"
+        );
+        assert_eq!(p.commit, "0123abcd");
+        assert!(
+            Provenance::new(None, None)
+                .run_date
+                .starts_with("not recorded")
+        );
+        let bad = Provenance::new(Some("yesterday"), Some(" "));
+        assert!(bad.run_date.contains("`yesterday`"), "{}", bad.run_date);
+        assert!(bad.commit.starts_with("unknown"));
+        let a = html(&report(), Catalogue::standard(), &p);
+        assert!(a.contains("2025-03-20 11:30:00 UTC") && a.contains("0123abcd"));
+        assert_eq!(a, html(&report(), Catalogue::standard(), &p), "byte-stable");
+    }
+
+    #[test]
     fn markdown_cells_cannot_break_the_table() {
-        let md = markdown(&report());
-        let row = md.lines().find(|l| l.starts_with("| ugia-6 |")).unwrap();
+        let md = markdown(&report(), Catalogue::standard());
+        let row = md.lines().find(|l| l.starts_with("| [ugia-6]")).unwrap();
         let bars = row
             .char_indices()
             .filter(|(i, c)| *c == '|' && !row[..*i].ends_with('\\'))
             .count();
         assert_eq!(bars, 7, "six cells: {row}");
         assert!(
-            md.contains("### ugia-6 — fail") && !md.contains("### ugia-10"),
+            md.contains("### Evidence: ugia-6 — fail") && !md.contains("### Evidence: ugia-10"),
             "evidence only for failing clauses"
         );
         assert!(md.contains("a <b>summary</b> \\| with a pipe"));
     }
 
     #[test]
+    fn markdown_shows_obligations_and_legal_references() {
+        let md = markdown(&report(), Catalogue::standard());
+        assert!(md.contains("| `ugia-6/specifications-in-time` | workflow | **fail** |"));
+        assert!(md.contains(
+            "Appendix 1 (Rules for functioning of the Unified Internet Access Gateway), clause 6"
+        ));
+        assert!(md.contains("under No. 21436"));
+        // Failing clauses come first in the detail.
+        let fail = md.find("### ugia-6 — fail").unwrap();
+        let pass = md.find("### ugia-10 — pass").unwrap();
+        assert!(fail < pass);
+    }
+
+    #[test]
     fn junit_has_one_case_per_clause_and_fails_the_failing_one() {
-        let xml = junit(&report());
-        assert_eq!(xml.matches("<testcase ").count(), 2);
+        let xml = junit(&report(), JunitOptions::default());
+        assert_eq!(xml.matches("<testcase ").count(), 3);
         assert_eq!(xml.matches("<failure").count(), 1);
         assert!(
-            xml.contains("tests=\"2\"") && xml.contains("failures=\"1\""),
+            xml.contains("tests=\"3\"") && xml.contains("failures=\"1\""),
+            "{xml}"
+        );
+        assert_eq!(
+            xml.matches("time=\"0.000\"").count(),
+            3 + 1 + 1,
+            "every case, the suite and the report have a time: {xml}"
+        );
+        assert!(xml.contains("WARNING: "), "the warning is visible: {xml}");
+        assert!(xml.contains("warnings=\"1\""), "{xml}");
+        assert!(
+            xml.contains("name=\"obligation ugia-6/specifications-in-time\" value=\"fail\""),
             "{xml}"
         );
     }
 
     #[test]
+    fn warnings_fail_makes_warning_clauses_failures() {
+        let xml = junit(
+            &report(),
+            JunitOptions {
+                warnings_fail: true,
+            },
+        );
+        assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
+        assert!(xml.contains("type=\"clause-warns\""), "{xml}");
+        assert!(!xml.contains("WARNING: "));
+    }
+
+    #[test]
+    fn junit_counts_skipped_cases_as_skipped() {
+        let mut r = report();
+        r.clauses[1].verdict = Verdict::NotTested;
+        let xml = junit(&r, JunitOptions::default());
+        assert!(xml.contains("skipped=\"1\""), "{xml}");
+        assert!(xml.contains("disabled=\"0\""), "{xml}");
+        assert_eq!(xml.matches("<skipped").count(), 1, "{xml}");
+    }
+
+    #[test]
     fn json_keeps_the_fields_users_script_against() {
         let v: serde_json::Value = serde_json::from_str(&json(&report())).unwrap();
-        for k in ["suite_version", "seed", "target", "clauses"] {
+        for k in [
+            "schema_version",
+            "outcome",
+            "suite_version",
+            "seed",
+            "target",
+            "clauses",
+        ] {
             assert!(v.get(k).is_some(), "{k}");
         }
         assert_eq!(v["clauses"][0]["verdict"], "fail");
+        assert_eq!(
+            v["clauses"][0]["obligations"][0]["id"],
+            "specifications-in-time"
+        );
         assert_eq!(v["totals"]["pass"], 1);
     }
 }
