@@ -49,6 +49,11 @@ enum Command {
     Replay(crate::replay_cmd::ReplayArgs),
     /// Score the UGIA classifier against nDPI's expected results in the corpus.
     NdpiScore(crate::replay_cmd::ScoreArgs),
+    /// Run go-ftw-format WAF tests against the reference WAF or a WAF at a URL, judged by
+    /// the responses (go-ftw's cloud mode); scores per rule family.
+    WafScore(crate::waf_cmd::WafScoreArgs),
+    /// Run a reference service as a real process (`serve waf --listen ADDR --upstream URL`).
+    Serve(crate::waf_cmd::ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -104,6 +109,8 @@ pub fn main() -> ExitCode {
         Command::Defects { json } => defects(json, &mut stdout),
         Command::Replay(args) => crate::replay_cmd::replay(&args, &mut stdout),
         Command::NdpiScore(args) => crate::replay_cmd::ndpi_score(&args, &mut stdout),
+        Command::WafScore(args) => crate::waf_cmd::waf_score(&args, &mut stdout),
+        Command::Serve(args) => crate::waf_cmd::serve(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

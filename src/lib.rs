@@ -7,3 +7,4 @@ pub mod cli;
 pub mod judge_cmd;
 pub mod reference;
 pub mod replay_cmd;
+pub mod waf_cmd;

@@ -96,6 +96,17 @@ impl Target for Reference {
         ))
     }
 
+    fn web_front(&self, _seed: u64) -> Result<Box<dyn qaqpa_sim::webnet::WebFront>, TargetError> {
+        let config = qaqpa_gateway::waf::WafConfig::crs(&qaqpa_sim::shared::corpus("coreruleset"))
+            .with_defects(&self.defects);
+        qaqpa_gateway::waf::SimWafFront::new(&config)
+            .map(|f| Box::new(f) as Box<dyn qaqpa_sim::webnet::WebFront>)
+            .map_err(|e| TargetError::WebFront {
+                target: self.info().name,
+                message: e.to_string(),
+            })
+    }
+
     fn mail_gateway(
         &self,
         seed: u64,

@@ -7,6 +7,7 @@ pub mod desk;
 pub mod packetgw;
 pub mod protection;
 pub mod score;
+pub mod waf;
 
 use qaqpa_sim::target::Defect;
 

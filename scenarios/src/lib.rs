@@ -3,11 +3,13 @@
 //! This crate must not depend on the reference systems (`gateway`, `mailgw`, `esb`): the same
 //! oracles judge a vendor's product. `tests/independence.rs` holds it to that.
 
+pub mod ftw;
 pub mod interpreter;
 pub mod mail;
 pub mod oracle;
 pub mod scenario;
 pub mod suite;
+pub mod web;
 
 pub use scenario::{Scenario, ScenarioError, SystemName};
 pub use suite::{RunConfig, RunOutcome, Suite, SuiteError};
