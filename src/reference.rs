@@ -9,6 +9,7 @@ pub fn defects() -> impl Iterator<Item = &'static Defect> {
         .chain(qaqpa_gateway::DEFECTS)
         .chain(qaqpa_gateway::protection::DEFECTS)
         .chain(qaqpa_gateway::access::DEFECTS)
+        .chain(qaqpa_gateway::waf::DEFECTS)
         .chain(qaqpa_mailgw::DEFECTS)
         .chain(qaqpa_esb::DEFECTS)
 }
