@@ -54,15 +54,20 @@ pub struct ServeArgs {
 pub enum Serve {
     /// The reference WAF: ModSecurity with the Core Rule Set as a reverse proxy.
     Waf {
-        #[arg(long)]
-        listen: String,
+        #[arg(long, required_unless_present = "print_conf")]
+        listen: Option<String>,
         /// The protected resource, `http://host:port`.
-        #[arg(long)]
-        upstream: String,
+        #[arg(long, required_unless_present = "print_conf")]
+        upstream: Option<String>,
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
         paranoia: u8,
         #[arg(long)]
         crs: Option<PathBuf>,
+        /// Print the ModSecurity configuration the WAF loads (engine directives, the rule
+        /// set's setup, paranoia level, rules) as one file for another connector (nginx's),
+        /// and exit.
+        #[arg(long)]
+        print_conf: bool,
     },
 }
 
@@ -94,10 +99,20 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
         upstream,
         paranoia,
         crs,
+        print_conf,
     } = &args.what;
-    let mut config = WafConfig::crs(&crs.clone().unwrap_or_else(default_crs));
+    let crs = crs.clone().unwrap_or_else(default_crs);
+    let crs = std::fs::canonicalize(&crs).map_err(|e| format!("{}: {e}", crs.display()))?;
+    let mut config = WafConfig::crs(&crs);
     config.paranoia = *paranoia;
+    if *print_conf {
+        print!("{}", config.main_conf().map_err(|e| e.to_string())?);
+        return Ok(());
+    }
     let w = waf::Waf::load(config).map_err(|e| e.to_string())?;
+    let (Some(listen), Some(upstream)) = (listen, upstream) else {
+        return Err("serve waf needs --listen and --upstream".into());
+    };
     let upstream = parse_target(upstream)?;
     let listener =
         std::net::TcpListener::bind(listen).map_err(|e| format!("--listen {listen}: {e}"))?;

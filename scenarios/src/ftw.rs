@@ -348,9 +348,14 @@ pub struct Test {
 }
 
 impl Test {
-    /// The rule family: the hundreds of the rule id (942 for 942100).
+    /// The rule family: the first three digits of the rule id (942 for 942100 and for a
+    /// seven-digit sub-rule such as 9421001).
     pub fn family(&self) -> u64 {
-        self.rule_id / 1000
+        let mut f = self.rule_id;
+        while f >= 1000 {
+            f /= 10;
+        }
+        f
     }
 }
 
