@@ -66,6 +66,11 @@ enum Command {
     Replay(crate::replay_cmd::ReplayArgs),
     /// Score the UGIA classifier against nDPI's expected results in the corpus.
     NdpiScore(crate::replay_cmd::ScoreArgs),
+    /// Run go-ftw-format WAF tests against the reference WAF or a WAF at a URL, judged by
+    /// the responses (go-ftw's cloud mode); scores per rule family.
+    WafScore(crate::waf_cmd::WafScoreArgs),
+    /// Run a reference service as a real process (`serve waf --listen ADDR --upstream URL`).
+    Serve(crate::waf_cmd::ServeArgs),
 }
 
 /// A system the suite certifies, as the command line names it.
@@ -178,6 +183,10 @@ pub fn main() -> ExitCode {
         Command::NdpiScore(args) => {
             crate::replay_cmd::ndpi_score(&args, &mut stdout).map_err(CliError::from)
         }
+        Command::WafScore(args) => {
+            crate::waf_cmd::waf_score(&args, &mut stdout).map_err(CliError::from)
+        }
+        Command::Serve(args) => crate::waf_cmd::serve(&args).map_err(CliError::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -11,3 +11,4 @@ pub mod judge_cmd;
 pub mod output;
 pub mod reference;
 pub mod replay_cmd;
+pub mod waf_cmd;

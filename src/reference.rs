@@ -9,6 +9,7 @@ pub fn defects() -> impl Iterator<Item = &'static Defect> {
         .chain(qaqpa_gateway::DEFECTS)
         .chain(qaqpa_gateway::protection::DEFECTS)
         .chain(qaqpa_gateway::access::DEFECTS)
+        .chain(qaqpa_gateway::waf::DEFECTS)
         .chain(qaqpa_mailgw::DEFECTS)
         .chain(qaqpa_esb::DEFECTS)
 }
@@ -94,6 +95,17 @@ impl Target for Reference {
         Ok(Box::new(
             qaqpa_gateway::packetgw::ReferencePacketGateway::new(&self.defects),
         ))
+    }
+
+    fn web_front(&self, _seed: u64) -> Result<Box<dyn qaqpa_sim::webnet::WebFront>, TargetError> {
+        let config = qaqpa_gateway::waf::WafConfig::crs(&qaqpa_sim::shared::corpus("coreruleset"))
+            .with_defects(&self.defects);
+        qaqpa_gateway::waf::SimWafFront::new(&config)
+            .map(|f| Box::new(f) as Box<dyn qaqpa_sim::webnet::WebFront>)
+            .map_err(|e| TargetError::WebFront {
+                target: self.info().name,
+                message: e.to_string(),
+            })
     }
 
     fn mail_gateway(

@@ -94,6 +94,8 @@ fn every_trace_of_a_standard_run_fits_the_trace_schema() {
         "policy-act",
         "flow",
         "known",
+        "http-sent",
+        "http-received",
     ]
     .map(String::from)
     .into();

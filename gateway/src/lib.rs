@@ -8,6 +8,7 @@ pub mod eds;
 pub mod packetgw;
 pub mod protection;
 pub mod score;
+pub mod waf;
 
 use qaqpa_sim::target::Defect;
 

@@ -354,6 +354,18 @@ pub fn play(
                         );
                     }
                 }
+                Action::Web(spec) => {
+                    let label = format!("web-step-{i}");
+                    let seen = crate::web::run_episode(spec, target, seed, now, &label).map_err(
+                        |source| PlayError::Target {
+                            file: file(),
+                            source,
+                        },
+                    )?;
+                    for s in seen {
+                        agenda.schedule(s.at, Happening::Seen(Box::new(s)));
+                    }
+                }
                 Action::Mail(spec) => {
                     let label = format!("mail-step-{i}");
                     let seen = crate::mail::run_episode(spec, target, seed, now, &label).map_err(

@@ -4,11 +4,13 @@
 //! oracles judge a vendor's product. `tests/independence.rs` holds it to that.
 
 pub mod faultplan;
+pub mod ftw;
 pub mod interpreter;
 pub mod mail;
 pub mod oracle;
 pub mod scenario;
 pub mod suite;
+pub mod web;
 
 pub use scenario::{Scenario, ScenarioError, SystemName};
 pub use suite::{RunConfig, RunOutcome, Suite, SuiteError};

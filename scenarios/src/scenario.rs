@@ -81,6 +81,10 @@ pub struct Step {
     /// A User network's traffic offered to the packet gateway (captures, synthetic flows).
     #[serde(default)]
     pub replay: Option<Spanned<crate::oracle::network::replay::ReplaySpec>>,
+    /// HTTP traffic from the Internet to User web resources through the target's protection
+    /// front (ugia-17).
+    #[serde(default)]
+    pub web: Option<Spanned<crate::web::WebSpec>>,
 }
 
 /// The action of a step, once checked that there is exactly one.
@@ -89,6 +93,7 @@ pub enum Action<'a> {
     Mail(&'a crate::mail::MailSpec),
     Policy(&'a [qaqpa_sim::packetnet::PolicyAct]),
     Replay(&'a crate::oracle::network::replay::ReplaySpec),
+    Web(&'a crate::web::WebSpec),
 }
 
 impl Step {
@@ -98,6 +103,9 @@ impl Step {
         }
         if let Some(r) = &self.replay {
             return Action::Replay(&r.value);
+        }
+        if let Some(w) = &self.web {
+            return Action::Web(&w.value);
         }
         match (&self.send, &self.mail) {
             (Some(s), _) => Action::Send(s),
@@ -111,6 +119,7 @@ impl Step {
             + usize::from(self.mail.is_some())
             + usize::from(self.policy.is_some())
             + usize::from(self.replay.is_some())
+            + usize::from(self.web.is_some())
     }
 }
 
@@ -258,7 +267,7 @@ impl Scenario {
             if step.actions_set() != 1 {
                 return Err(at(
                     &step.at.referenced,
-                    "a step needs exactly one action (expected one of: send, mail, policy, replay)"
+                    "a step needs exactly one action (expected one of: send, mail, policy, replay, web)"
                         .into(),
                 ));
             }
@@ -270,6 +279,11 @@ impl Scenario {
                     continue;
                 }
                 Action::Policy(_) => continue,
+                Action::Web(spec) => {
+                    let loc = &step.web.as_ref().expect("a web step").referenced;
+                    spec.validate().map_err(|m| at(loc, format!("web: {m}")))?;
+                    continue;
+                }
                 Action::Replay(spec) => {
                     let loc = &step.replay.as_ref().expect("a replay step").referenced;
                     spec.validate()

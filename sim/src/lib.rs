@@ -13,5 +13,6 @@ pub mod seed;
 pub mod shared;
 pub mod target;
 pub mod trace;
+pub mod webnet;
 
 pub use jiff;

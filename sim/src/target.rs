@@ -171,6 +171,12 @@ pub enum TargetError {
     NoMailGateway { target: String },
     #[error("target {target} has no packet gateway to replay traffic through")]
     NoPacketGateway { target: String },
+    #[error(
+        "target {target} has no web protection front to place before the harness's web resources"
+    )]
+    NoWebFront { target: String },
+    #[error("target {target}: the web protection front cannot start: {message}")]
+    WebFront { target: String, message: String },
 }
 
 /// A system under test: it hands out the desks (and, later, network endpoints) the suite
@@ -203,6 +209,13 @@ pub trait Target {
         _seed: u64,
     ) -> Result<Box<dyn crate::packetnet::PacketGateway>, TargetError> {
         Err(TargetError::NoPacketGateway {
+            target: self.info().name,
+        })
+    }
+    /// UGIA's protection front (the WAF, ugia-17) to place before the harness's web
+    /// resources in a simulated web episode; `seed` is the scenario's.
+    fn web_front(&self, _seed: u64) -> Result<Box<dyn crate::webnet::WebFront>, TargetError> {
+        Err(TargetError::NoWebFront {
             target: self.info().name,
         })
     }

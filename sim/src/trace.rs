@@ -69,6 +69,46 @@ pub enum Event {
     /// What the harness knows of a case it sent and never tells the system under test, so
     /// that oracles judge answers against the harness's records, not the system's account.
     Known(CaseKnowledge),
+    /// A harness's HTTP client sent a request to a web resource and got this answer.
+    HttpSent(HttpSent),
+    /// A harness origin (a User's web resource) received a request.
+    HttpReceived(HttpReceived),
+}
+
+/// What an Internet client of the harness sent to a User's web resource, with what the harness
+/// knows of it (an attack or legitimate traffic: the scenario says), and the answer it got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSent {
+    /// The resource's domain (the request's `Host`).
+    pub resource: String,
+    /// `attack` or `legitimate`, from the scenario.
+    pub traffic: String,
+    /// The scenario's name for the request (`sqli-union`).
+    pub label: String,
+    pub method: String,
+    /// The request target (path and query) as sent.
+    pub target: String,
+    /// The body as sent (lossy UTF-8).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
+    /// The status of the answer; none when no HTTP answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why no answer came, when none did.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+/// A request as a harness origin server received it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpReceived {
+    pub resource: String,
+    pub method: String,
+    pub target: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
 }
 
 /// The harness's own record of a case: the grounds on which the application cannot be

@@ -25,6 +25,7 @@ mod mail;
 pub mod network;
 mod ugem_desk;
 mod update;
+mod web;
 
 use jiff::Timestamp;
 use qaqpa_reports::{Evidence, Judgement, Verdict};
@@ -164,6 +165,7 @@ static ORACLES: &[&dyn Oracle] = &[
         application: DocKind::WafApplication,
         grant: DocKind::ConnectionNotice,
     },
+    &web::AttacksBlocked,
     &AnswerDeadline {
         clause: "ugia-18",
         obligation: "answered-in-time",
