@@ -10,9 +10,9 @@
 
 use super::packet::{
     PROTO_AH, PROTO_ESP, PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_IGMP, PROTO_TCP, PROTO_UDP,
-    Packet,
+    Packet, TCP_SYN,
 };
-use super::protocols::{app, games, mining, network, p2p, remote, tls, vpn, web};
+use super::protocols::{app, games, mining, network, p2p, remote, tls, tunnel, vpn, web};
 use super::sigs::{Class, Signatures};
 
 /// How many packets with payload the classifier looks at before it gives up and calls the
@@ -94,14 +94,17 @@ pub struct Dpi {
     pub(crate) remote: remote::State,
     pub(crate) games: games::State,
     pub(crate) p2p: p2p::State,
+    pub(crate) tunnel: tunnel::State,
 }
 
 type Recogniser = fn(&mut Dpi, &Input<'_>) -> Seen;
 
 /// TCP: the TLS handshake (either side), HTTP, then the binary grammars.
 const TCP: &[Recogniser] = &[
+    |d, i| tunnel::opaque_tcp(&mut d.tunnel, i).into(),
     |d, i| tls::tcp(&mut d.tls, i),
     |_, i| web::http(i).into(),
+    |d, i| tunnel::socks(&mut d.tunnel, i).into(),
     |_, i| remote::ssh(i).into(),
     |_, i| remote::nomachine_banner(i).into(),
     |_, i| remote::vnc(i).into(),
@@ -118,6 +121,11 @@ const TCP: &[Recogniser] = &[
     |d, i| vpn::openvpn_tcp(&mut d.vpn, i).into(),
     |_, i| remote::rsh(i).into(),
     |_, i| games::wow_tcp(i).into(),
+    |d, i| vpn::tinc(&mut d.vpn, i).into(),
+    |d, i| remote::radmin(&mut d.remote, i).into(),
+    |d, i| remote::telnet(&mut d.remote, i).into(),
+    |d, i| games::titles_tcp(&mut d.games, i).into(),
+    |d, i| games::warcraft3(&mut d.games, i).into(),
     |_, i| network::server_banner(i).into(),
 ];
 
@@ -147,6 +155,11 @@ const UDP: &[Recogniser] = &[
     |d, i| p2p::edonkey_udp(&mut d.p2p, i).into(),
     |_, i| p2p::syncthing(i).into(),
     |d, i| p2p::utp(&mut d.p2p, i).into(),
+    |_, i| vpn::ciscovpn(i).into(),
+    |_, i| vpn::tailscale(i).into(),
+    |_, i| remote::vmware(i).into(),
+    |d, i| games::titles_udp(&mut d.games, i).into(),
+    |d, i| games::warcraft3(&mut d.games, i).into(),
     |_, i| network::ssdp(i).into(),
     |_, i| network::dhcp(i).into(),
     |_, i| network::ntp(i).into(),
@@ -160,12 +173,22 @@ impl Dpi {
         match p.proto {
             PROTO_ESP | PROTO_AH => return Step::Done(app(Class::Vpn, "ipsec")),
             PROTO_GRE => return Step::Done(app(Class::Vpn, "gre")),
-            PROTO_ICMP | PROTO_ICMPV6 => return Step::Done(app(Class::Other, "icmp")),
+            PROTO_ICMP | PROTO_ICMPV6 => {
+                let d = match tunnel::icmp_tunnel(p.payload, p.proto == PROTO_ICMPV6) {
+                    Some(t) => app(Class::Tunnel, t),
+                    None => app(Class::Other, "icmp"),
+                };
+                return Step::Done(d);
+            }
             PROTO_IGMP => return Step::Done(app(Class::Other, "igmp")),
             PROTO_TCP | PROTO_UDP => {}
             _ => return Step::Done(app(Class::UnknownApplication, "ip")),
         }
         let b = p.payload;
+        if p.proto == PROTO_TCP && p.tcp_flags & TCP_SYN != 0 {
+            // the stream's first bytes will be seen: the fully-encrypted test may apply
+            self.tunnel.syn_seen = true;
+        }
         if b.is_empty() {
             return Step::More;
         }
@@ -217,6 +240,8 @@ impl Dpi {
         if let Some(d) = self.tls.give_up() {
             d
         } else if let Some(d) = self.net.give_up() {
+            d
+        } else if let Some(d) = self.tunnel.give_up() {
             d
         } else if self.payload_pkts == 0 {
             app(Class::Other, "no-payload")

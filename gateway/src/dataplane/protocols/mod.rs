@@ -7,11 +7,13 @@
 //! port, the recogniser here keys on the bytes (and a port only narrows a weak grammar).
 
 pub mod games;
+pub mod grammar;
 pub mod mining;
 pub mod network;
 pub mod p2p;
 pub mod remote;
 pub mod tls;
+pub mod tunnel;
 pub mod vpn;
 pub mod web;
 

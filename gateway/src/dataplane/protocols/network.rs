@@ -28,6 +28,10 @@ pub fn dns(i: &Input<'_>) -> Option<Detection> {
     let n = proto::dns_question(i.b, &mut q)?;
     let mut d = named(i.sigs, "dns", &q[..n], false, false);
     d.class = Some(Class::Other);
+    if super::tunnel::dns_tunnel(&q[..n], super::tunnel::dns_qtype(i.b).unwrap_or(0)) {
+        d.class = Some(Class::Tunnel);
+        d.app = "dns-tunnel";
+    }
     (ports.contains(&53) || ports.contains(&5353) || ports.contains(&5355) || n > 0).then_some(d)
 }
 

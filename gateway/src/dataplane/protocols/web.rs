@@ -1,7 +1,7 @@
 //! HTTP/1.x requests (RFC 9112): the Host names the flow; a peer-to-peer client's request
 //! (tracker announce, Gnutella's URN and queue headers, the clients' User-Agents: nDPI's
 //! bittorrent.c, gnutella.c, edonkey.c) and SoftEther's `/vpnsvc/` (nDPI's softether.c)
-//! are their classes.
+//! are their classes, and so are MapleStory's patcher requests (nDPI's maplestory.c).
 
 use super::super::classify::{Detection, Input, named};
 use super::super::proto;
@@ -41,6 +41,9 @@ pub fn http(i: &Input<'_>) -> Option<Detection> {
     if p2p {
         d.class = Some(Class::P2p);
         d.app = "p2p-http";
+    } else if maplestory(target, ua, host.unwrap_or(b"")) {
+        d.class = Some(Class::Game);
+        d.app = "maplestory";
     } else if target.starts_with(b"/vpnsvc/") {
         d.class = Some(Class::Vpn);
         d.app = "softether";
@@ -48,5 +51,13 @@ pub fn http(i: &Input<'_>) -> Option<Detection> {
         d.app = "http-connect";
     }
     d.class.get_or_insert(Class::Other);
+    super::tunnel::http_connect(&mut d);
     Some(d)
+}
+
+/// MapleStory's updates (nDPI's maplestory.c): `GET /maple/patch…` from the `Patcher`
+/// agent to a `patch.` host, or `GET /maplestory/…` from the `AspINet` agent.
+fn maplestory(target: &[u8], ua: &[u8], host: &[u8]) -> bool {
+    target.starts_with(b"/maple/patch") && ua == b"Patcher" && host.starts_with(b"patch.")
+        || target.starts_with(b"/maplestory/") && ua == b"AspINet"
 }
