@@ -498,7 +498,14 @@ pub fn catalogue(seed: u64) -> Vec<Sample> {
         &[0x49, 0x96, 0x02, 0xd2, 0xff, 0xff, 0xff, 0xff],
     ])));
     v.push(tcp("Guildwars", Game, "guildwars", 6112).c(cat(&[
-        &[r.next_u64() as u8, 0x04, 0x0c, r.next_u64() as u8, 0xa6, 0x72],
+        &[
+            r.next_u64() as u8,
+            0x04,
+            0x0c,
+            r.next_u64() as u8,
+            0xa6,
+            0x72,
+        ],
         &r.bytes(2),
         &[1],
         &r.bytes(3),
