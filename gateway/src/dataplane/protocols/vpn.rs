@@ -16,7 +16,8 @@ use super::app;
 pub struct State {
     ovpn_sid: [u64; 2],
     ovpn_hits: [u8; 2],
-    ovpn_ops: [u16; 2],
+    /// The control opcodes (3–10) seen per direction, bit `op - 3`.
+    ovpn_ops: [u8; 2],
     ovpn_reset: bool,
     wg_hits: u8,
     /// The reserved bytes and sender index of a Cloudflare WARP response, which the
@@ -67,7 +68,7 @@ pub fn openvpn(st: &mut State, b: &[u8], c2s: bool, c2s_n: u8) -> Option<Detecti
         st.ovpn_hits[d] = 1;
         st.ovpn_ops[d] = 0;
     }
-    st.ovpn_ops[d] |= 1 << op;
+    st.ovpn_ops[d] |= 1 << (op - 3);
     // a server's hard reset acknowledges the client's session id
     if op == 8 && !c2s && st.ovpn_sid[0] != 0 {
         let want = st.ovpn_sid[0].to_be_bytes();
