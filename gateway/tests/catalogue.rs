@@ -284,3 +284,42 @@ fn cut_and_flipped_grammar_flows_never_panic() {
     }
     assert!(runs > 1000, "{runs}");
 }
+
+/// The generated flows as a capture through the reader, the packet parser and the whole
+/// engine (not just the classifier): each flow comes out with its recogniser's app and a
+/// blocked verdict.
+#[test]
+fn the_generated_flows_as_a_capture_through_the_engine() {
+    use qaqpa_gateway::dataplane::{Config, Engine, Policy, Verdict, capture};
+    let sigs = Signatures::builtin();
+    let samples = all_samples(11);
+    let bytes = grammar::pcap(&samples);
+    let cap = capture::parse(&bytes).unwrap();
+    let mut e = Engine::new(sigs.clone(), Policy::new(&sigs), Config::default());
+    for (ts, link, f) in cap.iter() {
+        e.process(ts, link, f);
+    }
+    let records = e.finish();
+    let mut wrong = Vec::new();
+    for (k, s) in samples.iter().enumerate() {
+        let cport = 20000 + k as u16;
+        let r = records.iter().find(|r| {
+            let a = qaqpa_gateway::dataplane::packet::from_ip(std::net::IpAddr::from([
+                10,
+                8,
+                (cport >> 8) as u8,
+                cport as u8,
+            ]));
+            r.proto == s.proto && (r.client == a || r.server == a)
+        });
+        match r {
+            Some(r) if r.app == s.app && r.class == s.class && r.verdict == Verdict::Block => {}
+            Some(r) => wrong.push(format!(
+                "{}: {} {:?} {:?}",
+                s.ndpi, r.app, r.class, r.verdict
+            )),
+            None => wrong.push(format!("{}: no flow", s.ndpi)),
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

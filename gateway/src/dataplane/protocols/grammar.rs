@@ -797,3 +797,105 @@ pub fn dns_query(r: &mut Rng, labels: &[&str], qtype: u16) -> Vec<u8> {
     b.extend_from_slice(&[0, 1]);
     b
 }
+
+impl Sample {
+    /// The flow as raw IPv4 frames (link type RAW): for TCP the client's SYN first, then
+    /// each payload with running sequence numbers. Client 10.8.x.y:`cport` (x.y: the port,
+    /// so ICMP flows differ too), server 10.9.0.2 on the sample's port.
+    pub fn frames(&self, cport: u16) -> Vec<Vec<u8>> {
+        let (c, s) = ([10, 8, (cport >> 8) as u8, cport as u8], [10, 9, 0, 2]);
+        let mut seq = [1000u32, 5000u32];
+        let mut out = Vec::new();
+        if self.proto == PROTO_TCP {
+            out.push(ipv4(
+                c,
+                s,
+                self.proto,
+                &tcp_segment(cport, self.port, 999, 0x02, &[]),
+            ));
+        }
+        for (c2s, b) in &self.packets {
+            let (src, dst, sp, dp) = if *c2s {
+                (c, s, cport, self.port)
+            } else {
+                (s, c, self.port, cport)
+            };
+            let l4 = match self.proto {
+                PROTO_TCP => {
+                    let d = usize::from(!*c2s);
+                    let t = tcp_segment(sp, dp, seq[d], 0x18, b);
+                    seq[d] = seq[d].wrapping_add(b.len() as u32);
+                    t
+                }
+                PROTO_UDP => {
+                    let mut u = Vec::with_capacity(8 + b.len());
+                    u.extend_from_slice(&sp.to_be_bytes());
+                    u.extend_from_slice(&dp.to_be_bytes());
+                    u.extend_from_slice(&((8 + b.len()) as u16).to_be_bytes());
+                    u.extend_from_slice(&[0, 0]);
+                    u.extend_from_slice(b);
+                    u
+                }
+                _ => b.clone(),
+            };
+            out.push(ipv4(src, dst, self.proto, &l4));
+        }
+        out
+    }
+}
+
+fn tcp_segment(sport: u16, dport: u16, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut t = Vec::with_capacity(20 + payload.len());
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend_from_slice(payload);
+    t
+}
+
+fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8]) -> Vec<u8> {
+    let total = 20 + l4.len();
+    let mut p = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        0,
+        0x40,
+        0,
+        64,
+        proto,
+        0,
+        0,
+    ];
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(l4);
+    p
+}
+
+/// A classic pcap file (link type RAW) of the samples' flows, one client port each, one
+/// millisecond apart.
+pub fn pcap(samples: &[Sample]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&101u32.to_le_bytes());
+    let mut t = 1_700_000_000u64 * 1_000_000;
+    for (k, s) in samples.iter().enumerate() {
+        for f in s.frames(20000 + k as u16) {
+            t += 1000;
+            out.extend_from_slice(&((t / 1_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&((t % 1_000_000) as u32).to_le_bytes());
+            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(f.len() as u32).to_le_bytes());
+            out.extend_from_slice(&f);
+        }
+    }
+    out
+}
