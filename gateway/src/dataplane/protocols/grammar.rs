@@ -722,6 +722,10 @@ pub fn tunnels(seed: u64) -> Vec<Sample> {
         let (a, b) = (r.name(60), r.name(50));
         let q = dns_query(r, &[&a, &b, "t", "example"], 16);
         v.push(udp("DNS tunnel (encoded labels)", Tunnel, "dns-tunnel", 53).c(q));
+        // dnscat2-style: hex of the session's bytes in the labels, a TXT or CNAME query
+        let hex: String = r.bytes(30).iter().map(|x| format!("{x:02x}")).collect();
+        let q = dns_query(r, &[&hex, "c2", "example"], 5);
+        v.push(udp("DNS tunnel (hex labels)", Tunnel, "dns-tunnel", 53).c(q));
     }
     {
         let mut ip = vec![0x45, 0, 0, 0];

@@ -28,7 +28,11 @@ pub fn dns(i: &Input<'_>) -> Option<Detection> {
     let n = proto::dns_question(i.b, &mut q)?;
     let mut d = named(i.sigs, "dns", &q[..n], false, false);
     d.class = Some(Class::Other);
-    if super::tunnel::dns_tunnel(&q[..n], super::tunnel::dns_qtype(i.b).unwrap_or(0)) {
+    // a name the lists know (a service's own encoded lookups, e.g. an antivirus's hash
+    // queries) is not judged by its labels; a NULL query is a tunnel whatever the name
+    let qtype = super::tunnel::dns_qtype(i.b).unwrap_or(0);
+    let known = d.category.is_some() || i.sigs.name(&q[..n]).class.is_some();
+    if (qtype == super::tunnel::DNS_NULL || !known) && super::tunnel::dns_tunnel(&q[..n], qtype) {
         d.class = Some(Class::Tunnel);
         d.app = "dns-tunnel";
     }

@@ -174,11 +174,13 @@ pub fn http_connect(d: &mut Detection) {
     }
 }
 
+/// QTYPE NULL (RFC 1035 §3.3.10).
+pub const DNS_NULL: u16 = 10;
+
 /// A DNS query that tunnels data: `name` is its question (dotted, lower case), `qtype` its
 /// type. NULL queries tunnel; so do names whose labels carry encoded data.
 pub fn dns_tunnel(name: &[u8], qtype: u16) -> bool {
-    const NULL: u16 = 10;
-    if qtype == NULL && !name.is_empty() {
+    if qtype == DNS_NULL && !name.is_empty() {
         return true;
     }
     // the data labels: all but the last two (the tunnel's own domain)
@@ -191,14 +193,15 @@ pub fn dns_tunnel(name: &[u8], qtype: u16) -> bool {
     let longest = data.iter().map(|l| l.len()).max().unwrap_or(0);
     // encoded data: a long label (or many) of letters and digits, digits well mixed in (a
     // host name's labels are words; base32 of random bytes has a digit in every fifth
-    // place or so)
+    // place or so, hex in more than half) and no word-like repetition (hex of random bytes
+    // has close to 4 bits per character, base32 close to 5)
     if longest < 32 && data_len < 60 {
         return false;
     }
     let chars: Vec<u8> = data.iter().flat_map(|l| l.iter().copied()).collect();
     let digits = chars.iter().filter(|c| c.is_ascii_digit()).count();
     let alnum = chars.iter().filter(|c| c.is_ascii_alphanumeric()).count();
-    alnum * 10 >= chars.len() * 9 && digits * 12 >= chars.len() && entropy(&chars) >= 4.0
+    alnum * 10 >= chars.len() * 9 && digits * 12 >= chars.len() && entropy(&chars) >= 3.5
 }
 
 /// The QTYPE of a DNS query's first question (after the 12-byte header and the name).
@@ -281,4 +284,69 @@ fn ping_fill(d: &[u8]) -> bool {
         t.windows(2).all(|w| w[1] == w[0].wrapping_add(1))
             || (1..=32).any(|p| t.iter().enumerate().all(|(k, x)| *x == t[k % p]))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_names_that_carry_data_and_names_that_do_not() {
+        // ordinary names, long ones included
+        for n in [
+            "www.example.com",
+            "mail.google.com",
+            "d1234abcd5678.cloudfront.net",
+            "internal-my-load-balancer-1234567890.us-east-1.elb.amazonaws.com",
+            "selector1._domainkey.example.org",
+            "the-quick-brown-fox-jumps-over-the-lazy-dog-again.example.org",
+        ] {
+            assert!(!dns_tunnel(n.as_bytes(), 1), "{n}");
+            assert!(!dns_tunnel(n.as_bytes(), 16), "{n}");
+        }
+        // base32 and hex of random-looking bytes in the labels
+        assert!(dns_tunnel(
+            b"mfrggzdfmztwq2lknnwg23tpobyxe43uov3ho6dzpjaq2k4r.t.example",
+            16
+        ));
+        assert!(dns_tunnel(
+            b"8f3a9c0b2e4d6f81a7c3e5b9d0f2a4c6e8b1d3f5a7c9e0b2d4f6.c2.example",
+            5
+        ));
+        // NULL is a tunnel whatever the name
+        assert!(dns_tunnel(b"vaaaakardli.t.example", DNS_NULL));
+    }
+
+    #[test]
+    fn fully_encrypted_exemptions() {
+        // printable openings, half printable, long printable runs, skewed bit counts
+        assert!(!fully_encrypted(
+            b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"
+        ));
+        assert!(!fully_encrypted(&[0u8; 64]));
+        let mut x = 0x1234_5678u32;
+        let random: Vec<u8> = (0..256)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        assert!(fully_encrypted(&random));
+        let mut opening = b"SSH-2.".to_vec();
+        opening.extend_from_slice(&random[6..]);
+        assert!(!fully_encrypted(&opening), "six printable bytes first");
+    }
+
+    #[test]
+    fn ping_fill_is_not_a_tunnel() {
+        let mut echo = vec![8, 0, 0, 0, 0, 1, 0, 1];
+        echo.extend_from_slice(&[0x11; 8]); // timestamp
+        echo.extend((0..1000).map(|k| k as u8)); // iputils' incrementing fill, large -s
+        assert_eq!(icmp_tunnel(&echo, false), None);
+        let mut win = vec![8, 0, 0, 0, 0, 1, 0, 1];
+        win.extend(b"abcdefghijklmnopqrstuvwabcdefghi".repeat(8));
+        assert_eq!(icmp_tunnel(&win, false), None);
+    }
 }
