@@ -2,7 +2,7 @@
 //! structure it re-implements (never copied from a capture), with the fields a real
 //! implementation varies (identifiers, keys, lengths, names) drawn from a seeded generator.
 //! The catalogue-coverage and near-miss tests (`gateway/tests/catalogue.rs`) run them, and
-//! `cargo run -p qaqpa-gateway --example fuzz-seeds` writes them out as the fuzz targets'
+//! `cargo run -p qaqpa-gateway --example fuzz_seeds` writes them out as the fuzz targets'
 //! seeds.
 
 use super::super::classify::{Detection, Dpi, Step};
@@ -363,8 +363,8 @@ pub fn catalogue(seed: u64) -> Vec<Sample> {
     v.push(udp("WireGuard", Vpn, "wireguard", 51820).c(cat(&[&[1, 0, 0, 0], &r.bytes(144)])));
     // ---- remote access
     {
-        let mut c = certificate(r, "AnyDesk Client");
-        c.truncate(c.len());
+        // AnyDesk's self-signed certificate names it (nDPI's tls.c); its clients send no SNI
+        let c = certificate(r, "AnyDesk Client");
         v.push(
             tcp("AnyDesk", RemoteAccess, "tls", 7070)
                 .c(client_hello(r, None, None))
@@ -660,6 +660,85 @@ pub fn catalogue(seed: u64) -> Vec<Sample> {
         &be16(40),
         &r.bytes(40),
     ])));
+    // the same protocols' other recognisers
+    v.push(udp("BitTorrent", P2p, "bittorrent-dht", 6881).c(cat(&[
+        b"d1:ad2:id20:",
+        r.name(20).as_bytes(),
+        b"e1:q4:ping1:t2:",
+        r.name(2).as_bytes(),
+        b"1:y1:qe",
+    ])));
+    {
+        // uTP (BEP 29): ST_SYN then the peer's ST_STATE, 20-byte headers, no extension
+        let hdr = |r: &mut Rng, t: u8| cat(&[&[(t << 4) | 1, 0], &r.bytes(18)]);
+        v.push(
+            udp("BitTorrent", P2p, "utp", 6881)
+                .c(hdr(r, 4))
+                .s(hdr(r, 2)),
+        );
+    }
+    {
+        let hash: String = r.bytes(20).iter().map(|x| format!("{x:02x}")).collect();
+        let lsd = format!(
+            "BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: {}\r\nInfohash: {hash}\r\n\r\n\r\n",
+            6881 + r.below(100)
+        );
+        v.push(udp("BitTorrent", P2p, "bittorrent-lsd", 6771).c(lsd.into_bytes()));
+        let pct: String = r.bytes(20).iter().map(|x| format!("%{x:02X}")).collect();
+        let announce = format!(
+            "GET /announce?info_hash={pct}&peer_id=-TR3000-{}&port=51413 HTTP/1.1\r\nHost: tracker.{}.example\r\n\r\n",
+            r.name(12),
+            r.name(6)
+        );
+        v.push(tcp("BitTorrent", P2p, "p2p-http", 80).c(announce.into_bytes()));
+    }
+    {
+        // Kademlia (eMule): protocol 0xe4, KADEMLIA2_REQ and its response
+        let a = cat(&[&[0xe4, 0x21], &r.bytes(33)]);
+        let b = cat(&[&[0xe4, 0x29], &r.bytes(40)]);
+        v.push(udp("eDonkey", P2p, "edonkey", 4672).c(a).s(b));
+    }
+    v.push(udp("Gnutella", P2p, "gnutella", 6346).c(cat(&[
+        b"GND",
+        &[0x02, 0, 0x01, 0],
+        &r.bytes(20),
+    ])));
+    {
+        // MS-RDPEUDP SYN: snSourceAck -1, receive window, RDPUDP_FLAG_SYN; padded to 1232
+        let mut b = cat(&[&[0xff; 4], &[0x00, 0x40], &[0x00, 0x01], &r.bytes(4)]);
+        b.resize(1232, 0);
+        v.push(udp("RDP", RemoteAccess, "rdp-udp", 3389).c(b));
+    }
+    {
+        let media = |r: &mut Rng, n: usize| {
+            cat(&[
+                &r.bytes(2),
+                &[1, 0],
+                &le16(n),
+                &r.bytes(2),
+                &[0, 0],
+                &r.bytes(n - 10),
+            ])
+        };
+        v.push(
+            udp("NoMachine", RemoteAccess, "nomachine", 4000)
+                .c(media(r, 60))
+                .s(media(r, 80)),
+        );
+    }
+    v.push(udp("TeamViewer", RemoteAccess, "teamviewer", 5938).c(cat(&[
+        &[0],
+        &r.bytes(10),
+        &[0x17, 0x24],
+        &r.bytes(20),
+    ])));
+    {
+        // OpenVPN over TCP: each packet after its 16-bit length
+        let mut hr = vec![7 << 3];
+        hr.extend(r.bytes(8));
+        hr.extend_from_slice(&[0, 0, 0, 0, 0]);
+        v.push(tcp("OpenVPN", Vpn, "openvpn", 1194).c(cat(&[&be16(hr.len()), &hr])));
+    }
     // ---- mining
     v.push(
         tcp("Mining", Malicious, "mining", 3333).c(format!(
