@@ -669,13 +669,12 @@ pub fn catalogue(seed: u64) -> Vec<Sample> {
         b"1:y1:qe",
     ])));
     {
-        // uTP (BEP 29): ST_SYN then the peer's ST_STATE, 20-byte headers, no extension
-        let hdr = |r: &mut Rng, t: u8| cat(&[&[(t << 4) | 1, 0], &r.bytes(18)]);
-        v.push(
-            udp("BitTorrent", P2p, "utp", 6881)
-                .c(hdr(r, 4))
-                .s(hdr(r, 2)),
-        );
+        // uTP (BEP 29): ST_SYN with the initiator's receive id, then the peer's ST_STATE
+        // sending to that id: 20-byte headers, no extension
+        let id = r.below(65535) as u16;
+        let hdr = |r: &mut Rng, t: u8| cat(&[&[(t << 4) | 1, 0], &id.to_be_bytes(), &r.bytes(16)]);
+        let (syn, state) = (hdr(r, 4), hdr(r, 2));
+        v.push(udp("BitTorrent", P2p, "utp", 6881).c(syn).s(state));
     }
     {
         let hash: String = r.bytes(20).iter().map(|x| format!("{x:02x}")).collect();

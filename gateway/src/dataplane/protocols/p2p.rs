@@ -12,6 +12,9 @@ use super::app;
 #[derive(Debug, Default)]
 pub struct State {
     utp_hits: u8,
+    /// The connection id of the first uTP packet (BEP 29), which the flow's later packets
+    /// must repeat or step by one.
+    utp_conn: Option<u16>,
     /// An eDonkey datagram was seen; a second decides.
     edonkey: bool,
 }
@@ -65,15 +68,28 @@ pub fn bittorrent_lsd(i: &Input<'_>) -> Option<Detection> {
         .then(|| app(Class::P2p, "bittorrent-lsd"))
 }
 
-/// uTP: two packets must fit the header.
+/// uTP (BEP 29): two packets must fit the header and agree on the connection: the
+/// initiator's SYN carries its receive id X and its later packets X + 1, the responder's
+/// X; so every packet's connection id is within one of the first's. (A one-packet header
+/// check alone also fits other protocols' datagrams whose first byte is 0x01 or 0x41.)
 pub fn utp(st: &mut State, i: &Input<'_>) -> Option<Detection> {
-    if utp_packet(i.b) {
-        st.utp_hits = st.utp_hits.saturating_add(1);
-        if st.utp_hits >= 2 {
-            return Some(app(Class::P2p, "utp"));
+    if !utp_packet(i.b) {
+        return None;
+    }
+    let id = u16::from_be_bytes([i.b[2], i.b[3]]);
+    match st.utp_conn {
+        None => {
+            st.utp_conn = Some(id);
+            st.utp_hits = 1;
+        }
+        Some(first) => {
+            let d = id.wrapping_sub(first);
+            if matches!(d, 0 | 1 | u16::MAX) {
+                st.utp_hits = st.utp_hits.saturating_add(1);
+            }
         }
     }
-    None
+    (st.utp_hits >= 2).then(|| app(Class::P2p, "utp"))
 }
 
 fn dht_message(b: &[u8]) -> bool {
