@@ -12,7 +12,7 @@ use super::packet::{
     PROTO_AH, PROTO_ESP, PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_IGMP, PROTO_TCP, PROTO_UDP,
     Packet, TCP_SYN,
 };
-use super::protocols::{app, games, mining, network, p2p, remote, tls, tunnel, vpn, web};
+use super::protocols::{app, games, mining, network, p2p, raknet, remote, tls, tunnel, vpn, web};
 use super::sigs::{Class, Signatures};
 
 /// How many packets with payload the classifier looks at before it gives up and calls the
@@ -94,6 +94,7 @@ pub struct Dpi {
     pub(crate) remote: remote::State,
     pub(crate) games: games::State,
     pub(crate) p2p: p2p::State,
+    pub(crate) raknet: raknet::State,
     pub(crate) tunnel: tunnel::State,
 }
 
@@ -139,11 +140,12 @@ const UDP: &[Recogniser] = &[
     |d, i| tls::quic(&mut d.tls, i),
     |d, i| vpn::wireguard(&mut d.vpn, i).into(),
     |_, i| vpn::ike(i).into(),
-    |d, i| games::raknet(&mut d.games, i).into(),
+    |d, i| raknet::connected(&mut d.raknet, i).into(),
     |_, i| games::udp(i).into(),
     |_, i| games::datagram(i).into(),
     |_, i| games::blizzard_udp(i).into(),
     |d, i| games::handshake(&mut d.games, i).into(),
+    |d, i| raknet::offline_session(&mut d.raknet, i).into(),
     |d, i| vpn::openvpn(&mut d.vpn, i.b, i.c2s, i.c2s_n).into(),
     |_, i| p2p::bencode_dht(i).into(),
     |_, i| p2p::gnutella_udp(i).into(),

@@ -11,6 +11,7 @@ pub mod grammar;
 pub mod mining;
 pub mod network;
 pub mod p2p;
+pub mod raknet;
 pub mod remote;
 pub mod tls;
 pub mod tunnel;

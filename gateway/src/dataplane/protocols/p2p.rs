@@ -12,9 +12,9 @@ use super::app;
 #[derive(Debug, Default)]
 pub struct State {
     utp_hits: u8,
-    /// The connection id of the first uTP packet (BEP 29), which the flow's later packets
-    /// must repeat or step by one.
-    utp_conn: Option<u16>,
+    /// The connection id of the first uTP packet (BEP 29; set once `utp_hits` > 0), which
+    /// the flow's later packets must repeat or step by one.
+    utp_conn: u16,
     /// An eDonkey datagram was seen; a second decides.
     edonkey: bool,
 }
@@ -77,17 +77,11 @@ pub fn utp(st: &mut State, i: &Input<'_>) -> Option<Detection> {
         return None;
     }
     let id = u16::from_be_bytes([i.b[2], i.b[3]]);
-    match st.utp_conn {
-        None => {
-            st.utp_conn = Some(id);
-            st.utp_hits = 1;
-        }
-        Some(first) => {
-            let d = id.wrapping_sub(first);
-            if matches!(d, 0 | 1 | u16::MAX) {
-                st.utp_hits = st.utp_hits.saturating_add(1);
-            }
-        }
+    if st.utp_hits == 0 {
+        st.utp_conn = id;
+        st.utp_hits = 1;
+    } else if matches!(id.wrapping_sub(st.utp_conn), 0 | 1 | u16::MAX) {
+        st.utp_hits = st.utp_hits.saturating_add(1);
     }
     (st.utp_hits >= 2).then(|| app(Class::P2p, "utp"))
 }
