@@ -164,10 +164,14 @@ pub fn replay(args: &ReplayArgs, out: &mut dyn Write) -> Result<(), String> {
         ..Config::default()
     };
     let mut busy = std::time::Duration::ZERO;
-    let mut engine = Engine::new(sigs.clone(), policy.clone(), cfg);
+    // one flow table for every loop: reset, not rebuilt (a rebuilt engine was allocated
+    // while the previous one was still alive: two tables at the peak)
+    let mut engine = Engine::new(sigs, policy, cfg);
     let (mut frames, mut bytes) = (0u64, 0u64);
-    for _ in 0..args.loops.max(1) {
-        engine = Engine::new(sigs.clone(), policy.clone(), cfg);
+    for round in 0..args.loops.max(1) {
+        if round > 0 {
+            engine.reset();
+        }
         let t = Instant::now();
         for cap in &caps {
             for (ts, link, frame) in cap.iter() {

@@ -163,3 +163,84 @@ fn fuzz_crashers_stay_fixed() {
         );
     }
 }
+
+/// Issue 14: a TLS handshake record of 1–3 bytes (legal: RFC 8446 §5.1 lets the handshake
+/// header itself be split between records) made `tls_start` subtract 4 from the record
+/// length: a panic in debug builds, and in release a wrapped count that called the flow TLS.
+/// The 9-byte payload below is one such record (`01`) followed by three bytes that are no
+/// TLS record header; on any port it is not TLS, and never a panic.
+#[test]
+fn a_tls_record_shorter_than_a_handshake_header_is_not_an_underflow() {
+    use qaqpa_gateway::dataplane::classify::{Dpi, Step};
+    use qaqpa_gateway::dataplane::packet::{PROTO_TCP, Packet};
+    use qaqpa_gateway::dataplane::proto::TlsStart;
+    let payload = [0x16, 0x03, 0x01, 0x00, 0x01, 0x01, 0x00, 0x00, 0x10];
+    assert_eq!(proto::tls_start(&payload), TlsStart::NotTls);
+    // every length of that first record that leaves the header short
+    for rec_len in 1..=3u8 {
+        let mut b = vec![0x16, 0x03, 0x01, 0x00, rec_len];
+        b.resize(5 + usize::from(rec_len), 0x01);
+        b.extend_from_slice(&[0x00, 0x00, 0x10, 0x00]);
+        assert_eq!(proto::tls_start(&b), TlsStart::NotTls, "{b:02x?}");
+        // cut short: more bytes are awaited, or it is not TLS; never a panic
+        for n in 0..b.len() {
+            let _ = proto::tls_start(&b[..n]);
+        }
+    }
+    let sigs = Signatures::builtin();
+    for dport in [443, 80, 5000, 40000] {
+        let p = Packet {
+            src: [0; 16],
+            dst: [1; 16],
+            proto: PROTO_TCP,
+            sport: 50123,
+            dport,
+            tcp_flags: 0x18,
+            seq: 1,
+            payload: &payload,
+            fragment: false,
+        };
+        let mut d = Dpi::default();
+        let det = match d.inspect(&p, true, &sigs) {
+            Step::Done(det) => det,
+            Step::More => d.give_up(),
+        };
+        assert!(!det.tls, "port {dport}: {det:?}");
+        assert_ne!(det.app, "tls", "port {dport}");
+    }
+}
+
+/// The same framing done right: a ClientHello whose handshake header is split over a
+/// 2-byte and a 2-byte record, the body in a third, is still read (its SNI found).
+#[test]
+fn a_handshake_header_split_between_records_is_joined() {
+    use qaqpa_gateway::dataplane::proto::TlsStart;
+    // a ClientHello body: version, random, no session id, one suite, null compression,
+    // one extension: server_name "a.kz"
+    let name = b"a.kz";
+    let mut sn = vec![0, (name.len() + 3) as u8, 0, 0, name.len() as u8];
+    sn.extend_from_slice(name);
+    let mut ext = vec![0, 0, 0, sn.len() as u8];
+    ext.extend_from_slice(&sn);
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[7; 32]);
+    body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+    body.extend_from_slice(&[0, ext.len() as u8]);
+    body.extend_from_slice(&ext);
+    let hdr = [1, 0, 0, body.len() as u8];
+    let mut s = Vec::new();
+    for part in [&hdr[..2], &hdr[2..], &body[..]] {
+        s.extend_from_slice(&[0x16, 3, 1, 0, part.len() as u8]);
+        s.extend_from_slice(part);
+    }
+    assert_eq!(proto::tls_start(&s), TlsStart::NeedsJoin);
+    let mut join = Vec::new();
+    assert_eq!(proto::join_records(&s, &mut join).sni, Some(&name[..]));
+    // every prefix asks for more, or is the whole
+    for n in 6..s.len() {
+        assert!(
+            matches!(proto::tls_start(&s[..n]), TlsStart::Partial { need } if need > n),
+            "{n}"
+        );
+    }
+}

@@ -282,3 +282,58 @@ fn a_full_flow_table_drops_new_flows_and_counts_them() {
         Disposition::Drop
     );
 }
+
+/// Precedence (issue 14): a name listed with a blocked class is never passed through
+/// because it (or its parent) is also in an exempt category: vpn-api.proton.me is VPN
+/// though proton.me is privacy, which ugia-20 passes through untouched.
+#[test]
+fn a_blocked_class_outranks_an_exempt_category() {
+    let sigs = Signatures::builtin();
+    let privacy = sigs.category_id("privacy").expect("a privacy list");
+    let mail = sigs.name(b"mail.proton.me");
+    assert_eq!((mail.class, mail.category), (None, Some(privacy)));
+    let vpn = sigs.name(b"vpn-api.proton.me");
+    assert_eq!((vpn.class, vpn.category), (Some(Class::Vpn), Some(privacy)));
+    let mut e = engine(|_| {});
+    let now = at("2025-06-01T05:00:00Z");
+    let mail = ipv4_tcp(
+        [10, 3, 0, 1],
+        [203, 0, 113, 7],
+        40010,
+        443,
+        1,
+        &hello("mail.proton.me"),
+    );
+    let api = ipv4_tcp(
+        [10, 3, 0, 1],
+        [203, 0, 113, 8],
+        40011,
+        443,
+        1,
+        &hello("vpn-api.proton.me"),
+    );
+    assert_eq!(e.process(now, 101, &mail), Disposition::Forward);
+    assert_eq!(e.process(now, 101, &api), Disposition::Drop);
+    let r = e.finish();
+    let v = r
+        .iter()
+        .find(|f| f.name.as_deref() == Some("vpn-api.proton.me"))
+        .unwrap();
+    assert_eq!((v.class, v.verdict), (Class::Vpn, Verdict::Block));
+}
+
+/// Tunnels and proxies are blocked by default: a SOCKS 5 session on any port.
+#[test]
+fn a_socks5_session_is_a_blocked_tunnel() {
+    let mut e = engine(|_| {});
+    let now = at("2025-06-01T05:00:00Z");
+    let (c, s) = ([10, 3, 0, 9], [203, 0, 113, 9]);
+    e.process(now, 101, &ipv4_tcp(c, s, 40020, 7000, 1, &[5, 1, 0]));
+    let d = e.process(now, 101, &ipv4_tcp(s, c, 7000, 40020, 1, &[5, 0]));
+    assert_eq!(d, Disposition::Drop);
+    let r = e.finish();
+    assert_eq!(
+        (r[0].class, r[0].app, r[0].verdict),
+        (Class::Tunnel, "socks5", Verdict::Block)
+    );
+}

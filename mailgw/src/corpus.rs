@@ -46,6 +46,8 @@ pub struct ScriptFigures {
     pub agreeing: usize,
     pub skipped: usize,
     pub disagreements: Vec<String>,
+    /// The script could not be read (the error is among `disagreements`).
+    pub unreadable: bool,
 }
 
 /// Plays every `test.*` script under `dir` against a fresh relay for which `localhost` is
@@ -93,10 +95,19 @@ pub async fn opensmtpd(dir: &Path) -> Result<Vec<ScriptFigures>, String> {
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        let script = smtpscript::parse(&text, &name)?;
         let mut f = ScriptFigures {
-            file: name,
+            file: name.clone(),
             ..Default::default()
+        };
+        // a script that cannot be read is reported (file and line) and the others still run
+        let script = match smtpscript::parse(&text, &name) {
+            Ok(s) => s,
+            Err(e) => {
+                f.disagreements.push(format!("unreadable: {e}"));
+                f.unreadable = true;
+                out.push(f);
+                continue;
+            }
         };
         for case in &script.cases {
             let o = smtpscript::run_case(&script, case, CLIENT, relay, client_tls.clone()).await;

@@ -122,6 +122,17 @@ impl Engine {
         }
     }
 
+    /// Back to a new engine's state with the same signatures, policy and configuration,
+    /// keeping the flow table's memory: a replay loop classifies every flow again without
+    /// a second table allocated beside the first (the policy is never changed by traffic).
+    pub fn reset(&mut self) {
+        self.table.clear();
+        self.stats = Stats::default();
+        self.records.clear();
+        self.now_us = 0;
+        self.uncatalogued_seen.clear();
+    }
+
     /// The sources outside the IP-address catalogue that flows came from and that are still
     /// outside it: what the STS's notice to the operator lists (ugia-13).
     pub fn uncatalogued_sources(&self) -> Vec<Addr> {

@@ -331,6 +331,21 @@ impl FlowTable {
         }
     }
 
+    /// Empties the table as [`FlowTable::new`] leaves it, keeping its memory: no second
+    /// table is allocated while this one is alive.
+    pub fn clear(&mut self) {
+        let empty = Hot {
+            cold: EMPTY,
+            ..Hot::default()
+        };
+        self.hot.fill(empty);
+        self.cold.fill_with(Cold::default);
+        self.free.clear();
+        self.free.extend((0..self.max as u32).rev());
+        self.len = 0;
+        self.sweep = 0;
+    }
+
     /// Removes every flow, in slot order.
     pub fn drain(&mut self, done: &mut impl FnMut(Flow)) {
         for i in 0..self.hot.len() {
@@ -406,5 +421,25 @@ mod tests {
         gone.sort();
         assert_eq!(gone, (0..8).collect::<Vec<_>>());
         assert_eq!(t.len(), 8);
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// The table's memory per flow of capacity: every family's per-flow state lives in
+    /// [`Cold`] for every slot, so a recogniser's state is paid a million times over.
+    #[test]
+    fn per_flow_memory_stays_bounded() {
+        let t = FlowTable::new(1 << 12);
+        println!(
+            "Hot {} Cold {} Dpi {} bytes/flow {}",
+            std::mem::size_of::<Hot>(),
+            std::mem::size_of::<Cold>(),
+            std::mem::size_of::<Dpi>(),
+            t.bytes_per_flow()
+        );
+        assert!(t.bytes_per_flow() <= 340, "{}", t.bytes_per_flow());
     }
 }

@@ -9,6 +9,7 @@ pub mod flow;
 pub mod packet;
 pub mod policy;
 pub mod proto;
+pub mod protocols;
 pub mod quic;
 pub mod sigs;
 

@@ -256,8 +256,11 @@ impl Policy {
         p.uncatalogued_block_from_us = pf.block_uncatalogued_from.map(micros);
         for e in &pf.exemption {
             let class = Class::parse(&e.class).ok_or_else(|| format!("exemption class `{}`: expected one of vpn, remote-access, p2p, game, malicious, unknown-application", e.class))?;
-            if class == Class::Vpn {
-                return Err("a VPN exemption names its channels exactly: use [[vpn]] with src, dst, port and proto (ureq-133.4)".into());
+            if matches!(class, Class::Vpn | Class::Tunnel) {
+                return Err(format!(
+                    "a {} exemption names its channels exactly: use [[vpn]] with src, dst, port and proto (ureq-133.4)",
+                    class.as_str()
+                ));
             }
             p.add_exemption(&e.organisation, class, &e.sources, e.from, e.until)?;
         }
@@ -350,8 +353,10 @@ impl Policy {
             class = Class::Other;
         }
         let org = self.org_of(client);
-        if matches!(class, Class::Vpn | Class::UnknownApplication)
-            && self.vpn_declared(org, client, server, dport, proto, now_us)
+        if matches!(
+            class,
+            Class::Vpn | Class::Tunnel | Class::UnknownApplication
+        ) && self.vpn_declared(org, client, server, dport, proto, now_us)
         {
             return (
                 Verdict::Allow,
@@ -367,7 +372,7 @@ impl Policy {
             );
         }
         if class.blocked_by_default() {
-            if class != Class::Vpn
+            if !matches!(class, Class::Vpn | Class::Tunnel)
                 && let Some(org) = org.or(self.faults.exemption_for_everyone.then_some(u16::MAX))
                 && self.exempt(org, client, class, now_us)
             {
@@ -385,6 +390,9 @@ impl Policy {
                     Class::RemoteAccess => "remote access is blocked by default",
                     Class::P2p => "p2p is blocked by default",
                     Class::Game => "gaming resources are blocked by default",
+                    Class::Tunnel => {
+                        "a tunnel or proxy is blocked by default as a VPN; no declared channel covers this flow"
+                    }
                     _ => "unknown application: not in the category list",
                 },
             );

@@ -70,6 +70,11 @@ pub fn tls_start(b: &[u8]) -> TlsStart<'_> {
     if b[5] != 0x01 {
         return TlsStart::OtherHandshake;
     }
+    // RFC 8446 §5.1 lets a handshake message be cut anywhere between records, its 4-byte
+    // header included: a first record of 1–3 bytes carries only part of that header
+    if rec_len < 4 {
+        return split_header(b);
+    }
     // handshake message length, possibly spanning several records
     if b.len() < 9 {
         return TlsStart::Partial { need: 9 };
@@ -91,6 +96,69 @@ pub fn tls_start(b: &[u8]) -> TlsStart<'_> {
     // the ClientHello spans records: the bytes needed are every record header on the way
     let mut need = 5 + rec_len;
     let mut have_body = rec_len - 4;
+    while have_body < hs_len {
+        if b.len() < need + 5 {
+            return TlsStart::Partial { need: need + 5 };
+        }
+        let l = usize::from(u16::from_be_bytes([b[need + 3], b[need + 4]]));
+        if b[need] != 0x16 || l == 0 {
+            return TlsStart::Hello(Hello::default());
+        }
+        need += 5 + l;
+        have_body += l;
+    }
+    if b.len() < need {
+        return TlsStart::Partial { need };
+    }
+    TlsStart::NeedsJoin
+}
+
+/// A ClientHello whose 4-byte handshake header is itself spread over records of fewer than
+/// four bytes: the header is read across the records (each a TLS handshake record of the
+/// same framing), then the body is counted out as in [`tls_start`].
+fn split_header(b: &[u8]) -> TlsStart<'_> {
+    let mut hdr = [0u8; 4];
+    let mut got = 0;
+    let mut i = 0;
+    let mut body = 0usize;
+    while got < 4 {
+        // what is at hand of the next record's header must already be a handshake record's
+        let hdr_at_hand = b.get(i..).unwrap_or(&[]);
+        if hdr_at_hand.first().is_some_and(|&t| t != 0x16)
+            || hdr_at_hand.get(1).is_some_and(|&v| v != 0x03)
+            || hdr_at_hand.get(2).is_some_and(|&m| m > 0x04)
+        {
+            return TlsStart::NotTls;
+        }
+        if b.len() < i + 5 {
+            return TlsStart::Partial { need: i + 5 };
+        }
+        let l = usize::from(u16::from_be_bytes([b[i + 3], b[i + 4]]));
+        if l == 0 {
+            return TlsStart::NotTls;
+        }
+        if b.len() < i + 5 + l {
+            return TlsStart::Partial { need: i + 5 + l };
+        }
+        for &x in &b[i + 5..i + 5 + l] {
+            if got < 4 {
+                hdr[got] = x;
+                got += 1;
+            }
+        }
+        body += l;
+        i += 5 + l;
+    }
+    if hdr[0] != 0x01 {
+        return TlsStart::OtherHandshake;
+    }
+    let hs_len = (usize::from(hdr[1]) << 16) | (usize::from(hdr[2]) << 8) | usize::from(hdr[3]);
+    if hs_len > 1 << 17 {
+        return TlsStart::NotTls;
+    }
+    // `body` counts the header's 4 bytes, which are not the message's
+    let mut have_body = body - 4;
+    let mut need = i;
     while have_body < hs_len {
         if b.len() < need + 5 {
             return TlsStart::Partial { need: need + 5 };

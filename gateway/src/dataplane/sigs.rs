@@ -19,10 +19,15 @@ pub enum Class {
     Malicious,
     UnknownApplication,
     Other,
+    /// Tunnels and proxies (SOCKS, HTTP CONNECT, DNS and ICMP tunnels, TCP encrypted from
+    /// the first byte): traffic carrying other traffic past classification. Blocked by
+    /// default as a VPN is, and opened only by a declared channel
+    /// ([`super::protocols::tunnel`]).
+    Tunnel,
 }
 
 impl Class {
-    pub const ALL: [Class; 7] = [
+    pub const ALL: [Class; 8] = [
         Class::Vpn,
         Class::RemoteAccess,
         Class::P2p,
@@ -30,15 +35,17 @@ impl Class {
         Class::Malicious,
         Class::UnknownApplication,
         Class::Other,
+        Class::Tunnel,
     ];
     /// The classes ureq-134-1 blocks by default.
-    pub const BLOCKED: [Class; 6] = [
+    pub const BLOCKED: [Class; 7] = [
         Class::Vpn,
         Class::RemoteAccess,
         Class::P2p,
         Class::Game,
         Class::Malicious,
         Class::UnknownApplication,
+        Class::Tunnel,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -49,6 +56,7 @@ impl Class {
             Class::Malicious => "malicious",
             Class::UnknownApplication => "unknown-application",
             Class::Other => "other",
+            Class::Tunnel => "tunnel",
         }
     }
     pub fn parse(s: &str) -> Option<Class> {
@@ -465,14 +473,27 @@ impl Signatures {
         let Ok(s) = std::str::from_utf8(h) else {
             return Label::default();
         };
+        // the most specific entry that gives a class gives the class, and the most specific
+        // that gives a category the category: a blocked class listed for a domain is not
+        // lost because a subdomain (or the same name) is also listed in an exempt category
+        // (vpn-api.proton.me is VPN, whatever proton.me's privacy category says)
+        let mut out = Label::default();
         let mut rest = s;
         loop {
             if let Some(l) = self.names.get(rest) {
-                return *l;
+                if out.class.is_none() {
+                    out.class = l.class;
+                }
+                if out.category.is_none() {
+                    out.category = l.category;
+                }
+                if out.class.is_some() && out.category.is_some() {
+                    return out;
+                }
             }
             match rest.find('.') {
                 Some(i) => rest = &rest[i + 1..],
-                None => return Label::default(),
+                None => return out,
             }
         }
     }
