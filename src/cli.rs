@@ -263,16 +263,7 @@ pub fn run_to_disk(args: &RunArgs) -> Result<RunOutcome, CliError> {
     };
     let outcome = with_progress(|progress| suite::run(&suite, &target, &config, progress))
         .map_err(|e| CliError::input(e.to_string()))?;
-    if outcome.report.scenarios.is_empty() {
-        return Err(CliError::input("the run judged no scenario"));
-    }
-    output::write_reports(
-        &args.out,
-        &outcome,
-        qaqpa_reports::render::JunitOptions {
-            warnings_fail: args.warnings_fail,
-        },
-    )?;
+    output::write_judged(&args.out, &outcome, args.warnings_fail)?;
     Ok(outcome)
 }
 

@@ -132,6 +132,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 }
 
 /// Writes the reports and every scenario's trace into `out` (prepared by [`prepare`]).
+/// Writes the reports of a run or a judgement; one that judged no scenario is refused, since
+/// nothing judged is not success.
+pub fn write_judged(out: &Path, outcome: &RunOutcome, warnings_fail: bool) -> Result<(), CliError> {
+    if outcome.report.scenarios.is_empty() {
+        return Err(CliError::input("judged no scenario"));
+    }
+    write_reports(out, outcome, render::JunitOptions { warnings_fail })
+}
+
 pub fn write_reports(
     out: &Path,
     outcome: &RunOutcome,

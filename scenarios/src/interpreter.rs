@@ -426,25 +426,7 @@ pub fn play(
 mod tests {
     use super::*;
 
-    const GOOD: &str = "\
-id: t
-title: t
-system: ugia
-desk: ugia-connection
-start: 2025-03-20T10:00
-until: working-day 12
-parties:
-  operator: { name: Op, role: telecom-operator }
-steps:
-  - at: working-day 0 18:30
-    send:
-      from: operator
-      document: channel-application
-      case: C-1
-      channel: aps
-expect:
-  - clause: ugia-6
-";
+    use crate::scenario::tests::GOOD;
 
     fn scenario(text: &str) -> Scenario {
         Scenario::parse(text, "t.yaml", &|_| Ok(())).unwrap()

@@ -359,10 +359,11 @@ fn first_line(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const GOOD: &str = "\
+    /// A well-formed scenario; other modules' tests mutate it.
+    pub(crate) const GOOD: &str = "\
 id: t
 title: t
 system: ugia
