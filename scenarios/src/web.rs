@@ -331,6 +331,41 @@ mod tests {
     }
 
     #[test]
+    fn only_the_owners_writes_are_journaled_and_strangers_are_refused() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let site: SharedSite = Default::default();
+            let put = |account: &str, body: &str| {
+                format!(
+                    "PUT /content/index.html HTTP/1.1\r\nHost: cms\r\nAuthorization: Bearer {account}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            let mut statuses = Vec::new();
+            for (account, body) in [("owner", "v2"), ("sts-monitor", "v1"), ("intruder", "x")] {
+                let (a, b) = tokio::io::duplex(64 * 1024);
+                tokio::task::spawn_local(serve_cms(b, site.clone()));
+                match exchange(a, put(account, body).as_bytes(), Duration::from_secs(1)).await {
+                    Answer::Response { status, .. } => statuses.push(status),
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(statuses, [204, 204, 401]);
+            let s = site.borrow();
+            assert_eq!(s.pages["/index.html"], b"v1", "the monitor's restore is in place");
+            assert_eq!(
+                s.journal,
+                [("/index.html".to_string(), sha256_hex(b"v2"))],
+                "only the owner's publication is journaled"
+            );
+        });
+    }
+
+    #[test]
     fn the_client_reads_a_response_and_the_origin_records_the_request() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
