@@ -10,6 +10,7 @@ pub fn defects() -> impl Iterator<Item = &'static Defect> {
         .chain(qaqpa_gateway::protection::DEFECTS)
         .chain(qaqpa_gateway::access::DEFECTS)
         .chain(qaqpa_gateway::waf::DEFECTS)
+        .chain(qaqpa_gateway::defacement::DEFECTS)
         .chain(qaqpa_mailgw::DEFECTS)
         .chain(qaqpa_esb::DEFECTS)
 }
@@ -24,6 +25,9 @@ pub struct Reference {
     /// What the UGEM desk registered on the relay, per scenario: the desk and the gateway of
     /// one scenario share it.
     mail_ledgers: qaqpa_mailgw::desk::Ledgers,
+    /// What the protection desk connected to defacement protection, per scenario: the desk
+    /// and the guard of one scenario share it.
+    defacement_ledgers: qaqpa_gateway::defacement::Ledgers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +56,7 @@ impl Reference {
         Ok(Reference {
             defects: on,
             mail_ledgers: Default::default(),
+            defacement_ledgers: Default::default(),
         })
     }
 }
@@ -75,10 +80,10 @@ impl Target for Reference {
                 qaqpa_mailgw::desk::ConnectionDesk::new(seed, &self.defects)
                     .with_ledger(self.mail_ledgers.get(seed)),
             ),
-            DeskKind::UgiaProtection => Box::new(qaqpa_gateway::protection::ProtectionDesk::new(
-                seed,
-                &self.defects,
-            )),
+            DeskKind::UgiaProtection => Box::new(
+                qaqpa_gateway::protection::ProtectionDesk::new(seed, &self.defects)
+                    .with_ledger(self.defacement_ledgers.get(seed)),
+            ),
             DeskKind::UgiaAccess => {
                 Box::new(qaqpa_gateway::access::AccessDesk::new(seed, &self.defects))
             }
@@ -97,15 +102,20 @@ impl Target for Reference {
         ))
     }
 
-    fn web_front(&self, _seed: u64) -> Result<Box<dyn qaqpa_sim::webnet::WebFront>, TargetError> {
+    fn web_front(&self, seed: u64) -> Result<Box<dyn qaqpa_sim::webnet::WebFront>, TargetError> {
         let config = qaqpa_gateway::waf::WafConfig::crs(&qaqpa_sim::shared::corpus("coreruleset"))
             .with_defects(&self.defects);
-        qaqpa_gateway::waf::SimWafFront::new(&config)
-            .map(|f| Box::new(f) as Box<dyn qaqpa_sim::webnet::WebFront>)
-            .map_err(|e| TargetError::WebFront {
+        let waf =
+            qaqpa_gateway::waf::SimWafFront::new(&config).map_err(|e| TargetError::WebFront {
                 target: self.info().name,
                 message: e.to_string(),
-            })
+            })?;
+        // The defacement guard runs beside the WAF for the resources the desk connected.
+        Ok(Box::new(qaqpa_gateway::defacement::GuardedFront::new(
+            Box::new(waf),
+            self.defacement_ledgers.get(seed),
+            qaqpa_gateway::defacement::GuardConfig::with_defects(&self.defects),
+        )))
     }
 
     fn mail_gateway(

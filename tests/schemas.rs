@@ -96,6 +96,8 @@ fn every_trace_of_a_standard_run_fits_the_trace_schema() {
         "known",
         "http-sent",
         "http-received",
+        "page-written",
+        "page-served",
     ]
     .map(String::from)
     .into();

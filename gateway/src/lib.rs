@@ -3,6 +3,7 @@
 pub mod access;
 pub mod bench;
 pub mod dataplane;
+pub mod defacement;
 pub mod desk;
 pub mod eds;
 pub mod packetgw;

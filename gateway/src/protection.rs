@@ -93,6 +93,8 @@ pub struct ProtectionDesk {
     /// When each applicant was last refused each service (ugia-17, ugia-18: resubmission
     /// after 30 calendar days).
     refused: BTreeMap<(String, DocKind), Timestamp>,
+    /// The resources connected to defacement protection, shared with the guard.
+    defacement: crate::defacement::Ledger,
 }
 
 impl ProtectionDesk {
@@ -100,7 +102,14 @@ impl ProtectionDesk {
         ProtectionDesk {
             clerk: Clerk::new(seed, "ugia-protection-desk", defects),
             refused: BTreeMap::new(),
+            defacement: Default::default(),
         }
+    }
+
+    /// Shares the desk's record of defacement connections with the guard of the scenario.
+    pub fn with_ledger(mut self, ledger: crate::defacement::Ledger) -> Self {
+        self.defacement = ledger;
+        self
     }
 
     /// An application of the same service from the same User less than 30 calendar days
@@ -209,11 +218,30 @@ impl Desk for ProtectionDesk {
         } else {
             (DocKind::ConnectionNotice, Vec::new())
         };
-        let fields: BTreeMap<String, String> = app
+        let mut fields: BTreeMap<String, String> = app
             .fields
             .get("domain")
             .map(|d| [("domain".to_string(), d.clone())].into())
             .unwrap_or_default();
+        if !refuse && app.doc == DocKind::DefacementApplication {
+            // The connection notice declares the detection interval the guard keeps.
+            let interval = crate::defacement::CHECK_INTERVAL;
+            fields.insert(
+                crate::defacement::CHECK_INTERVAL_FIELD.to_string(),
+                interval.as_secs().to_string(),
+            );
+            if let Some(domain) = app.fields.get("domain") {
+                self.defacement
+                    .borrow_mut()
+                    .push(crate::defacement::Protected {
+                        domain: domain.clone(),
+                        case: app.case.clone(),
+                        user: app.from.clone(),
+                        from: at,
+                        interval,
+                    });
+            }
+        }
         env.send_at(at, app.answer(doc, Channel::Aps, fields, reasons));
     }
 }

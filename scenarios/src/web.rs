@@ -168,6 +168,97 @@ pub struct Site {
     /// When each request arrived (the episode's clock; none outside a simulation).
     pub arrivals: Vec<Duration>,
     pub clock: Option<fn() -> Duration>,
+    /// The owner's publications through the content-management system, in order: the path
+    /// and the SHA-256 (hex) of what was published.
+    pub journal: Vec<(String, String)>,
+}
+
+/// The account the owner's editors publish with on the content-management interface.
+pub const OWNER_ACCOUNT: &str = "owner";
+/// The account the Appendix 4 application grants the STS (its `credentials`).
+pub const MONITOR_ACCOUNT: &str = "sts-monitor";
+
+pub fn sha256_hex(b: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// Serves one connection to the origin's content-management interface: the access to the
+/// root directory a defacement-protection application grants (see
+/// `qaqpa_sim::webnet::WebResource::root_access` for the protocol). A write by the owner's
+/// account is a publication and goes into the journal; a write by the monitor account (a
+/// restore) is not. Other accounts are refused.
+pub async fn serve_cms<IO>(io: IO, site: SharedSite)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let site = site.clone();
+        async move { Ok::<_, Infallible>(cms_answer(req, &site).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+async fn cms_answer(req: Request<Incoming>, site: &SharedSite) -> Response<Full<Bytes>> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let reply = |status: u16, body: Vec<u8>| {
+        Response::builder()
+            .status(status)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::from(body)))
+            .expect("a valid response")
+    };
+    let account = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_string();
+    if account != OWNER_ACCOUNT && account != MONITOR_ACCOUNT {
+        return reply(401, b"unknown account\n".to_vec());
+    }
+    let path = parts.uri.path().to_string();
+    let mut s = site.borrow_mut();
+    match (parts.method.as_str(), path.as_str()) {
+        ("GET", "/content") => {
+            let list: String = s.pages.keys().map(|k| format!("{k}\n")).collect();
+            reply(200, list.into_bytes())
+        }
+        ("GET", "/journal") => {
+            let list: String = s
+                .journal
+                .iter()
+                .enumerate()
+                .map(|(i, (p, d))| format!("{} {p} {d}\n", i + 1))
+                .collect();
+            reply(200, list.into_bytes())
+        }
+        ("GET", p) if p.starts_with("/content/") => match s.pages.get(&p["/content".len()..]) {
+            Some(b) => reply(200, b.clone()),
+            None => reply(404, b"no such page\n".to_vec()),
+        },
+        ("PUT", p) if p.starts_with("/content/") => {
+            let page = p["/content".len()..].to_string();
+            if account == OWNER_ACCOUNT {
+                s.journal.push((page.clone(), sha256_hex(&body)));
+            }
+            s.pages.insert(page, body);
+            reply(204, Vec::new())
+        }
+        _ => reply(404, b"no such operation\n".to_vec()),
+    }
 }
 
 pub type SharedSite = Rc<RefCell<Site>>;
@@ -240,6 +331,41 @@ mod tests {
     }
 
     #[test]
+    fn only_the_owners_writes_are_journaled_and_strangers_are_refused() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let site: SharedSite = Default::default();
+            let put = |account: &str, body: &str| {
+                format!(
+                    "PUT /content/index.html HTTP/1.1\r\nHost: cms\r\nAuthorization: Bearer {account}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            let mut statuses = Vec::new();
+            for (account, body) in [("owner", "v2"), ("sts-monitor", "v1"), ("intruder", "x")] {
+                let (a, b) = tokio::io::duplex(64 * 1024);
+                tokio::task::spawn_local(serve_cms(b, site.clone()));
+                match exchange(a, put(account, body).as_bytes(), Duration::from_secs(1)).await {
+                    Answer::Response { status, .. } => statuses.push(status),
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(statuses, [204, 204, 401]);
+            let s = site.borrow();
+            assert_eq!(s.pages["/index.html"], b"v1", "the monitor's restore is in place");
+            assert_eq!(
+                s.journal,
+                [("/index.html".to_string(), sha256_hex(b"v2"))],
+                "only the owner's publication is journaled"
+            );
+        });
+    }
+
+    #[test]
     fn the_client_reads_a_response_and_the_origin_records_the_request() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -276,7 +402,7 @@ mod tests {
 
 // ---- web episodes: Internet clients and User web resources around the target's front ----
 
-pub use episode::{WebRequestSpec, WebSpec, run_episode};
+pub use episode::{PageChangeSpec, PublicSpec, WebRequestSpec, WebSpec, run_episode};
 
 mod episode {
     use std::collections::BTreeMap;
@@ -286,11 +412,13 @@ mod episode {
     use jiff::Timestamp;
     use qaqpa_sim::episode::Episode;
     use qaqpa_sim::target::{Target, TargetError};
-    use qaqpa_sim::trace::{Event, HttpReceived, HttpSent, Subject, SubjectKind};
+    use qaqpa_sim::trace::{
+        Event, HttpReceived, HttpSent, PageServed, PageWritten, Subject, SubjectKind,
+    };
     use qaqpa_sim::webnet::{WebResource, WebWorld};
     use serde::Deserialize;
 
-    use super::{SharedSite, Site, exchange, serve_origin};
+    use super::{OWNER_ACCOUNT, SharedSite, Site, exchange, serve_cms, serve_origin};
     use crate::ftw::Answer;
     use crate::mail::Seen;
 
@@ -306,7 +434,42 @@ mod episode {
     pub struct WebSpec {
         /// The resources (domains) whose origins the harness runs.
         pub resources: Vec<String>,
+        #[serde(default)]
         pub requests: Vec<WebRequestSpec>,
+        /// The pages of each resource (domain → path → content): its origin serves them and
+        /// its content-management interface holds them (ugia-18).
+        #[serde(default)]
+        pub pages: BTreeMap<String, BTreeMap<String, String>>,
+        /// Changes the harness makes to pages during the episode, as the intruder or the
+        /// owner.
+        #[serde(default)]
+        pub changes: Vec<PageChangeSpec>,
+        /// The public: it fetches every page of `pages` through the resource's name.
+        #[serde(default)]
+        pub public: Option<PublicSpec>,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+    pub struct PageChangeSpec {
+        /// Seconds after the episode's start.
+        pub at_seconds: f64,
+        /// `intruder`: the page is changed on the origin directly, not through the owner's
+        /// channel. `owner`: the owner publishes it through its declared channel, the
+        /// content-management system.
+        pub by: String,
+        pub resource: String,
+        pub page: String,
+        pub content: String,
+    }
+
+    #[derive(Debug, Clone, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+    pub struct PublicSpec {
+        /// Seconds between two rounds of fetches (every page once a round).
+        pub every_seconds: f64,
+        /// How long the public keeps fetching, in seconds from the episode's start.
+        pub for_seconds: f64,
     }
 
     #[derive(Debug, Clone, Deserialize)]
@@ -334,8 +497,71 @@ mod episode {
 
     impl WebSpec {
         pub fn validate(&self) -> Result<(), String> {
-            if self.resources.is_empty() || self.requests.is_empty() {
-                return Err("a web step needs `resources` and `requests`".into());
+            if self.resources.is_empty() || (self.requests.is_empty() && self.public.is_none()) {
+                return Err(
+                    "a web step needs `resources`, and `requests` or `public` (or both)".into(),
+                );
+            }
+            for (domain, pages) in &self.pages {
+                if !self.resources.contains(domain) {
+                    return Err(format!(
+                        "pages: resource `{domain}` is not among `resources` ({})",
+                        self.resources.join(", ")
+                    ));
+                }
+                for path in pages.keys() {
+                    if !path.starts_with('/') || path.contains([' ', '?', '#']) {
+                        return Err(format!(
+                            "pages of `{domain}`: `{path}` must be a path starting with / (no spaces, query or fragment)"
+                        ));
+                    }
+                }
+            }
+            if let Some(p) = &self.public {
+                if !(p.every_seconds >= 0.1 && p.every_seconds.is_finite()) {
+                    return Err(format!(
+                        "public: every-seconds {} (expected at least 0.1)",
+                        p.every_seconds
+                    ));
+                }
+                if !(p.for_seconds > 0.0 && p.for_seconds <= 3600.0) {
+                    return Err(format!(
+                        "public: for-seconds {} (expected more than 0, at most 3600)",
+                        p.for_seconds
+                    ));
+                }
+                if self.pages.values().all(|p| p.is_empty()) {
+                    return Err("public: there are no `pages` to fetch".into());
+                }
+            }
+            for c in &self.changes {
+                let Some(p) = &self.public else {
+                    return Err(
+                        "changes: a change needs `public` to watch what the resource serves".into(),
+                    );
+                };
+                if c.by != "intruder" && c.by != "owner" {
+                    return Err(format!(
+                        "changes: by `{}` (expected intruder or owner)",
+                        c.by
+                    ));
+                }
+                if !self
+                    .pages
+                    .get(&c.resource)
+                    .is_some_and(|p| p.contains_key(&c.page))
+                {
+                    return Err(format!(
+                        "changes: page `{}` of `{}` is not among `pages`",
+                        c.page, c.resource
+                    ));
+                }
+                if !(c.at_seconds >= 0.0 && c.at_seconds < p.for_seconds) {
+                    return Err(format!(
+                        "changes: at-seconds {} of `{}` (expected from 0 to before public's for-seconds {})",
+                        c.at_seconds, c.page, p.for_seconds
+                    ));
+                }
             }
             for r in &self.requests {
                 if !self.resources.contains(&r.resource) {
@@ -407,9 +633,15 @@ mod episode {
         label: &str,
     ) -> Result<Vec<Seen>, TargetError> {
         let front = target.web_front(seed)?;
-        let seconds = spec.requests.len() as u64 * PACE.as_millis() as u64 / 1000 + 30;
+        let watch = spec
+            .public
+            .as_ref()
+            .map(|p| p.for_seconds.ceil() as u64)
+            .unwrap_or(0);
+        let seconds = (spec.requests.len() as u64 * PACE.as_millis() as u64 / 1000).max(watch) + 30;
         let mut ep = Episode::new(start, seed, label, Duration::from_secs(seconds));
-        ep.tick = Duration::from_millis(5);
+        // Watching pages for minutes: 10 ms ticks keep the run short; requests alone, 5 ms.
+        ep.tick = Duration::from_millis(if spec.public.is_some() { 10 } else { 5 });
         let world = WebWorld {
             front: FRONT_HOST.into(),
             resources: spec
@@ -419,6 +651,7 @@ mod episode {
                 .map(|(i, d)| WebResource {
                     domain: d.clone(),
                     origin: format!("origin-{i}:80"),
+                    root_access: Some(format!("origin-{i}:{CMS_PORT}")),
                 })
                 .collect(),
             at: start,
@@ -430,20 +663,123 @@ mod episode {
         front.install(&mut sim, &world);
         let mut sites: Vec<(String, SharedSite)> = Vec::new();
         for (i, d) in spec.resources.iter().enumerate() {
+            let pages = spec
+                .pages
+                .get(d)
+                .map(|p| {
+                    p.iter()
+                        .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+                        .collect()
+                })
+                .unwrap_or_default();
             let site: SharedSite = Rc::new(std::cell::RefCell::new(Site {
                 clock: Some(turmoil::elapsed),
+                pages,
                 ..Site::default()
             }));
             sites.push((d.clone(), site.clone()));
             sim.host(format!("origin-{i}"), move || {
                 let site = site.clone();
                 async move {
+                    let cms = turmoil::net::TcpListener::bind(("0.0.0.0", CMS_PORT)).await?;
+                    let cms_site = site.clone();
+                    tokio::task::spawn_local(async move {
+                        while let Ok((s, _)) = cms.accept().await {
+                            tokio::task::spawn_local(serve_cms(s, cms_site.clone()));
+                        }
+                    });
                     let l = turmoil::net::TcpListener::bind("0.0.0.0:80").await?;
                     loop {
                         let (s, _) = l.accept().await?;
                         tokio::task::spawn_local(serve_origin(s, site.clone()));
                     }
                 }
+            });
+        }
+        let written: Rc<std::cell::RefCell<Vec<(Duration, usize)>>> = Rc::default();
+        if !spec.changes.is_empty() {
+            let mut changes: Vec<(usize, PageChangeSpec)> =
+                spec.changes.iter().cloned().enumerate().collect();
+            changes.sort_by(|a, b| a.1.at_seconds.total_cmp(&b.1.at_seconds));
+            let written = written.clone();
+            let sites = sites.clone();
+            let cms_of: BTreeMap<String, String> = spec
+                .resources
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.clone(), format!("origin-{i}:{CMS_PORT}")))
+                .collect();
+            sim.client("editors", async move {
+                for (n, c) in changes {
+                    sleep_until_elapsed(secs(c.at_seconds)).await;
+                    if c.by == "intruder" {
+                        // On the origin directly: no channel, no journal.
+                        if let Some((_, site)) = sites.iter().find(|(d, _)| *d == c.resource) {
+                            site.borrow_mut()
+                                .pages
+                                .insert(c.page.clone(), c.content.as_bytes().to_vec());
+                            written.borrow_mut().push((turmoil::elapsed(), n));
+                        }
+                    } else {
+                        let cms = &cms_of[&c.resource];
+                        let req = format!(
+                            "PUT /content{} HTTP/1.1\r\nHost: {cms}\r\nAuthorization: Bearer {OWNER_ACCOUNT}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                            c.page,
+                            c.content.len(),
+                            c.content
+                        );
+                        if let Ok(s) = turmoil::net::TcpStream::connect(cms.as_str()).await
+                            && let Answer::Response { status, .. } =
+                                exchange(s, req.as_bytes(), Duration::from_secs(5)).await
+                            && (200..300).contains(&status)
+                        {
+                            // Published: recorded when the system acknowledged it.
+                            written.borrow_mut().push((turmoil::elapsed(), n));
+                        }
+                    }
+                }
+                Ok(())
+            });
+        }
+        type Fetch = (String, String, Duration, Duration, Answer);
+        let fetched: Rc<std::cell::RefCell<Vec<Fetch>>> = Rc::default();
+        if let Some(p) = &spec.public {
+            let every = secs(p.every_seconds);
+            let until = secs(p.for_seconds);
+            let watched: Vec<(String, String)> = spec
+                .pages
+                .iter()
+                .flat_map(|(d, ps)| ps.keys().map(move |k| (d.clone(), k.clone())))
+                .collect();
+            let got = fetched.clone();
+            sim.client("public", async move {
+                let mut round = 0u32;
+                loop {
+                    let due = every * round;
+                    if due > until {
+                        break;
+                    }
+                    sleep_until_elapsed(due).await;
+                    for (domain, page) in &watched {
+                        let req = format!(
+                            "GET {page} HTTP/1.1\r\nHost: {domain}\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\nAccept: text/html,application/xhtml+xml\r\nConnection: close\r\n\r\n"
+                        );
+                        let sent = turmoil::elapsed();
+                        let ans = match turmoil::net::TcpStream::connect((FRONT_HOST, 80)).await {
+                            Ok(s) => exchange(s, req.as_bytes(), Duration::from_secs(5)).await,
+                            Err(e) => Answer::NoResponse(format!("connect: {e}")),
+                        };
+                        got.borrow_mut().push((
+                            domain.clone(),
+                            page.clone(),
+                            sent,
+                            turmoil::elapsed(),
+                            ans,
+                        ));
+                    }
+                    round += 1;
+                }
+                Ok(())
             });
         }
         let answers: Rc<std::cell::RefCell<Vec<(Duration, Answer)>>> = Rc::default();
@@ -510,7 +846,98 @@ mod episode {
                 });
             }
         }
+        for (domain, pages) in &spec.pages {
+            for (page, content) in pages {
+                seen.push(page_written(
+                    &ep,
+                    Duration::ZERO,
+                    domain,
+                    page,
+                    "initial",
+                    content,
+                ));
+            }
+        }
+        for (at, n) in written.borrow().iter() {
+            let c = &spec.changes[*n];
+            seen.push(page_written(
+                &ep,
+                *at,
+                &c.resource,
+                &c.page,
+                &c.by,
+                &c.content,
+            ));
+        }
+        for (domain, page, sent, answered, ans) in fetched.borrow().iter() {
+            let (status, digest, error) = match ans {
+                Answer::Response { status, body, .. } => {
+                    (Some(*status), super::sha256_hex(body), String::new())
+                }
+                Answer::NoResponse(why) => (None, String::new(), why.clone()),
+            };
+            seen.push(Seen {
+                at: ep.instant(*answered),
+                probe: format!("public:{domain}"),
+                subject: Subject {
+                    kind: SubjectKind::Service,
+                    id: domain.clone(),
+                },
+                event: Event::PageServed(PageServed {
+                    resource: domain.clone(),
+                    page: page.clone(),
+                    sent: ep.instant(*sent),
+                    status,
+                    digest,
+                    error,
+                }),
+            });
+        }
+        for (at, doc) in front.documents() {
+            seen.push(Seen {
+                at: ep.instant(at),
+                probe: crate::interpreter::inbox(&doc.to),
+                subject: Subject::case(&doc.case),
+                event: Event::Document(doc),
+            });
+        }
         seen.sort_by_key(|s| s.at);
         Ok(seen)
+    }
+
+    /// The port of an origin's content-management interface in the simulation.
+    const CMS_PORT: u16 = 8080;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    /// Sleeps until `at` after the simulation's start (by the simulation's own clock).
+    async fn sleep_until_elapsed(at: Duration) {
+        tokio::time::sleep(at.saturating_sub(turmoil::elapsed())).await;
+    }
+
+    fn page_written(
+        ep: &Episode,
+        at: Duration,
+        domain: &str,
+        page: &str,
+        by: &str,
+        content: &str,
+    ) -> Seen {
+        Seen {
+            at: ep.instant(at),
+            probe: format!("{}:{domain}", if by == "initial" { "origin" } else { by }),
+            subject: Subject {
+                kind: SubjectKind::Service,
+                id: domain.to_string(),
+            },
+            event: Event::PageWritten(PageWritten {
+                resource: domain.to_string(),
+                page: page.to_string(),
+                by: by.to_string(),
+                digest: super::sha256_hex(content.as_bytes()),
+            }),
+        }
     }
 }

@@ -73,6 +73,48 @@ pub enum Event {
     HttpSent(HttpSent),
     /// A harness origin (a User's web resource) received a request.
     HttpReceived(HttpReceived),
+    /// The harness changed a page of a User's web resource: its initial content, an
+    /// intruder's change made on the origin directly, or the owner's publication through its
+    /// declared channel (ugia-18).
+    PageWritten(PageWritten),
+    /// A harness client of the public fetched a page through the resource's name and was
+    /// served this content (ugia-18).
+    PageServed(PageServed),
+}
+
+/// A change the harness made to a page of a User's web resource, by its own clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageWritten {
+    /// The resource's domain.
+    pub resource: String,
+    /// The page's path (`/index.html`).
+    pub page: String,
+    /// `initial` (the content the episode starts with), `intruder` (written on the origin
+    /// directly, not through the owner's channel) or `owner` (published through the owner's
+    /// declared channel, the content-management system).
+    pub by: String,
+    /// SHA-256 of the content written, lowercase hex.
+    pub digest: String,
+}
+
+/// What a client of the public was served when it fetched a page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageServed {
+    pub resource: String,
+    pub page: String,
+    /// When the request was sent (the observation's instant is when the answer came).
+    pub sent: Timestamp,
+    /// The answer's status; none when no HTTP answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// SHA-256 of the body served, lowercase hex; empty when no answer came.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
+    /// Why no answer came, when none did.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
 }
 
 /// What an Internet client of the harness sent to a User's web resource, with what the harness
@@ -322,6 +364,9 @@ pub enum DocKind {
     DisconnectionRequest,
     /// ugem-11: the STS disconnected the mail system.
     DisconnectionNotice,
+    /// ugia-18: the STS tells the User it found a protected page changed outside the owner's
+    /// channel (and restored it).
+    DefacementNotice,
 }
 
 impl DocKind {
@@ -338,6 +383,7 @@ impl DocKind {
             DocKind::Rejection => "rejection",
             DocKind::DisconnectionRequest => "disconnection-request",
             DocKind::DisconnectionNotice => "disconnection-notice",
+            DocKind::DefacementNotice => "defacement-notice",
             DocKind::ConnectionUpdateApplication => "connection-update-application",
             DocKind::PublicationTestAct => "publication-test-act",
             DocKind::ConnectionTestAct => "connection-test-act",

@@ -13,6 +13,14 @@ pub struct WebResource {
     pub domain: String,
     /// Where its origin listens in the simulation (`host:port`).
     pub origin: String,
+    /// Where the origin's content-management interface listens (`host:port`): the access to
+    /// the root directory a defacement-protection application grants (Appendix 4), as the
+    /// harness lays it out. HTTP: `GET /content` lists the pages one path a line,
+    /// `GET /content<path>` reads one, `PUT /content<path>` writes one, `GET /journal` lists
+    /// the owner's publications (`<seq> <path> <sha256>` a line). Requests carry
+    /// `Authorization: Bearer <account>`; the account the application names
+    /// (`sts-monitor`) may read and write, and its writes are not publications.
+    pub root_access: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,4 +47,10 @@ impl WebWorld {
 pub trait WebFront {
     /// Adds the front's host at `world.front` to the simulation.
     fn install(&self, sim: &mut turmoil::Sim<'_>, world: &WebWorld);
+    /// The documents the front's services sent to Users during the episode (a defacement
+    /// notice), with the simulated time since the episode's start at which each left. Called
+    /// once the episode has run.
+    fn documents(&self) -> Vec<(std::time::Duration, crate::trace::Document)> {
+        Vec::new()
+    }
 }

@@ -20,6 +20,7 @@ macro_rules! oracle_names {
 }
 
 mod deadline;
+mod defacement;
 pub mod form;
 mod mail;
 pub mod network;
@@ -187,6 +188,7 @@ static ORACLES: &[&dyn Oracle] = &[
         application: DocKind::DefacementApplication,
         grant: DocKind::ConnectionNotice,
     },
+    &defacement::PageRestored,
     &FormCheck {
         clause: "ugia-app3",
         obligation: "deficient-never-granted",
