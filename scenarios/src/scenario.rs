@@ -388,6 +388,39 @@ expect:
     }
 
     #[test]
+    fn a_replay_flow_too_long_to_run_is_refused_at_its_line() {
+        let replay = "\
+id: r
+title: r
+system: ugia
+start: 2025-04-07T10:00
+until: day 1
+parties:
+  ministry: { name: M, role: state-body }
+steps:
+  - at: day 0 10:00
+    replay:
+      user: ministry
+      flows:
+        - { kind: ssh, src: 10.0.0.1, dst: 203.0.113.80, dport: 22, packets: PACKETS }
+expect:
+  - clause: ureq-134-1
+";
+        assert!(
+            Scenario::parse(&replay.replace("PACKETS", "10000"), "r.yaml", &any_clause).is_ok()
+        );
+        let e = Scenario::parse(
+            &replay.replace("PACKETS", "4294967295"),
+            "r.yaml",
+            &any_clause,
+        )
+        .unwrap_err();
+        // the replay's body, where its flows are
+        assert_eq!(e.line, 11, "{e}");
+        assert!(e.message.contains("at most 10000"), "{e}");
+    }
+
+    #[test]
     fn a_good_scenario_parses() {
         let s = Scenario::parse(GOOD, "good.yaml", &any_clause).unwrap();
         assert_eq!(

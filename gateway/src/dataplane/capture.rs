@@ -141,6 +141,8 @@ fn pcapng(bytes: &[u8]) -> Result<Capture, String> {
             b
         });
         match b {
+            // A new section numbers its interfaces from 0 again.
+            Ok(Block::SectionHeader(_)) => links.clear(),
             Ok(Block::InterfaceDescription(i)) => {
                 links.push(link_number(i.linktype));
             }
@@ -177,6 +179,58 @@ fn pcapng(bytes: &[u8]) -> Result<Capture, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One little-endian pcapng block: type, total length, body padded to 4, total length.
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let pad = (4 - body.len() % 4) % 4;
+        let len = (12 + body.len() + pad) as u32;
+        let mut v = kind.to_le_bytes().to_vec();
+        v.extend_from_slice(&len.to_le_bytes());
+        v.extend_from_slice(body);
+        v.extend(std::iter::repeat_n(0u8, pad));
+        v.extend_from_slice(&len.to_le_bytes());
+        v
+    }
+
+    fn section() -> Vec<u8> {
+        let mut body = 0x1a2b_3c4du32.to_le_bytes().to_vec();
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&(-1i64).to_le_bytes());
+        block(0x0a0d_0d0a, &body)
+    }
+
+    fn interface(linktype: u16) -> Vec<u8> {
+        let mut body = linktype.to_le_bytes().to_vec();
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&65535u32.to_le_bytes());
+        block(1, &body)
+    }
+
+    fn packet(interface: u32, data: &[u8]) -> Vec<u8> {
+        let mut body = interface.to_le_bytes().to_vec();
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(&1u32.to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        block(6, &body)
+    }
+
+    #[test]
+    fn each_pcapng_section_numbers_its_interfaces_anew() {
+        // Section 1: interface 0 is Ethernet (1). Section 2: interface 0 is raw IP (101).
+        let mut bytes = section();
+        bytes.extend(interface(1));
+        bytes.extend(packet(0, &[0xaa; 14]));
+        bytes.extend(section());
+        bytes.extend(interface(101));
+        bytes.extend(packet(0, &[0x45; 20]));
+        let c = parse(&bytes).unwrap();
+        assert!(c.truncated.is_none(), "{:?}", c.truncated);
+        let links: Vec<u32> = c.iter().map(|(_, link, _)| link).collect();
+        assert_eq!(links, vec![1, 101]);
+    }
 
     /// A little-endian microsecond pcap (Ethernet) with one record per payload.
     fn pcap(payloads: &[&[u8]]) -> Vec<u8> {

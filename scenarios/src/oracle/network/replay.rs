@@ -63,6 +63,10 @@ fn default_packets() -> u32 {
     24
 }
 
+/// The most frames one synthetic flow may have: enough to show a block well beyond any
+/// classification window, few enough that a typo cannot stall a run.
+pub const MAX_PACKETS: u32 = 10_000;
+
 pub const KINDS: &[&str] = &[
     "tls",
     "http",
@@ -96,6 +100,12 @@ impl ReplaySpec {
             }
             if f.kind == "tls" && f.name.is_none() {
                 return Err("a tls flow needs its `name` (the SNI)".into());
+            }
+            if f.packets > MAX_PACKETS {
+                return Err(format!(
+                    "flow {} → {}: packets is {}, expected at most {MAX_PACKETS}",
+                    f.src, f.dst, f.packets
+                ));
             }
         }
         if self.window == 0 {
