@@ -128,8 +128,18 @@ pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Sche
         let when = step.at.value;
         let t = instant_of(calendar, scenario, when, false)
             .map_err(|e| at(loc, format!("`at: {when}`: {e}")))?;
-        // A step written before `start` runs at the start, in file order (the standard suite
-        // sets up policy at 09:30 for a 10:00 start); only steps after `until` are lost.
+        // A step before `start` would run at another time than the file says.
+        if t < start {
+            return Err(at(
+                loc,
+                format!(
+                    "`at: {when}` ({}) is before the scenario's `start` ({}): move it after `start` or start earlier",
+                    show(t),
+                    show(start)
+                ),
+            )
+            .into());
+        }
         if t > end {
             return Err(at(
                 loc,
@@ -568,6 +578,21 @@ expect:
         let e = schedule_error(&GOOD.replace("until: working-day 12", "until: 2025-03-19T10:00"));
         assert_eq!(e.line, 6, "{e}");
         assert!(e.message.contains("before `start`"), "{e}");
+    }
+
+    #[test]
+    fn a_step_before_start_is_an_error_at_its_line() {
+        // GOOD starts at 10:00 on 2025-03-20; its one step is at 18:30 on that day.
+        let e = schedule_error(&GOOD.replace("working-day 0 18:30", "working-day 0 09:30"));
+        assert_eq!(e.line, 10, "{e}");
+        assert!(e.message.contains("before the scenario's `start`"), "{e}");
+        assert!(schedule_error_free(
+            &GOOD.replace("working-day 0 18:30", "working-day 0 10:00")
+        ));
+    }
+
+    fn schedule_error_free(text: &str) -> bool {
+        schedule(&BusinessCalendar::kazakhstan(), &scenario(text)).is_ok()
     }
 
     #[test]
