@@ -345,11 +345,13 @@ pub fn play(
                             source,
                         }
                     })?;
-                    let seen = crate::oracle::network::replay::run(gw.as_mut(), now, spec)
-                        .map_err(|message| PlayError::Replay {
-                            file: file(),
-                            message,
-                        })?;
+                    let step_seed = qaqpa_sim::seed::derive(seed, &format!("replay-step-{i}"));
+                    let seen =
+                        crate::oracle::network::replay::run(gw.as_mut(), now, spec, step_seed)
+                            .map_err(|message| PlayError::Replay {
+                                file: file(),
+                                message,
+                            })?;
                     for f in seen {
                         let id =
                             format!("{} {}:{} > {}:{}", f.proto, f.src, f.sport, f.dst, f.dport);

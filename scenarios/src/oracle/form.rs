@@ -125,6 +125,9 @@ pub fn eligible_mail_applicant(value: &str) -> Option<String> {
 /// channels it may arrive by (empty where the rules name none).
 pub struct Form {
     pub applications: &'static [DocKind],
+    /// Whether the rules let a refused applicant resubmit only after 30 calendar days
+    /// (ugia-17, ugia-18, ugem-10): an earlier resubmission is then a ground to refuse.
+    pub resubmission_wait: bool,
     pub required: &'static [&'static str],
     pub rules: &'static [(&'static str, Rule)],
     pub channels: &'static [Channel],
@@ -133,6 +136,7 @@ pub struct Form {
 /// Appendix 1 (UGIA): the telecom operator's channel application; ugia-5 wants both channels.
 pub const CHANNEL_APPLICATION: Form = Form {
     applications: &[DocKind::ChannelApplication],
+    resubmission_wait: false,
     required: &[
         "main-channel-gbps",
         "reserve-channel-gbps",
@@ -158,6 +162,7 @@ pub const WAF_DATA: &[&str] = &[
 
 pub const WAF_APPLICATION: Form = Form {
     applications: &[DocKind::WafApplication],
+    resubmission_wait: true,
     required: WAF_DATA,
     rules: &[("web-server", names_a_version)],
     channels: &[Channel::Aps],
@@ -179,6 +184,7 @@ pub const DEFACEMENT_DATA: &[&str] = &[
 
 pub const DEFACEMENT_APPLICATION: Form = Form {
     applications: &[DocKind::DefacementApplication],
+    resubmission_wait: true,
     required: DEFACEMENT_DATA,
     rules: &[("web-server", names_a_version)],
     channels: &[Channel::Aps],
@@ -187,6 +193,7 @@ pub const DEFACEMENT_APPLICATION: Form = Form {
 /// ugia-15, ugia-15-2: the User's EDS-signed access application through the APS.
 pub const ACCESS_APPLICATION: Form = Form {
     applications: &[DocKind::AccessApplication],
+    resubmission_wait: false,
     required: &[EDS_SIGNATURE, "categories"],
     rules: &[],
     channels: &[Channel::Aps],
@@ -197,6 +204,7 @@ pub const MAIL_CONNECTION_DATA: &[&str] = &["domain", "domain-owner", "server-ip
 
 pub const MAIL_CONNECTION_APPLICATION: Form = Form {
     applications: &[DocKind::MailConnectionApplication],
+    resubmission_wait: true,
     required: MAIL_CONNECTION_DATA,
     rules: &[("applicant-kind", eligible_mail_applicant)],
     channels: &[Channel::Aps, Channel::OfficialLetter],
@@ -217,6 +225,7 @@ pub const TEST_ACT_DATA: &[&str] = &[
 
 pub const TEST_ACT: Form = Form {
     applications: &[DocKind::PublicationTestAct, DocKind::ConnectionTestAct],
+    resubmission_wait: false,
     required: TEST_ACT_DATA,
     rules: &[("conclusion", positive_conclusion)],
     channels: &[],
@@ -230,6 +239,7 @@ pub fn positive_conclusion(value: &str) -> Option<String> {
 /// Appendix 8 of the integration rules (eint-45-9; XSD and samples as eint-14 wants them).
 pub const SERVICE_UPDATE_APPLICATION: Form = Form {
     applications: &[DocKind::ServiceUpdateApplication],
+    resubmission_wait: false,
     required: &[
         "service-id",
         "owner",
@@ -245,6 +255,7 @@ pub const SERVICE_UPDATE_APPLICATION: Form = Form {
 /// Appendix 9 of the integration rules (eint-45-13).
 pub const CONNECTION_UPDATE_APPLICATION: Form = Form {
     applications: &[DocKind::ConnectionUpdateApplication],
+    resubmission_wait: false,
     required: &[
         "service-id",
         "initiator",
@@ -463,7 +474,9 @@ fn known_grounds(form: &Form, trace: &Trace, obs: &Observation, app: &Document) 
     let signature = harness_signature(trace, obs, app);
     let mut g = grounds_of(form.required, form.rules, form.channels, app, signature);
     g.extend(infeasible_grounds(trace, &app.case, app));
-    g.extend(early_resubmission(trace, obs, app));
+    if form.resubmission_wait {
+        g.extend(early_resubmission(trace, obs, app));
+    }
     g
 }
 
@@ -705,6 +718,120 @@ mod tests {
             end: "2025-05-14T00:00:00Z".parse().unwrap(),
         };
         oracle.judge(&ctx, trace).verdict
+    }
+
+    /// Two applications of `kind` from one applicant, the first refused before the second was
+    /// sent (within 30 days), the second refused for `reasons`.
+    fn second_application_refused(
+        kind: DocKind,
+        fields: &[(&str, &str)],
+        reasons: &[&str],
+    ) -> Trace {
+        use qaqpa_sim::trace::Subject;
+        let at = |h: i64| {
+            "2025-07-01T05:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .checked_add(jiff::SignedDuration::from_hours(h))
+                .unwrap()
+        };
+        let app = |case: &str| Document {
+            case: case.into(),
+            doc: kind,
+            from: "regional".into(),
+            to: "STS".into(),
+            channel: Channel::Aps,
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            reasons: vec![],
+        };
+        let mut t = Trace::new();
+        // the first application lacks `contacts`/`connection-point` and its refusal says so, so
+        // that only the second is in question
+        let mut first = app("C-1");
+        first.fields.remove("contacts");
+        first.fields.remove("connection-point");
+        t.record(
+            at(0),
+            "inbox:STS",
+            Subject::case("C-1"),
+            Event::Document(first.clone()),
+        );
+        let refusal = first.answer(
+            DocKind::Rejection,
+            Channel::Aps,
+            Default::default(),
+            vec!["contacts, connection-point and main-channel-gbps: see the form".into()],
+        );
+        t.record(
+            at(24),
+            "inbox:regional",
+            Subject::case("C-1"),
+            Event::Document(refusal),
+        );
+        let second = app("C-2");
+        t.record(
+            at(48),
+            "inbox:STS",
+            Subject::case("C-2"),
+            Event::Document(second.clone()),
+        );
+        let refusal = second.answer(
+            DocKind::Rejection,
+            Channel::Aps,
+            Default::default(),
+            reasons.iter().map(|r| r.to_string()).collect(),
+        );
+        t.record(
+            at(72),
+            "inbox:regional",
+            Subject::case("C-2"),
+            Event::Document(refusal),
+        );
+        t
+    }
+
+    #[test]
+    fn an_early_resubmission_is_a_ground_only_where_the_rules_make_it_one() {
+        // A channel operator's second application (another point, bandwidth 0.5) refused for
+        // its bandwidth alone: the rules set no resubmission wait for channels (seed 31 of a
+        // campaign found this oracle asking for one).
+        let channel = second_application_refused(
+            DocKind::ChannelApplication,
+            &[
+                ("main-channel-gbps", "0.5"),
+                ("reserve-channel-gbps", "1"),
+                ("connection-point", "Almaty"),
+            ],
+            &["main-channel-gbps must be a whole number of Gbit/s"],
+        );
+        let ugia10 = super::super::for_clause("ugia-10")
+            .find(|o| o.obligation() == "reasons-name-the-cause")
+            .unwrap();
+        assert_eq!(judge(ugia10, &channel), Verdict::Pass);
+        // A WAF application resubmitted within 30 days must have that named.
+        let waf_fields = [
+            ("domain", "a.kz"),
+            ("ip", "1.2.3.4"),
+            ("telecom-operator", "Kazakhtelecom JSC"),
+            ("web-server", "nginx 1.24.0"),
+            ("dbms", "none"),
+            ("cms", "none"),
+            ("contacts", "x@a.kz"),
+        ];
+        let ugia17 = super::super::for_clause("ugia-17")
+            .find(|o| o.obligation() == "reasons-name-the-cause")
+            .unwrap();
+        let vague = second_application_refused(DocKind::WafApplication, &waf_fields, &["not now"]);
+        assert_eq!(judge(ugia17, &vague), Verdict::Fail);
+        let named = second_application_refused(
+            DocKind::WafApplication,
+            &waf_fields,
+            &["resubmitted 2 days after the rejection; wait 30 calendar days"],
+        );
+        assert_eq!(judge(ugia17, &named), Verdict::Pass);
     }
 
     fn unsigned_never_applied() -> &'static dyn Oracle {

@@ -392,11 +392,15 @@ pub fn apply(
     acts.iter().map(|a| gw.apply(now, a)).collect()
 }
 
-/// Plays a `replay` step from `now`; returns what the taps saw, flow by flow.
+/// Plays a `replay` step from `now`; returns what the taps saw, flow by flow. `seed` (the
+/// step's) draws what the scenario leaves open in its synthetic flows: the client's ephemeral
+/// port, the initial sequence numbers, an opaque application's bytes; so each seed offers the
+/// gateway other flows of the same kinds.
 pub fn run(
     gw: &mut dyn PacketGateway,
     now: Timestamp,
     spec: &ReplaySpec,
+    seed: u64,
 ) -> Result<Vec<FlowSeen>, String> {
     let mut out = Vec::new();
     let mut start = now;
@@ -434,7 +438,8 @@ pub fn run(
         start = end + SignedDuration::from_secs(1);
     }
     for (i, f) in spec.flows.iter().enumerate() {
-        let frames = synthesise(f, i as u16);
+        let variant = Variant::of(seed, i);
+        let frames = synthesise(f, &variant);
         let mut t = Tally::default();
         let src: IpAddr = f
             .src
@@ -444,7 +449,7 @@ pub fn run(
             .dst
             .parse()
             .map_err(|_| format!("`{}` is not an IP address", f.dst))?;
-        let sport = f.sport.unwrap_or(40000 + i as u16);
+        let sport = f.sport.unwrap_or(variant.sport);
         let proto = if udp_kind(&f.kind) { 17 } else { 6 };
         for (n, (to_server, frame)) in frames.iter().enumerate() {
             let at = start + SignedDuration::from_millis(10 * n as i64);
@@ -578,11 +583,33 @@ pub fn client_hello(sni: &str) -> Vec<u8> {
     rec
 }
 
+/// What a seed draws for one synthetic flow.
+struct Variant {
+    /// The client's ephemeral port (RFC 6335's dynamic range), unless the scenario names one.
+    sport: u16,
+    client_isn: u32,
+    server_isn: u32,
+    /// Seeds the opaque application's byte streams.
+    stream: u64,
+}
+
+impl Variant {
+    fn of(seed: u64, flow: usize) -> Variant {
+        let v = qaqpa_sim::seed::derive(seed, &format!("flow-{flow}"));
+        Variant {
+            sport: 49152 + (v % 16384) as u16,
+            client_isn: (v >> 16) as u32,
+            server_isn: (v >> 32) as u32 ^ 0x5a5a_5a5a,
+            stream: v,
+        }
+    }
+}
+
 /// The frames of one synthetic flow: (towards the server?, frame).
-fn synthesise(f: &SyntheticFlow, i: u16) -> Vec<(bool, Vec<u8>)> {
+fn synthesise(f: &SyntheticFlow, variant: &Variant) -> Vec<(bool, Vec<u8>)> {
     let src: IpAddr = f.src.parse().expect("validated");
     let dst: IpAddr = f.dst.parse().expect("validated");
-    let sport = f.sport.unwrap_or(40000 + i);
+    let sport = f.sport.unwrap_or(variant.sport);
     let dport = f.dport;
     let mut out = Vec::new();
     let n = f.packets.max(4) as usize;
@@ -606,7 +633,7 @@ fn synthesise(f: &SyntheticFlow, i: u16) -> Vec<(bool, Vec<u8>)> {
         return out;
     }
     if f.kind == "opaque-udp" {
-        let mut bytes = Opaque::new(i);
+        let mut bytes = Opaque::new(variant.stream);
         for k in 0..n {
             let data = bytes.take(200 + (k % 5) * 100);
             let to = k % 2 == 0;
@@ -619,7 +646,7 @@ fn synthesise(f: &SyntheticFlow, i: u16) -> Vec<(bool, Vec<u8>)> {
         }
         return out;
     }
-    let (c_isn, s_isn) = (1000u32, 5000u32);
+    let (c_isn, s_isn) = (variant.client_isn, variant.server_isn);
     out.push((
         true,
         ip_packet(src, dst, 6, &tcp(sport, dport, c_isn, 0, 0x02, &[])),
@@ -645,7 +672,7 @@ fn synthesise(f: &SyntheticFlow, i: u16) -> Vec<(bool, Vec<u8>)> {
         )
         .into_bytes(),
         "ssh" => b"SSH-2.0-OpenSSH_9.2\r\n".to_vec(),
-        "opaque" => Opaque::new(i).take(300),
+        "opaque" => Opaque::new(variant.stream).take(300),
         _ => {
             let mut h = vec![19];
             h.extend_from_slice(b"BitTorrent protocol");
@@ -656,7 +683,7 @@ fn synthesise(f: &SyntheticFlow, i: u16) -> Vec<(bool, Vec<u8>)> {
     };
     let mut cseq = c_isn + 1;
     let mut sseq = s_isn + 1;
-    let mut opaque = Opaque::new(i.wrapping_add(0x8000));
+    let mut opaque = Opaque::new(variant.stream ^ 0x8000);
     out.push((
         true,
         ip_packet(src, dst, 6, &tcp(sport, dport, cseq, sseq, 0x18, &first)),
@@ -685,13 +712,14 @@ fn synthesise(f: &SyntheticFlow, i: u16) -> Vec<(bool, Vec<u8>)> {
     out
 }
 
-/// The bytes of an application no list knows: a fixed xorshift stream per flow, so that the
-/// same scenario offers the same frames on every run.
+/// The bytes of an application no list knows: an xorshift stream drawn from the step's seed,
+/// so that one seed offers the same frames on every run and each seed other ones.
 struct Opaque(u64);
 
 impl Opaque {
-    fn new(flow: u16) -> Self {
-        Opaque(0x9e37_79b9_7f4a_7c15 ^ (u64::from(flow) << 17 | 1))
+    fn new(stream: u64) -> Self {
+        // xorshift must not start at 0
+        Opaque((0x9e37_79b9_7f4a_7c15 ^ stream) | 1)
     }
     fn take(&mut self, n: usize) -> Vec<u8> {
         (0..n)
