@@ -34,34 +34,19 @@ struct Connection {
 }
 
 fn connections(trace: &Trace) -> Vec<Connection> {
-    let docs: Vec<_> = trace.documents().collect();
-    let mut out = Vec::new();
-    for (o, d) in &docs {
-        if d.doc != DocKind::ConnectionNotice {
-            continue;
-        }
-        // The domain comes from the application the harness sent, never from the notice.
-        let app = docs
-            .iter()
-            .filter(|(ao, a)| a.case == d.case && ao.seq < o.seq && a.to == d.from)
-            .find(|(_, a)| a.doc == DocKind::DefacementApplication);
-        if let Some((_, a)) = app
-            && let Some(domain) = a.fields.get("domain")
-        {
-            let interval = d
+    super::connected_domains(trace, DocKind::DefacementApplication)
+        .into_iter()
+        .map(|(o, d, domain)| Connection {
+            domain,
+            at: o.at,
+            interval: d
                 .fields
                 .get(INTERVAL_FIELD)
                 .and_then(|v| v.trim().parse::<u32>().ok())
-                .map(|s| SignedDuration::from_secs(i64::from(s)));
-            out.push(Connection {
-                domain: domain.to_ascii_lowercase(),
-                at: o.at,
-                interval,
-                notice: o.seq,
-            });
-        }
-    }
-    out
+                .map(|s| SignedDuration::from_secs(i64::from(s))),
+            notice: o.seq,
+        })
+        .collect()
 }
 
 struct Write<'t> {

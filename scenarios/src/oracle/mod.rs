@@ -535,6 +535,29 @@ fn judge_applications(
     combine(clause, cases)
 }
 
+/// The resources the STS connected to a protection service: each connection notice with the
+/// domain (lower case) that the harness's own application of `kind` in its case named, never
+/// the notice's.
+fn connected_domains(trace: &Trace, kind: DocKind) -> Vec<(&Observation, &Document, String)> {
+    let docs: Vec<_> = trace.documents().collect();
+    let mut out = Vec::new();
+    for (o, d) in &docs {
+        if d.doc != DocKind::ConnectionNotice {
+            continue;
+        }
+        let app = docs
+            .iter()
+            .filter(|(ao, a)| a.case == d.case && ao.seq < o.seq && a.to == d.from)
+            .find(|(_, a)| a.doc == kind);
+        if let Some((_, a)) = app
+            && let Some(domain) = a.fields.get("domain")
+        {
+            out.push((*o, *d, domain.to_ascii_lowercase()));
+        }
+    }
+    out
+}
+
 /// The kind of application that opened `case`: its first document, before observation
 /// `before`.
 fn application_of_case(

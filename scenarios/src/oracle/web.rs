@@ -16,24 +16,10 @@ pub struct AttacksBlocked;
 /// When each resource (the domain the harness's application named) was connected: the
 /// STS's connection notice in the case of a WAF application.
 fn connected(trace: &Trace) -> Vec<(String, Timestamp)> {
-    let docs: Vec<_> = trace.documents().collect();
-    let mut out = Vec::new();
-    for (o, d) in &docs {
-        if d.doc != DocKind::ConnectionNotice {
-            continue;
-        }
-        // The domain comes from the application the harness sent, never from the notice.
-        let app = docs
-            .iter()
-            .filter(|(ao, a)| a.case == d.case && ao.seq < o.seq && a.to == d.from)
-            .find(|(_, a)| a.doc == DocKind::WafApplication);
-        if let Some((_, a)) = app
-            && let Some(domain) = a.fields.get("domain")
-        {
-            out.push((domain.to_ascii_lowercase(), o.at));
-        }
-    }
-    out
+    super::connected_domains(trace, DocKind::WafApplication)
+        .into_iter()
+        .map(|(o, _, domain)| (domain, o.at))
+        .collect()
 }
 
 fn same_request(s: &HttpSent, r: &HttpReceived) -> bool {
