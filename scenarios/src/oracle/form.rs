@@ -470,37 +470,30 @@ impl Oracle for FormCheck {
 
 /// Every ground the harness knows for refusing `app`: its form's faults, the scenario's
 /// stated infeasibility, and a resubmission sooner than the rules allow.
-fn known_grounds(form: &Form, trace: &Trace, obs: &Observation, app: &Document) -> Vec<Ground> {
+fn known_grounds(
+    form: &Form,
+    trace: &Trace,
+    docs: &[(&Observation, &Document)],
+    i: usize,
+) -> Vec<Ground> {
+    let (obs, app) = docs[i];
     let signature = harness_signature(trace, obs, app);
     let mut g = grounds_of(form.required, form.rules, form.channels, app, signature);
     g.extend(infeasible_grounds(trace, &app.case, app));
     if form.resubmission_wait {
-        g.extend(early_resubmission(trace, obs, app));
+        // "The User may resubmit after 30 calendar days" (ugem-10, ugia-17, ugia-18)
+        g.extend(
+            super::early_resubmission(docs, i)
+                .and_then(|e| Some((e.since, e.allowed?)))
+                .map(|(since, allowed)| Ground {
+                    what: format!(
+                        "resubmitted before {allowed}, 30 calendar days after the rejection of {since}"
+                    ),
+                    names: vec!["resubmi".into(), "30 calendar days".into()],
+                }),
+        );
     }
     g
-}
-
-/// "The User may resubmit after 30 calendar days" (ugem-10, ugia-17, ugia-18): an application
-/// sent less than 30 calendar days after a rejection addressed to the same applicant.
-fn early_resubmission(trace: &Trace, obs: &Observation, app: &Document) -> Option<Ground> {
-    let docs: Vec<_> = trace.documents().collect();
-    let (ro, _) = docs
-        .iter()
-        .filter(|(o, d)| {
-            o.seq < obs.seq
-                && d.doc == DocKind::Rejection
-                && d.to == app.from
-                && super::application_of_case(&docs, &d.case, o.seq) == Some(app.doc)
-        })
-        .last()?;
-    let since = qaqpa_sim::clock::local(ro.at).date();
-    let allowed = since.checked_add(jiff::Span::new().days(30)).ok()?;
-    (qaqpa_sim::clock::local(obs.at).date() < allowed).then(|| Ground {
-        what: format!(
-            "resubmitted before {allowed}, 30 calendar days after the rejection of {since}"
-        ),
-        names: vec!["resubmi".into(), "30 calendar days".into()],
-    })
 }
 
 /// The first answer of the case that decides it: a refusal, or anything else.
@@ -530,7 +523,7 @@ impl Oracle for CompleteNotRefused {
             |docs, i, obs, app| {
                 let case = &app.case;
                 let mut evidence = vec![seen(ctx, obs, app)];
-                let grounds = known_grounds(self.form, trace, obs, app);
+                let grounds = known_grounds(self.form, trace, docs, i);
                 if !grounds.is_empty() {
                     return CaseVerdict {
                         verdict: Verdict::NotTested,
@@ -609,7 +602,7 @@ impl Oracle for ReasonedRefusal {
                     };
                 };
                 evidence.push(seen(ctx, o, d));
-                let grounds = known_grounds(self.form, trace, obs, app);
+                let grounds = known_grounds(self.form, trace, docs, i);
                 if grounds.is_empty() {
                     return CaseVerdict {
                         verdict: Verdict::Fail,

@@ -558,6 +558,40 @@ fn connected_domains(trace: &Trace, kind: DocKind) -> Vec<(&Observation, &Docume
     out
 }
 
+/// The latest rejection of the same service to the same applicant before application
+/// `docs[i]`, when the application came less than 30 calendar days after it: the wait the rules
+/// set before a resubmission (ugem-10, ugia-17, ugia-18).
+struct EarlyResubmission<'t> {
+    rejection: (&'t Observation, &'t Document),
+    /// The day of the rejection.
+    since: jiff::civil::Date,
+    /// The first day a resubmission was allowed; `None` when 30 days after the rejection is
+    /// past the calendar's range (every resubmission is then early).
+    allowed: Option<jiff::civil::Date>,
+}
+
+fn early_resubmission<'t>(
+    docs: &[(&'t Observation, &'t Document)],
+    i: usize,
+) -> Option<EarlyResubmission<'t>> {
+    let (o, app) = docs[i];
+    let (ro, rd) = *docs[..i].iter().rev().find(|(ro, d)| {
+        d.doc == DocKind::Rejection
+            && d.to == app.from
+            && application_of_case(docs, &d.case, ro.seq) == Some(app.doc)
+    })?;
+    let since = clock::local(ro.at).date();
+    let allowed = since.checked_add(jiff::Span::new().days(30)).ok();
+    if allowed.is_some_and(|a| clock::local(o.at).date() >= a) {
+        return None;
+    }
+    Some(EarlyResubmission {
+        rejection: (ro, rd),
+        since,
+        allowed,
+    })
+}
+
 /// The kind of application that opened `case`: its first document, before observation
 /// `before`.
 fn application_of_case(

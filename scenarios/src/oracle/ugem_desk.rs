@@ -9,12 +9,11 @@
 use jiff::Timestamp;
 use qaqpa_reports::Evidence;
 use qaqpa_reports::{Judgement, Verdict};
-use qaqpa_sim::clock;
 use qaqpa_sim::trace::{DocKind, Document, Observation, SmtpReply, Trace};
 
 use super::{
-    AGREED_WORKING_DAYS, CaseVerdict, Oracle, OracleCtx, answers_in_case, application_of_case,
-    combine, computed, judge_applications, mail, seen,
+    AGREED_WORKING_DAYS, CaseVerdict, Oracle, OracleCtx, answers_in_case, combine, computed,
+    early_resubmission, judge_applications, mail, seen,
 };
 
 /// "The User may resubmit after 30 calendar days" (ugem-10, ugia-17, ugia-18): an application
@@ -46,20 +45,14 @@ impl Oracle for ResubmissionWait {
             if app.doc != self.application {
                 continue;
             }
-            // a rejection of the same service to the same applicant
-            let earlier = docs[..i].iter().rev().find(|(ro, d)| {
-                d.doc == DocKind::Rejection
-                    && d.to == app.from
-                    && application_of_case(&docs, &d.case, ro.seq) == Some(self.application)
-            });
-            let Some((ro, rd)) = earlier else { continue };
-            let since = clock::local(ro.at).date();
-            // 30 days after a rejection at the very end of the calendar's range is no date:
-            // every resubmission then comes early.
-            let allowed = match ctx.calendar.add_calendar_days(since, 30) {
-                Ok(d) if clock::local(o.at).date() >= d => continue,
-                Ok(d) => d.to_string(),
-                Err(_) => format!("{since} + 30 days"),
+            let Some(early) = early_resubmission(&docs, i) else {
+                continue;
+            };
+            let (ro, rd) = early.rejection;
+            let since = early.since;
+            let allowed = match early.allowed {
+                Some(d) => d.to_string(),
+                None => format!("{since} + 30 days"),
             };
             let case = &app.case;
             let mut evidence = vec![
