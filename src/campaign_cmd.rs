@@ -30,8 +30,8 @@ pub struct CampaignArgs {
     #[arg(long, value_parser = parse_seeds)]
     seeds: (u64, u64),
     /// Systems to certify (all when none is given).
-    #[arg(long = "system", value_parser = ["ugia", "ugem", "bus"])]
-    systems: Vec<String>,
+    #[arg(long = "system", value_name = "SYSTEM", value_enum, ignore_case = true)]
+    systems: Vec<crate::cli::SystemArg>,
     /// Switch on a named defect of the reference in every seed (see `qaqpa defects`).
     #[arg(long = "defect")]
     defects: Vec<String>,
@@ -215,7 +215,10 @@ impl MailCounts {
     }
 }
 
+/// What every seed of a campaign shares: loaded and checked once.
 struct Setup {
+    suite: Suite,
+    calendar: qaqpa_sim::calendar::BusinessCalendar,
     systems: Vec<SystemName>,
     defects: Vec<String>,
 }
@@ -234,15 +237,14 @@ impl Setup {
     }
 
     fn run(&self, seed: u64) -> Result<RunOutcome, String> {
-        let calendar = qaqpa_sim::calendar::BusinessCalendar::kazakhstan();
+        // A reference per seed: it keeps what its desks registered during the run.
         let target = Reference::with_defects(&self.defects).map_err(|e| e.to_string())?;
-        let suite = Suite::standard().map_err(|e| e.to_string())?;
         let config = RunConfig {
             seed,
             systems: self.systems.clone(),
-            calendar: &calendar,
+            calendar: &self.calendar,
         };
-        suite::run(&suite, &target, &config, &mut |_, _, _| {}).map_err(|e| e.to_string())
+        suite::run(&self.suite, &target, &config, &mut |_, _, _| {}).map_err(|e| e.to_string())
     }
 }
 
@@ -287,21 +289,17 @@ pub fn campaign(args: &CampaignArgs) -> Result<bool, CliError> {
     if args.jobs == 0 {
         return Err(CliError::input("--jobs 0: expected at least one"));
     }
-    // Check the defects once, before any thread starts.
-    Reference::with_defects(&args.defects).map_err(|e| e.to_string())?;
-    let mut systems: Vec<SystemName> = if args.systems.is_empty() {
-        SystemName::ALL.to_vec()
-    } else {
-        args.systems
-            .iter()
-            .filter_map(|s| SystemName::parse(s))
-            .collect()
-    };
-    systems.sort();
-    systems.dedup();
+    // Loaded and checked once, before any thread starts, as `run` checks them.
+    let suite = crate::cli::load_suite(&[])?;
+    let systems = crate::cli::chosen_systems(&args.systems);
+    let defects = crate::cli::resolve_defects(&args.defects, &suite, &systems)?;
+    let calendar = crate::cli::load_calendar(None)?;
+    crate::cli::check_schedules(&suite.scenarios, &calendar)?;
     let setup = Setup {
+        suite,
+        calendar,
         systems,
-        defects: args.defects.clone(),
+        defects,
     };
 
     let next = AtomicUsize::new(0);

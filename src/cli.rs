@@ -285,7 +285,7 @@ pub fn load_suite(dirs: &[PathBuf]) -> Result<Suite, CliError> {
     Ok(suite)
 }
 
-fn chosen_systems(args: &[SystemArg]) -> Vec<SystemName> {
+pub(crate) fn chosen_systems(args: &[SystemArg]) -> Vec<SystemName> {
     if args.is_empty() {
         return SystemName::ALL.to_vec();
     }
@@ -395,7 +395,7 @@ fn select_scenarios(
 
 /// The defects' ids as the reference spells them. A defect of a system no chosen scenario
 /// runs against would change nothing: that run would look like a clean one, so it is refused.
-fn resolve_defects(
+pub(crate) fn resolve_defects(
     given: &[String],
     suite: &Suite,
     systems: &[SystemName],

@@ -180,6 +180,20 @@ fn determinism_checked_and_bad_partitions_refused() {
         assert_eq!(code, 2, "{bad}: {err}");
         assert!(err.contains("--partition"), "{bad}: {err}");
     }
+    // a defect of a system the campaign does not certify would change nothing
+    let (code, err) = qaqpa(&[
+        "campaign",
+        "--seeds",
+        "1..3",
+        "--system",
+        "bus",
+        "--defect",
+        "ugem-acks-before-disk",
+        "--out",
+        dir("campaign-foreign-defect").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not certify"), "{err}");
     // more shards than seeds: this shard would judge nothing
     let (code, err) = qaqpa(&[
         "campaign",
