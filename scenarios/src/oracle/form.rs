@@ -356,11 +356,12 @@ fn normalise(s: &str) -> String {
 }
 
 fn named_in(ground: &Ground, reasons: &[String]) -> bool {
-    let text = normalise(&reasons.join(" "));
-    ground
-        .names
-        .iter()
-        .any(|n| !n.trim().is_empty() && text.contains(&normalise(n)))
+    ground.names.iter().any(|n| mentions(reasons, n))
+}
+
+/// Whether the reasons mention `name` (case-insensitive, `-` and `_` read as spaces).
+fn mentions(reasons: &[String], name: &str) -> bool {
+    !name.trim().is_empty() && normalise(&reasons.join(" ")).contains(&normalise(name))
 }
 
 fn describe_grounds(gs: &[Ground]) -> String {
@@ -422,15 +423,7 @@ impl Oracle for FormCheck {
                     .iter()
                     .copied()
                     .filter(|f| lacks(f, app, signature))
-                    .filter(|f| {
-                        !named_in(
-                            &Ground {
-                                what: String::new(),
-                                names: vec![f.to_string()],
-                            },
-                            &d.reasons,
-                        )
-                    })
+                    .filter(|f| !mentions(&d.reasons, f))
                     .collect();
                 let (verdict, finding) = if d.doc == self.grant {
                     (
