@@ -50,6 +50,10 @@ pub struct CampaignArgs {
     /// The campaign's folder: seeds.jsonl, summary.json, summary.md and the united report.
     #[arg(long, default_value = "qaqpa-campaign")]
     out: PathBuf,
+    /// Expected failures signed off until a date (TOML, see the README's "Waivers"), applied
+    /// to every seed and to the united report.
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -60,6 +64,10 @@ pub struct MergeArgs {
     /// Where the united report and summary go.
     #[arg(long, default_value = "qaqpa-merged")]
     out: PathBuf,
+    /// Judge the united report with these waivers instead of the shards' own (TOML, see the
+    /// README's "Waivers"); without it, the shards' waivers (which must agree) apply.
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
 }
 
 fn parse_seeds(s: &str) -> Result<(u64, u64), String> {
@@ -157,11 +165,14 @@ pub struct SeedLine {
     pub seed: u64,
     /// `pass`, `pass-with-warnings`, `fail`, `nothing-judged`, or `nondeterministic`.
     pub outcome: String,
-    /// `clause/obligation` of every failing obligation.
+    /// `clause/obligation` of every failing obligation (a waived one is not failing).
     #[serde(default)]
     pub failing: Vec<String>,
     #[serde(default)]
     pub warning: Vec<String>,
+    /// `clause/obligation` of every failure a waiver in force covers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waived: Vec<String>,
     /// Mail episodes: messages the gateway accepted, delivered, bounced, and lost (accepted
     /// and neither delivered nor bounced by the episode's end).
     pub mail: MailCounts,
@@ -221,6 +232,7 @@ struct Setup {
     calendar: qaqpa_sim::calendar::BusinessCalendar,
     systems: Vec<SystemName>,
     defects: Vec<String>,
+    waivers: Option<crate::cli::Waivers>,
 }
 
 impl Setup {
@@ -231,6 +243,9 @@ impl Setup {
         }
         for d in &self.defects {
             cmd.push_str(&format!(" --defect {d}"));
+        }
+        if let Some(w) = &self.waivers {
+            cmd.push_str(&format!(" --waivers {}", w.file.file));
         }
         cmd.push_str(&format!(" --out qaqpa-seed-{seed}"));
         cmd
@@ -244,7 +259,10 @@ impl Setup {
             systems: self.systems.clone(),
             calendar: &self.calendar,
         };
-        suite::run(&self.suite, &target, &config, &mut |_, _, _| {}).map_err(|e| e.to_string())
+        let mut outcome = suite::run(&self.suite, &target, &config, &mut |_, _, _| {})
+            .map_err(|e| e.to_string())?;
+        crate::cli::apply_waivers(&mut outcome.report, self.waivers.as_ref());
+        Ok(outcome)
     }
 }
 
@@ -290,6 +308,7 @@ pub fn campaign(args: &CampaignArgs) -> Result<bool, CliError> {
         return Err(CliError::input("--jobs 0: expected at least one"));
     }
     // Loaded and checked once, before any thread starts, as `run` checks them.
+    let waivers = crate::cli::load_waivers(args.waivers.as_deref())?;
     let suite = crate::cli::load_suite(&[])?;
     let systems = crate::cli::chosen_systems(&args.systems);
     let defects = crate::cli::resolve_defects(&args.defects, &suite, &systems)?;
@@ -300,6 +319,7 @@ pub fn campaign(args: &CampaignArgs) -> Result<bool, CliError> {
         calendar,
         systems,
         defects,
+        waivers,
     };
 
     let next = AtomicUsize::new(0);
@@ -338,7 +358,13 @@ pub fn campaign(args: &CampaignArgs) -> Result<bool, CliError> {
         });
     }
     let united = united.expect("at least one seed");
-    write_campaign(&args.out, &lines, &united, &partition.describe())?;
+    write_campaign(
+        &args.out,
+        &lines,
+        &united,
+        &partition.describe(),
+        setup.waivers.as_ref().map(|w| w.file.text.as_str()),
+    )?;
     Ok(lines
         .iter()
         .any(|l| l.outcome == "fail" || l.outcome == "nondeterministic"))
@@ -352,6 +378,7 @@ fn run_seed(setup: &Setup, seed: u64, twice: bool) -> Result<(SeedLine, Report),
         outcome: outcome.report.outcome.as_str().to_string(),
         failing: obligations_with(&outcome.report, Verdict::Fail),
         warning: obligations_with(&outcome.report, Verdict::Warning),
+        waived: obligations_with(&outcome.report, Verdict::Waived),
         mail: MailCounts::of(&outcome.traces),
         traces_sha256: hash.clone(),
         replay: setup.replay(seed),
@@ -465,6 +492,7 @@ fn write_campaign(
     lines: &[SeedLine],
     united: &Report,
     partition: &str,
+    waivers_text: Option<&str>,
 ) -> Result<(), CliError> {
     std::fs::create_dir_all(out)
         .map_err(|e| CliError::output(format!("{}: {e}", out.display())))?;
@@ -474,6 +502,13 @@ fn write_campaign(
         jsonl.push('\n');
     }
     write(&out.join("seeds.jsonl"), jsonl.as_bytes())?;
+    if let Some(text) = waivers_text {
+        write(&out.join(crate::output::WAIVERS), text.as_bytes())?;
+    }
+    write(
+        &out.join(crate::output::PROVENANCE),
+        crate::output::provenance_json().as_bytes(),
+    )?;
     let summary = summarise(lines, partition);
     let json = serde_json::to_string_pretty(&summary).expect("the summary serialises") + "\n";
     write(&out.join("summary.json"), json.as_bytes())?;
@@ -511,11 +546,13 @@ fn write_campaign(
             .join(", "),
         out.display()
     );
+    crate::cli::tell_waivers(united);
     Ok(())
 }
 
 /// Unites shard folders: their reports and seed lines. Returns whether a seed failed.
 pub fn merge(args: &MergeArgs) -> Result<bool, CliError> {
+    let waivers = crate::cli::load_waivers(args.waivers.as_deref())?;
     let mut united: Option<Report> = None;
     let mut lines: Vec<SeedLine> = Vec::new();
     let mut partitions: Vec<String> = Vec::new();
@@ -557,12 +594,75 @@ pub fn merge(args: &MergeArgs) -> Result<bool, CliError> {
         }
         partitions.push(dir.display().to_string());
     }
-    let united = united.ok_or_else(|| CliError::input("no shard folder given"))?;
+    let mut united = united.ok_or_else(|| CliError::input("no shard folder given"))?;
     lines.sort_by_key(|l| l.seed);
-    write_campaign(&args.out, &lines, &united, "all")?;
-    Ok(lines
-        .iter()
-        .any(|l| l.outcome == "fail" || l.outcome == "nondeterministic"))
+    // The waivers file that goes beside the united report: the one given, else the first
+    // shard's copy of the waivers the shards agree on.
+    let waivers_text = match &waivers {
+        Some(w) => {
+            crate::cli::apply_waivers(&mut united, Some(w));
+            for l in &mut lines {
+                l.rewaive(&united, &w.file.file);
+            }
+            Some(w.file.text.clone())
+        }
+        None if united.waivers.is_some() => args
+            .dirs
+            .iter()
+            .find_map(|d| std::fs::read_to_string(d.join(crate::output::WAIVERS)).ok()),
+        None => None,
+    };
+    write_campaign(&args.out, &lines, &united, "all", waivers_text.as_deref())?;
+    Ok(united.failed() || lines.iter().any(|l| l.outcome == "nondeterministic"))
+}
+
+impl SeedLine {
+    /// The seed's failures split again by the waivers the united report was judged with:
+    /// a failure a waiver in force covers is waived, any other is failing. (A merge with its
+    /// own `--waivers` has only the shards' seed lines, not their reports.)
+    fn rewaive(&mut self, united: &Report, waivers_file: &str) {
+        // The replay command judges with the same waivers (`Setup::replay`'s layout).
+        if let Some(i) = self.replay.find(" --waivers ") {
+            let rest = &self.replay[i + " --waivers ".len()..];
+            let end = rest.find(" --out ").unwrap_or(rest.len());
+            self.replay = format!("{}{}", &self.replay[..i], &rest[end..]);
+        }
+        if let Some(i) = self.replay.rfind(" --out ") {
+            self.replay
+                .insert_str(i, &format!(" --waivers {waivers_file}"));
+        }
+        let waived_in_united = |id: &str| {
+            united.clauses.iter().any(|c| {
+                c.obligations.iter().any(|o| {
+                    o.waiver.as_ref().is_some_and(|w| !w.expired)
+                        && format!("{}/{}", c.id, o.id) == id
+                })
+            })
+        };
+        let mut failures: Vec<String> = std::mem::take(&mut self.failing);
+        failures.append(&mut self.waived);
+        failures.sort();
+        failures.dedup();
+        let (waived, failing): (Vec<String>, Vec<String>) =
+            failures.into_iter().partition(|f| waived_in_united(f));
+        self.failing = failing;
+        self.waived = waived;
+        if self.outcome == "nondeterministic" {
+            return;
+        }
+        self.outcome = if !self.failing.is_empty() {
+            "fail"
+        } else if !self.warning.is_empty() {
+            "pass-with-warnings"
+        } else if !self.waived.is_empty() {
+            "pass-with-waivers"
+        } else if matches!(self.outcome.as_str(), "fail" | "pass-with-waivers") {
+            "pass"
+        } else {
+            return;
+        }
+        .to_string();
+    }
 }
 
 #[cfg(test)]

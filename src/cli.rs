@@ -127,9 +127,13 @@ pub struct RunArgs {
     /// built-in Kazakhstan calendar.
     #[arg(long, value_name = "FILE")]
     calendar_file: Option<PathBuf>,
-    /// Treat warning clauses as failing: exit 1, and failures in report.xml.
+    /// Treat warning clauses and stale waivers as failing: exit 1, and failures in report.xml.
     #[arg(long)]
     warnings_fail: bool,
+    /// Expected failures signed off until a date (TOML, see the README's "Waivers"): a
+    /// failure a waiver in force covers is reported `waived` and does not fail the run.
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
 }
 
 /// Standard output that stops quietly when its reader goes away (`qaqpa clauses | head`),
@@ -229,6 +233,7 @@ fn finish(result: Result<RunOutcome, CliError>, out: &Path, warnings_fail: bool)
                 totals.join(", "),
                 out.display()
             );
+            tell_waivers(r);
             ExitCode::from(verdict_exit_code(r, warnings_fail))
         }
         Err(e) => {
@@ -238,16 +243,43 @@ fn finish(result: Result<RunOutcome, CliError>, out: &Path, warnings_fail: bool)
     }
 }
 
-/// 1 when a clause fails, or warns under `--warnings-fail`; else 0.
+/// 1 when a clause fails (a failure under an expired waiver included), or under
+/// `--warnings-fail` when a clause warns or a waiver is stale; else 0. A waived clause does
+/// not fail.
 pub fn verdict_exit_code(report: &qaqpa_reports::Report, warnings_fail: bool) -> u8 {
-    let warned = report.clauses.iter().any(|c| c.verdict == Verdict::Warning);
+    let warned = report.clauses.iter().any(|c| c.verdict == Verdict::Warning)
+        || report.stale_waivers().next().is_some();
     u8::from(report.failed() || (warnings_fail && warned))
+}
+
+/// What became of the waivers that need someone's attention, on standard error: stale ones
+/// (a warning) and expired ones whose failure stands.
+pub fn tell_waivers(report: &qaqpa_reports::Report) {
+    use qaqpa_reports::waiver::WaiverStatus;
+    for w in report.waivers.iter().flat_map(|s| s.waivers.iter()) {
+        match w.status {
+            WaiverStatus::Stale => eprintln!(
+                "qaqpa: warning: stale waiver at {} ({}): {}",
+                w.waiver.at,
+                w.waiver.scope(),
+                w.finding
+            ),
+            WaiverStatus::Expired => eprintln!(
+                "qaqpa: waiver at {} ({}) {}",
+                w.waiver.at,
+                w.waiver.scope(),
+                w.finding
+            ),
+            WaiverStatus::Applied | WaiverStatus::NotJudged => {}
+        }
+    }
 }
 
 /// The main job: load, select, check, run, judge, write. Separate from `main` so tests drive
 /// it in process.
 pub fn run_to_disk(args: &RunArgs) -> Result<RunOutcome, CliError> {
     let calendar = load_calendar(args.calendar_file.as_deref())?;
+    let waivers = load_waivers(args.waivers.as_deref())?;
     let mut suite = load_suite(&args.suites)?;
     let systems = chosen_systems(&args.systems);
     let selected = select_scenarios(&suite, &systems, &args.scenarios, &args.clauses)?;
@@ -261,10 +293,33 @@ pub fn run_to_disk(args: &RunArgs) -> Result<RunOutcome, CliError> {
         systems,
         calendar: &calendar,
     };
-    let outcome = with_progress(|progress| suite::run(&suite, &target, &config, progress))
+    let mut outcome = with_progress(|progress| suite::run(&suite, &target, &config, progress))
         .map_err(|e| CliError::input(e.to_string()))?;
-    output::write_judged(&args.out, &outcome, args.warnings_fail)?;
+    apply_waivers(&mut outcome.report, waivers.as_ref());
+    output::write_judged(&args.out, &outcome, args.warnings_fail, waivers.as_ref())?;
     Ok(outcome)
+}
+
+/// A checked waivers file and the day its expiries are judged against, read before anything
+/// runs so that a bad file costs no run.
+pub struct Waivers {
+    pub file: crate::waivers::WaiverFile,
+    pub checked_on: qaqpa_sim::jiff::civil::Date,
+}
+
+pub fn load_waivers(path: Option<&Path>) -> Result<Option<Waivers>, CliError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let file = crate::waivers::load(path)?;
+    let checked_on = crate::waivers::checked_on_from_env()?;
+    Ok(Some(Waivers { file, checked_on }))
+}
+
+pub fn apply_waivers(report: &mut qaqpa_reports::Report, waivers: Option<&Waivers>) {
+    if let Some(w) = waivers {
+        report.apply_waivers(&w.file.file, w.checked_on, &w.file.waivers);
+    }
 }
 
 /// The standard suite and the scenarios of every `--suite` folder; a folder without any
@@ -460,7 +515,13 @@ impl RunArgs {
             suites: vec![],
             calendar_file: None,
             warnings_fail: false,
+            waivers: None,
         }
+    }
+
+    pub fn waivers(mut self, file: PathBuf) -> RunArgs {
+        self.waivers = Some(file);
+        self
     }
 
     pub fn defect(mut self, id: &str) -> RunArgs {

@@ -27,9 +27,12 @@ pub struct JudgeArgs {
     /// built-in Kazakhstan calendar.
     #[arg(long, value_name = "FILE")]
     calendar_file: Option<PathBuf>,
-    /// Treat warning clauses as failing: exit 1, and failures in report.xml.
+    /// Treat warning clauses and stale waivers as failing: exit 1, and failures in report.xml.
     #[arg(long)]
     warnings_fail: bool,
+    /// Expected failures signed off until a date (TOML, see the README's "Waivers").
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
 }
 
 impl JudgeArgs {
@@ -48,12 +51,19 @@ impl JudgeArgs {
             suites: vec![],
             calendar_file: None,
             warnings_fail: false,
+            waivers: None,
         }
+    }
+
+    pub fn with_waivers(mut self, file: PathBuf) -> JudgeArgs {
+        self.waivers = Some(file);
+        self
     }
 }
 
 pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, CliError> {
     let calendar = crate::cli::load_calendar(args.calendar_file.as_deref())?;
+    let waivers = crate::cli::load_waivers(args.waivers.as_deref())?;
     let suite = crate::cli::load_suite(&args.suites)?;
     let mut files = Vec::new();
     for p in &args.traces {
@@ -146,9 +156,10 @@ pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, CliError> {
         defects: vec![],
     };
     output::prepare(&args.out)?;
-    let outcome = suite::judge_recorded(&suite, recorded, &config, target)
+    let mut outcome = suite::judge_recorded(&suite, recorded, &config, target)
         .map_err(|e| CliError::input(e.to_string()))?;
-    output::write_judged(&args.out, &outcome, args.warnings_fail)?;
+    crate::cli::apply_waivers(&mut outcome.report, waivers.as_ref());
+    output::write_judged(&args.out, &outcome, args.warnings_fail, waivers.as_ref())?;
     Ok(outcome)
 }
 

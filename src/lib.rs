@@ -12,3 +12,4 @@ pub mod output;
 pub mod reference;
 pub mod replay_cmd;
 pub mod waf_cmd;
+pub mod waivers;

@@ -16,17 +16,25 @@ pub const REPORT_FILES: &[&str] = &["report.md", "report.html", "report.json", "
 /// The folder of per-scenario traces.
 pub const TRACES: &str = "traces";
 
+/// The copy of the `--waivers` file the reports were judged with.
+pub const WAIVERS: &str = crate::waivers::COPY;
+
+/// Which qaqpa wrote the folder and when (see [`provenance_json`]).
+pub const PROVENANCE: &str = "provenance.json";
+
 /// Temporary files are named `.<name>.qaqpa-tmp` next to their final name.
 const TMP_SUFFIX: &str = ".qaqpa-tmp";
 
 /// Whether `name` is something qaqpa itself writes into an output folder.
 fn is_ours(name: &str) -> bool {
-    REPORT_FILES.contains(&name) || name == TRACES || name.ends_with(TMP_SUFFIX)
+    REPORT_FILES.contains(&name)
+        || [TRACES, WAIVERS, PROVENANCE].contains(&name)
+        || name.ends_with(TMP_SUFFIX)
 }
 
 /// Whether `report.json` in `dir` is a qaqpa report (it names the suite's version and lists
 /// clauses), so the folder is a qaqpa output folder even with files of the user's beside it.
-fn holds_a_qaqpa_report(dir: &Path) -> bool {
+pub fn holds_a_qaqpa_report(dir: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string(dir.join("report.json")) else {
         return false;
     };
@@ -134,17 +142,53 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 /// Writes the reports and every scenario's trace into `out` (prepared by [`prepare`]).
 /// Writes the reports of a run or a judgement; one that judged no scenario is refused, since
 /// nothing judged is not success.
-pub fn write_judged(out: &Path, outcome: &RunOutcome, warnings_fail: bool) -> Result<(), CliError> {
+pub fn write_judged(
+    out: &Path,
+    outcome: &RunOutcome,
+    warnings_fail: bool,
+    waivers: Option<&crate::cli::Waivers>,
+) -> Result<(), CliError> {
     if outcome.report.scenarios.is_empty() {
         return Err(CliError::input("judged no scenario"));
     }
-    write_reports(out, outcome, render::JunitOptions { warnings_fail })
+    write_reports(
+        out,
+        outcome,
+        render::JunitOptions { warnings_fail },
+        waivers,
+    )
+}
+
+/// `provenance.json`: the qaqpa commit that wrote the folder (`build.rs`) and the run date
+/// from `SOURCE_DATE_EPOCH` (null when unset), kept out of `report.json` so that one seed's
+/// report stays byte-identical across builds. `qaqpa bundle` records both.
+pub fn provenance_json() -> String {
+    let date = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|n| qaqpa_sim::jiff::Timestamp::from_second(n).ok())
+        .map(|t| t.to_string());
+    let v = serde_json::json!({
+        "qaqpa_commit": crate::cli::COMMIT,
+        "run_date": date,
+    });
+    serde_json::to_string_pretty(&v).expect("JSON") + "\n"
+}
+
+/// Writes the copy of the waivers file (when the reports were judged with one) and
+/// `provenance.json` into `out`.
+pub fn write_run_files(out: &Path, waivers: Option<&crate::cli::Waivers>) -> Result<(), CliError> {
+    if let Some(w) = waivers {
+        write_atomically(&out.join(WAIVERS), w.file.text.as_bytes())?;
+    }
+    write_atomically(&out.join(PROVENANCE), provenance_json().as_bytes())
 }
 
 pub fn write_reports(
     out: &Path,
     outcome: &RunOutcome,
     junit: render::JunitOptions,
+    waivers: Option<&crate::cli::Waivers>,
 ) -> Result<(), CliError> {
     let traces = out.join(TRACES);
     std::fs::create_dir_all(&traces)
@@ -156,6 +200,7 @@ pub fn write_reports(
             .expect("writing into memory does not fail");
         write_atomically(&traces.join(format!("{id}.jsonl")), &buf)?;
     }
+    write_run_files(out, waivers)?;
     let r = &outcome.report;
     let cat = Catalogue::standard();
     // report.json last: its presence marks a finished run's folder.

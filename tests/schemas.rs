@@ -293,8 +293,53 @@ fn report_json_fits_the_report_schema_whatever_the_outcome() {
     let broken = common::run("schemas-report-defect", 1, |a| {
         a.defect("bus-silent-check").defect("ugia-specs-late")
     });
+    // Waivers of every status: applied (ugia-6), expired (eint-45-10 fails on), stale (ugem-8
+    // passes), not judged (a clause of a system the run does not certify is not-applicable).
+    let waivers = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("schemas-waivers.toml");
+    let waiver = |clause: &str, expires: &str| {
+        format!(
+            "[[waiver]]\nclause = \"{clause}\"\nreason = \"r\"\napprover = \"a\"\nexpires = {expires}\n"
+        )
+    };
+    std::fs::write(
+        &waivers,
+        [
+            waiver("ugia-6", "2999-12-31"),
+            waiver("eint-45-10", "2000-01-01"),
+            waiver("ugem-8", "2999-12-31"),
+            waiver("ugem-12", "2999-12-31"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let waived = common::run("schemas-report-waivers", 1, |a| {
+        a.system("ugia")
+            .system("ugem")
+            .system("bus")
+            .defect("bus-silent-check")
+            .defect("ugia-specs-late")
+            .waivers(waivers.clone())
+    });
+    let statuses: BTreeSet<String> = waived
+        .report
+        .waivers
+        .as_ref()
+        .unwrap()
+        .waivers
+        .iter()
+        .map(|w| w.status.to_string())
+        .collect();
+    assert!(
+        statuses.is_superset(&["applied", "expired", "stale"].map(String::from).into()),
+        "{statuses:?}"
+    );
+    let only_waived = common::run("schemas-report-waived", 1, |a| {
+        a.system("ugia")
+            .defect("ugia-specs-late")
+            .waivers(waivers.clone())
+    });
     let mut seen_outcomes = BTreeSet::new();
-    for run in [&standard, &broken] {
+    for run in [&standard, &broken, &waived, &only_waived] {
         let path = run.dir.join("report.json");
         let v: Value = serde_json::from_str(&read(&path)).unwrap();
         let errs = errors(&schema, &v);
@@ -309,8 +354,10 @@ fn report_json_fits_the_report_schema_whatever_the_outcome() {
     }
     assert_eq!(
         seen_outcomes,
-        ["fail", "pass"].map(String::from).into(),
-        "the two runs differ in outcome"
+        ["fail", "pass", "pass-with-waivers"]
+            .map(String::from)
+            .into(),
+        "the runs differ in outcome"
     );
 
     // Edits that break the contract are refused.
@@ -341,6 +388,29 @@ fn report_json_fits_the_report_schema_whatever_the_outcome() {
             v["scenarios"][0]["trace_sha256"] = "abc".into()
         }),
         ("an unknown system", |v| v["systems"][0] = "dns".into()),
+        ("a calendar without its digest", |v| {
+            v["calendar"].as_object_mut().unwrap().remove("sha256");
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut v = good.clone();
+        edit(&mut v);
+        assert!(!schema.is_valid(&v), "the schema accepts {what}");
+    }
+    let good: Value = serde_json::from_str(&read(&waived.dir.join("report.json"))).unwrap();
+    let edits: Vec<(&str, Edit)> = vec![
+        ("an unknown waiver status", |v| {
+            v["waivers"]["waivers"][0]["status"] = "forgiven".into()
+        }),
+        ("a waiver without an approver", |v| {
+            v["waivers"]["waivers"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("approver");
+        }),
+        ("an expiry that is not a date", |v| {
+            v["waivers"]["waivers"][0]["expires"] = "soon".into()
+        }),
     ];
     for (what, edit) in edits {
         let mut v = good.clone();

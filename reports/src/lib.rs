@@ -4,6 +4,7 @@ pub mod catalogue;
 pub mod render;
 pub mod report;
 pub mod verdict;
+pub mod waiver;
 
 pub use report::{
     ClauseResult, Judgements, ObligationJudgements, ObligationResult, Outcome, Report, ScenarioRun,

@@ -7,8 +7,13 @@
 //! - JUnit XML: one test case per clause (the unit of conformance), classname
 //!   `qaqpa.<system>`; its obligations are listed in the case's properties and output.
 //!   Failing clauses fail; warning clauses pass with a `WARNING` output and a `verdict`
-//!   property, or fail with type `clause-warns` under `--warnings-fail`; not-tested,
+//!   property, or fail with type `clause-warns` under `--warnings-fail`; waived clauses are
+//!   skipped with a message `WAIVED: ...` naming the waiver (never a pass: JUnit has no
+//!   other state that is neither), counted in `skipped=` and `waived=`; not-tested,
 //!   not-applicable and not-machine-checkable clauses are skipped, counted in `skipped=`.
+//!   With waivers, a suite `qaqpa.waivers` has one case per waiver: an expired one that
+//!   covers a failure fails (`waiver-expired`), a stale one passes with a `WARNING` output
+//!   or fails (`waiver-stale`) under `--warnings-fail`, one not judged is skipped.
 //!   Every case has `time="0.000"`: a report is byte-identical for a seed, so it carries no
 //!   wall-clock times (the CI log has those).
 
@@ -21,8 +26,9 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use crate::catalogue::Catalogue;
-use crate::report::{ClauseResult, Outcome, Report};
+use crate::report::{ClauseResult, ObligationResult, Outcome, Report};
 use crate::verdict::Verdict;
+use crate::waiver::{WaiverNote, WaiverStatus};
 
 pub fn json(report: &Report) -> String {
     let mut s = serde_json::to_string_pretty(report).expect("a report always serialises");
@@ -109,17 +115,34 @@ fn target_line(report: &Report) -> String {
 fn outcome_sentence(report: &Report) -> String {
     let n = |v: Verdict| report.clauses.iter().filter(|c| c.verdict == v).count();
     let word = report.outcome.as_str();
+    // Waived clauses and stale waivers are said only when there are any, so that a report
+    // judged without waivers reads as it always did.
+    let waived = match n(Verdict::Waived) {
+        0 => String::new(),
+        k => format!(", {k} waived"),
+    };
+    let stale = match report.stale_waivers().count() {
+        0 => String::new(),
+        1 => "; 1 waiver is stale".to_string(),
+        k => format!("; {k} waivers are stale"),
+    };
     match report.outcome {
         Outcome::Fail => format!(
-            "{word}: {} clause(s) fail, {} warn, {} pass, {} not tested",
+            "{word}: {} clause(s) fail, {} warn{waived}, {} pass, {} not tested{stale}",
             n(Verdict::Fail),
             n(Verdict::Warning),
             n(Verdict::Pass),
             n(Verdict::NotTested)
         ),
         Outcome::PassWithWarnings => format!(
-            "{word}: no clause fails; {} warn, {} pass, {} not tested",
+            "{word}: no clause fails; {} warn{waived}, {} pass, {} not tested{stale}",
             n(Verdict::Warning),
+            n(Verdict::Pass),
+            n(Verdict::NotTested)
+        ),
+        Outcome::PassWithWaivers => format!(
+            "{word}: no clause fails or warns; {} waived, {} pass, {} not tested",
+            n(Verdict::Waived),
             n(Verdict::Pass),
             n(Verdict::NotTested)
         ),
@@ -134,19 +157,51 @@ fn outcome_sentence(report: &Report) -> String {
     }
 }
 
-/// The clauses whose evidence a reader must see: failures and warnings.
+/// The clauses whose evidence a reader must see: failures, warnings and waived failures.
 fn flagged(report: &Report) -> impl Iterator<Item = &ClauseResult> {
-    report
-        .clauses
-        .iter()
-        .filter(|c| matches!(c.verdict, Verdict::Fail | Verdict::Warning))
+    report.clauses.iter().filter(|c| {
+        matches!(
+            c.verdict,
+            Verdict::Fail | Verdict::Warning | Verdict::Waived
+        )
+    })
 }
 
 fn judged_count(c: &ClauseResult) -> usize {
-    c.obligations
+    c.obligations.iter().filter(|o| o.verdict.judged()).count()
+}
+
+/// A waiver as one line: who, until when, why; and whether it had expired.
+fn waiver_line(w: &WaiverNote) -> String {
+    if w.expired {
+        format!(
+            "waiver EXPIRED on {} (approved by {}, {}): {}",
+            w.expires, w.approver, w.at, w.reason
+        )
+    } else {
+        format!(
+            "waived until {} by {} ({}): {}",
+            w.expires, w.approver, w.at, w.reason
+        )
+    }
+}
+
+/// An obligation's finding with the waiver that covers it, if one does.
+fn finding_with_waiver(ob: &ObligationResult) -> String {
+    match &ob.waiver {
+        Some(w) => format!("{} [{}]", ob.finding, waiver_line(w)),
+        None => ob.finding.clone(),
+    }
+}
+
+/// The waivers section's lines, shared by the Markdown and the JUnit output.
+fn waiver_rows(report: &Report) -> Vec<(String, WaiverStatus, String, &crate::waiver::Waiver)> {
+    report
+        .waivers
         .iter()
-        .filter(|o| matches!(o.verdict, Verdict::Pass | Verdict::Fail | Verdict::Warning))
-        .count()
+        .flat_map(|s| s.waivers.iter())
+        .map(|w| (w.waiver.scope(), w.status, w.finding.clone(), &w.waiver))
+        .collect()
 }
 
 pub fn markdown(report: &Report, catalogue: &Catalogue) -> String {
@@ -168,7 +223,41 @@ pub fn markdown(report: &Report, catalogue: &Catalogue) -> String {
         md_cell(&report.calendar.describe())
     );
     let _ = writeln!(o, "| scenarios | {} |", report.scenarios.len());
+    if let Some(w) = &report.waivers {
+        let _ = writeln!(
+            o,
+            "| waivers | {} waiver(s) from `{}`, expiry checked on {} |",
+            w.waivers.len(),
+            md_cell(&w.file),
+            w.checked_on
+        );
+    }
     let _ = writeln!(o, "| report schema | version {} |\n", report.schema_version);
+
+    if report.waivers.is_some() {
+        let _ = writeln!(
+            o,
+            "## Waivers\n\n| waiver | scope | status | approver | expires | reason | what became of it |\n|---|---|---|---|---|---|---|"
+        );
+        for (scope, status, finding, w) in waiver_rows(report) {
+            let shown = match status {
+                WaiverStatus::Stale => "**stale (warning)**".to_string(),
+                WaiverStatus::Expired => "**expired (failure stands)**".to_string(),
+                s => format!("**{s}**"),
+            };
+            let _ = writeln!(
+                o,
+                "| {} | `{}` | {shown} | {} | {} | {} | {} |",
+                md_cell(&w.at),
+                md_cell(&scope),
+                md_cell(&w.approver),
+                w.expires,
+                md_cell(&w.reason),
+                md_cell(&finding)
+            );
+        }
+        o.push('\n');
+    }
 
     let _ = write!(o, "## Summary by system\n\n| system |");
     for v in html::VERDICT_ORDER {
@@ -243,7 +332,7 @@ pub fn markdown(report: &Report, catalogue: &Catalogue) -> String {
                     ob.kind,
                     ob.verdict,
                     md_cell(&ob.text),
-                    md_cell(&ob.finding)
+                    md_cell(&finding_with_waiver(ob))
                 );
             }
             o.push('\n');
@@ -261,7 +350,7 @@ pub fn markdown(report: &Report, catalogue: &Catalogue) -> String {
     let mut any = false;
     for c in flagged(report) {
         if !any {
-            let _ = writeln!(o, "\n## Evidence of failing and warning clauses");
+            let _ = writeln!(o, "\n## Evidence of failing, warning and waived clauses");
             any = true;
         }
         let _ = writeln!(o, "\n### Evidence: {} — {}\n", c.id, c.verdict);
@@ -336,7 +425,11 @@ pub fn junit(report: &Report, options: JunitOptions) -> String {
             let _ = writeln!(
                 details,
                 "{}/{} [{}] {} — {}",
-                c.id, ob.id, ob.verdict, ob.text, ob.finding
+                c.id,
+                ob.id,
+                ob.verdict,
+                ob.text,
+                finding_with_waiver(ob)
             );
         }
         let evidence = || {
@@ -364,6 +457,22 @@ pub fn junit(report: &Report, options: JunitOptions) -> String {
                 s.set_description(evidence());
                 s
             }
+            Verdict::Waived => {
+                let mut s = TestCaseStatus::skipped();
+                let waivers: Vec<String> = c
+                    .obligations
+                    .iter()
+                    .filter(|o| o.verdict == Verdict::Waived)
+                    .filter_map(|o| {
+                        o.waiver
+                            .as_ref()
+                            .map(|w| format!("{}: {}", o.id, waiver_line(w)))
+                    })
+                    .collect();
+                s.set_message(format!("WAIVED: {}; {}", c.finding, waivers.join("; ")));
+                s.set_type("clause-waived");
+                s
+            }
             Verdict::NotApplicable | Verdict::NotTested | Verdict::NotMachineCheckable => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(format!("{}: {}", c.verdict, c.finding));
@@ -382,6 +491,8 @@ pub fn junit(report: &Report, options: JunitOptions) -> String {
         }
         if c.verdict == Verdict::Warning && !options.warnings_fail {
             case.set_system_out(format!("WARNING: {}\n{}", c.finding, evidence()));
+        } else if c.verdict == Verdict::Waived {
+            case.set_system_out(format!("WAIVED: {}\n{}", c.finding, evidence()));
         } else if !details.is_empty() {
             case.set_system_out(details);
         }
@@ -400,6 +511,9 @@ pub fn junit(report: &Report, options: JunitOptions) -> String {
             }
         }
     }
+    if report.waivers.is_some() {
+        suites.push(waivers_suite(report, options));
+    }
     for s in &mut suites {
         // quick-junit counts skipped cases as `disabled`; JUnit readers look for `skipped`.
         let skipped = std::mem::take(&mut s.disabled);
@@ -416,11 +530,72 @@ pub fn junit(report: &Report, options: JunitOptions) -> String {
             .count();
         s.extra
             .insert("warnings".into(), warnings.to_string().as_str().into());
+        if report.waivers.is_some() {
+            let waived = s
+                .test_cases
+                .iter()
+                .filter(|t| {
+                    t.properties
+                        .iter()
+                        .any(|p| p.name.as_str() == "verdict" && p.value.as_str() == "waived")
+                })
+                .count();
+            s.extra
+                .insert("waived".into(), waived.to_string().as_str().into());
+        }
         s.set_time(Duration::ZERO);
     }
     junit.set_time(Duration::ZERO);
     junit.add_test_suites(suites);
     junit.to_string().expect("a JUnit report always serialises")
+}
+
+/// One test case per waiver: an expired waiver over a failure fails, a stale one warns (or
+/// fails under `--warnings-fail`), an applied one passes, one not judged is skipped.
+fn waivers_suite(report: &Report, options: JunitOptions) -> TestSuite {
+    let mut suite = TestSuite::new("qaqpa.waivers");
+    if let Some(w) = &report.waivers {
+        suite.add_property(("waivers-file", w.file.as_str()));
+        suite.add_property(("checked-on", w.checked_on.to_string().as_str()));
+    }
+    for (scope, status, finding, w) in waiver_rows(report) {
+        let text = format!(
+            "{} {scope}: approved by {}, expires {}: {}\n{finding}",
+            w.at, w.approver, w.expires, w.reason
+        );
+        let st = match status {
+            WaiverStatus::Applied => TestCaseStatus::success(),
+            WaiverStatus::Stale if !options.warnings_fail => TestCaseStatus::success(),
+            WaiverStatus::Expired | WaiverStatus::Stale => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(finding.clone());
+                s.set_type(if status == WaiverStatus::Expired {
+                    "waiver-expired"
+                } else {
+                    "waiver-stale"
+                });
+                s.set_description(text.clone());
+                s
+            }
+            WaiverStatus::NotJudged => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(finding.clone());
+                s
+            }
+        };
+        let mut case = TestCase::new(format!("waiver {scope} ({})", w.at), st);
+        case.set_classname("qaqpa.waivers");
+        case.set_time(Duration::ZERO);
+        case.add_property(("status", status.as_str()));
+        if status == WaiverStatus::Stale && !options.warnings_fail {
+            case.add_property(("verdict", "warning"));
+            case.set_system_out(format!("WARNING: {text}"));
+        } else {
+            case.set_system_out(text);
+        }
+        suite.add_test_case(case);
+    }
+    suite
 }
 
 fn esc(s: &str) -> String {
@@ -482,6 +657,7 @@ mod tests {
                 scenarios: vec!["s1".into()],
                 evidence,
                 seeds: None,
+                waiver: None,
             }],
         };
         let ev = vec![
@@ -510,6 +686,7 @@ mod tests {
                 first_year: 2020,
                 last_year: 2027,
                 provisional_years: vec![2027],
+                sha256: "cd".repeat(32),
             },
             scenarios: vec![ScenarioRun {
                 id: "s1".into(),
@@ -530,6 +707,7 @@ mod tests {
                 clause("ugia-10", Verdict::Pass, vec![]),
                 clause("eint-45-11", Verdict::Warning, vec![]),
             ],
+            waivers: None,
         }
     }
 

@@ -6,10 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::{Catalogue, Clause, Obligation};
 use crate::verdict::{Evidence, Judgement, Verdict};
+pub use crate::waiver::{WaiverNote, WaiverSection};
 
 /// The version of `report.json`'s layout; `schemas/report.schema.json` describes it.
 /// 2: clauses carry obligations, the report an outcome.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: waivers (the verdict `waived`, the outcome `pass-with-waivers`, the report's `waivers`
+/// and an obligation's `waiver`), and the calendar's digest.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The run as a whole, in one word for CI and dashboards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,22 +20,27 @@ pub const SCHEMA_VERSION: u32 = 2;
 pub enum Outcome {
     /// A clause fails.
     Fail,
-    /// No clause fails, some warn.
+    /// No clause fails; some warn, or a waiver is stale.
     PassWithWarnings,
-    /// No clause fails or warns, at least one passes.
+    /// No clause fails or warns and no waiver is stale; some failures are waived.
+    PassWithWaivers,
+    /// No clause fails, warns or is waived, at least one passes.
     Pass,
     /// No clause was judged pass, fail or warning: the run shows nothing.
     NothingJudged,
 }
 
 impl Outcome {
-    /// The outcome of a report with these clause totals.
-    pub fn of(totals: &BTreeMap<Verdict, usize>) -> Outcome {
+    /// The outcome of a report with these clause totals; a stale waiver (one whose failure
+    /// no longer happens) is a warning.
+    pub fn of(totals: &BTreeMap<Verdict, usize>, stale_waivers: bool) -> Outcome {
         let count = |v: Verdict| totals.get(&v).copied().unwrap_or(0);
         if count(Verdict::Fail) > 0 {
             Outcome::Fail
-        } else if count(Verdict::Warning) > 0 {
+        } else if count(Verdict::Warning) > 0 || stale_waivers {
             Outcome::PassWithWarnings
+        } else if count(Verdict::Waived) > 0 {
+            Outcome::PassWithWaivers
         } else if count(Verdict::Pass) > 0 {
             Outcome::Pass
         } else {
@@ -44,6 +52,7 @@ impl Outcome {
         match self {
             Outcome::Fail => "fail",
             Outcome::PassWithWarnings => "pass-with-warnings",
+            Outcome::PassWithWaivers => "pass-with-waivers",
             Outcome::Pass => "pass",
             Outcome::NothingJudged => "nothing-judged",
         }
@@ -68,6 +77,9 @@ pub struct Report {
     pub scenarios: Vec<ScenarioRun>,
     pub totals: BTreeMap<Verdict, usize>,
     pub clauses: Vec<ClauseResult>,
+    /// The waivers this report was judged with (`--waivers`), each with what became of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<WaiverSection>,
 }
 
 /// What identifies a run in its report: the suite, the seed, what was tested, and the
@@ -89,6 +101,9 @@ pub struct CalendarInfo {
     pub last_year: i16,
     /// Years whose transfers of days off were not yet decided when the data was written.
     pub provisional_years: Vec<i16>,
+    /// SHA-256 of what the deadlines rest on (see [`CalendarInfo::digest`]): two runs computed
+    /// their deadlines on the same days iff these agree, whatever files the days came from.
+    pub sha256: String,
 }
 
 impl CalendarInfo {
@@ -99,7 +114,33 @@ impl CalendarInfo {
             first_year: *years.start(),
             last_year: *years.end(),
             provisional_years: years.filter(|y| calendar.is_provisional(*y)).collect(),
+            sha256: CalendarInfo::digest(calendar),
         }
+    }
+
+    /// The calendar's digest: SHA-256 over UTF-8 text of one line per fact, each ending in
+    /// `\n`: first `time-zone <IANA name>`, then `<YYYY-MM-DD> working` or
+    /// `<YYYY-MM-DD> day-off` for every day of the covered years in order. Names of holidays
+    /// and the files' layout do not count: only what a deadline can depend on.
+    pub fn digest(calendar: &qaqpa_sim::calendar::BusinessCalendar) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let zone = calendar.time_zone().iana_name().unwrap_or("unnamed");
+        h.update(format!("time-zone {zone}\n"));
+        let years = calendar.covered_years();
+        let mut day = qaqpa_sim::jiff::civil::date(*years.start(), 1, 1);
+        while years.contains(&day.year()) {
+            let working = calendar
+                .is_working_day(day)
+                .expect("a day of the covered years");
+            let kind = if working { "working" } else { "day-off" };
+            h.update(format!("{day} {kind}\n"));
+            match day.tomorrow() {
+                Ok(next) => day = next,
+                Err(_) => break,
+            }
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     pub fn describe(&self) -> String {
@@ -168,6 +209,10 @@ pub struct ObligationResult {
     /// evidence are shown) and how many seeds gave it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seeds: Option<SeedTally>,
+    /// The waiver that covers this obligation's failure: its verdict is then `waived`, or
+    /// stays `fail` when the waiver has expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<WaiverNote>,
 }
 
 /// Which seeds of a campaign gave an obligation's verdict.
@@ -256,6 +301,7 @@ impl ObligationResult {
             scenarios,
             evidence,
             seeds: None,
+            waiver: None,
         }
     }
 
@@ -397,7 +443,7 @@ fn summarise(machine_checkable: bool, in_scope: bool, obligations: &[ObligationR
     let judged_ones: Vec<&ObligationResult> = checkable
         .iter()
         .copied()
-        .filter(|o| matches!(o.verdict, Verdict::Pass | Verdict::Fail | Verdict::Warning))
+        .filter(|o| o.verdict.judged())
         .collect();
     let (verdict, finding, evidence) = if let Some(v) = unjudgeable(machine_checkable, in_scope) {
         v
@@ -407,7 +453,7 @@ fn summarise(machine_checkable: bool, in_scope: bool, obligations: &[ObligationR
             .map(|o| o.verdict)
             .max_by_key(|v| v.severity());
         let verdict = match worst_judged {
-            Some(v @ (Verdict::Fail | Verdict::Warning)) => v,
+            Some(v @ (Verdict::Fail | Verdict::Warning | Verdict::Waived)) => v,
             Some(_) if judged_ones.len() == checkable.len() => Verdict::Pass,
             _ => Verdict::NotTested,
         };
@@ -424,7 +470,10 @@ fn summarise(machine_checkable: bool, in_scope: bool, obligations: &[ObligationR
             let mut order: Vec<&&ObligationResult> = judged_ones.iter().collect();
             order.sort_by_key(|o| std::cmp::Reverse(o.verdict.severity()));
             for o in order {
-                if matches!(o.verdict, Verdict::Fail | Verdict::Warning) {
+                if matches!(
+                    o.verdict,
+                    Verdict::Fail | Verdict::Warning | Verdict::Waived
+                ) {
                     parts.push(format!("{} {}: {}", o.id, o.verdict, o.finding));
                 } else {
                     parts.push(format!("{} {}", o.id, o.verdict));
@@ -486,7 +535,7 @@ impl Report {
         for c in &clauses {
             *totals.entry(c.verdict).or_default() += 1;
         }
-        let outcome = Outcome::of(&totals);
+        let outcome = Outcome::of(&totals, false);
         Report {
             schema_version: SCHEMA_VERSION,
             outcome,
@@ -499,6 +548,7 @@ impl Report {
             scenarios,
             totals,
             clauses,
+            waivers: None,
         }
     }
 
@@ -517,7 +567,7 @@ impl Report {
                     first: seed,
                     count: 1,
                 });
-                if matches!(o.verdict, Verdict::Pass | Verdict::Fail | Verdict::Warning) {
+                if o.verdict.judged() {
                     o.finding = format!("seed {seed}: {}", o.finding);
                 }
             }
@@ -527,8 +577,11 @@ impl Report {
     }
 
     /// Unites the reports of two disjoint sets of seeds of one campaign: the worst verdict
-    /// per obligation, clauses derived again, the scenarios of the lowest seed.
-    pub fn union(a: Report, b: Report) -> Result<Report, UnionError> {
+    /// per obligation, clauses derived again, the scenarios of the lowest seed. Reports judged
+    /// with waivers unite only with reports judged with the same waivers on the same day; the
+    /// union is of the verdicts before waivers, which are then applied again (a failure
+    /// waived in one shard and a warning in another is a waived failure, not a warning).
+    pub fn union(mut a: Report, mut b: Report) -> Result<Report, UnionError> {
         let same = |what: &'static str, x: String, y: String| {
             if x == y {
                 Ok(())
@@ -556,6 +609,18 @@ impl Report {
                 .join(",")
         };
         same("catalogue", ids(&a), ids(&b))?;
+        same(
+            "calendar digest",
+            a.calendar.sha256.clone(),
+            b.calendar.sha256.clone(),
+        )?;
+        let waivers = a.clear_waivers();
+        let other = b.clear_waivers();
+        let described = |w: &Option<WaiverSection>| match w {
+            None => "none".to_string(),
+            Some(w) => format!("{} checked on {}", w.describe_set(), w.checked_on),
+        };
+        same("waivers", described(&waivers), described(&other))?;
         let seeds = |r: &Report| {
             r.campaign.unwrap_or(CampaignSeeds {
                 first: r.seed,
@@ -585,9 +650,9 @@ impl Report {
         for c in &clauses {
             *totals.entry(c.verdict).or_default() += 1;
         }
-        Ok(Report {
+        let mut united = Report {
             schema_version: SCHEMA_VERSION,
-            outcome: Outcome::of(&totals),
+            outcome: Outcome::of(&totals, false),
             suite_version: low.suite_version,
             seed: low.seed.min(high.seed),
             campaign: Some(CampaignSeeds {
@@ -601,10 +666,89 @@ impl Report {
             scenarios: low.scenarios,
             totals,
             clauses,
-        })
+            waivers: None,
+        };
+        if let Some(w) = waivers {
+            united.apply_waivers(&w.file, w.checked_on, &w.definitions());
+        }
+        Ok(united)
     }
 
     pub fn failed(&self) -> bool {
         self.clauses.iter().any(|c| c.verdict == Verdict::Fail)
+    }
+
+    /// Counts the clauses by verdict again and derives the outcome (after waivers change
+    /// verdicts).
+    pub(crate) fn recount(&mut self) {
+        let mut totals: BTreeMap<Verdict, usize> = Verdict::ALL.iter().map(|v| (*v, 0)).collect();
+        for c in &self.clauses {
+            *totals.entry(c.verdict).or_default() += 1;
+        }
+        let stale = self.stale_waivers().next().is_some();
+        self.outcome = Outcome::of(&totals, stale);
+        self.totals = totals;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qaqpa_sim::calendar::BusinessCalendar;
+    use qaqpa_sim::jiff::civil::{Weekday, date};
+    use sha2::{Digest, Sha256};
+
+    /// The digest is SHA-256 of the text the schema documents, written out here on its own:
+    /// a calendar of one year without holidays has the weekends off and nothing else.
+    #[test]
+    fn the_calendar_digest_is_the_documented_text() {
+        let cal = BusinessCalendar::from_toml_str(
+            "time_zone = \"Asia/Almaty\"\n[year.2021]\nsource = \"weekends only\"\n",
+            "test",
+        )
+        .unwrap();
+        let mut text = String::from("time-zone Asia/Almaty\n");
+        let mut d = date(2021, 1, 1);
+        while d.year() == 2021 {
+            let off = matches!(d.weekday(), Weekday::Saturday | Weekday::Sunday);
+            text.push_str(&format!(
+                "{d} {}\n",
+                if off { "day-off" } else { "working" }
+            ));
+            d = d.tomorrow().unwrap();
+        }
+        assert_eq!(text.lines().count(), 1 + 365);
+        let expected: String = Sha256::digest(text.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(CalendarInfo::digest(&cal), expected);
+    }
+
+    #[test]
+    fn the_calendar_digest_follows_the_days_not_the_files() {
+        let kz = BusinessCalendar::kazakhstan();
+        let base = CalendarInfo::of(&kz).sha256;
+        let reworded = kz
+            .clone()
+            .with_override_str("[year.2025]\nnotes = \"checked again\"\n", "notes.toml")
+            .unwrap();
+        assert_eq!(
+            CalendarInfo::of(&reworded).sha256,
+            base,
+            "notes decide no deadline"
+        );
+        assert_ne!(
+            CalendarInfo::of(&reworded).sources,
+            CalendarInfo::of(&kz).sources
+        );
+        // Monday 4 January 2027 made a day off.
+        let moved = kz
+            .with_override_str(
+                "[[year.2027.transfer]]\nday_off = 2027-01-04\nsource = \"test\"\n",
+                "moved.toml",
+            )
+            .unwrap();
+        assert_ne!(CalendarInfo::of(&moved).sha256, base);
     }
 }

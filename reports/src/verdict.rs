@@ -10,6 +10,9 @@ pub enum Verdict {
     /// A SHOULD, or a deadline the rules leave unclear and the observation only meets on the
     /// lenient reading.
     Warning,
+    /// A failure covered by a signed-off waiver that has not expired (`--waivers`): never a
+    /// pass, but not failing the run either.
+    Waived,
     /// The clause binds a system this run does not certify.
     NotApplicable,
     /// Checkable, but nothing in this run exercised it.
@@ -19,10 +22,11 @@ pub enum Verdict {
 }
 
 impl Verdict {
-    pub const ALL: [Verdict; 6] = [
+    pub const ALL: [Verdict; 7] = [
         Verdict::Pass,
         Verdict::Fail,
         Verdict::Warning,
+        Verdict::Waived,
         Verdict::NotApplicable,
         Verdict::NotTested,
         Verdict::NotMachineCheckable,
@@ -33,18 +37,31 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::Warning => "warning",
+            Verdict::Waived => "waived",
             Verdict::NotApplicable => "not-applicable",
             Verdict::NotTested => "not-tested",
             Verdict::NotMachineCheckable => "not-machine-checkable",
         }
     }
 
+    /// Whether an oracle judged it (passed, failed or warned; a waived failure was judged
+    /// too), as opposed to the verdicts of what nobody judged.
+    pub fn judged(self) -> bool {
+        matches!(
+            self,
+            Verdict::Pass | Verdict::Fail | Verdict::Warning | Verdict::Waived
+        )
+    }
+
     /// How verdicts of one clause over several scenarios combine: the worst observed wins;
-    /// a scenario that found nothing to judge does not dilute one that did.
+    /// a scenario that found nothing to judge does not dilute one that did. Oracles never
+    /// give `waived` (waivers are applied to a finished report, see [`crate::waiver`]); it
+    /// ranks below an unwaived warning, which still needs someone's attention.
     pub fn severity(self) -> u8 {
         match self {
-            Verdict::Fail => 5,
-            Verdict::Warning => 4,
+            Verdict::Fail => 6,
+            Verdict::Warning => 5,
+            Verdict::Waived => 4,
             Verdict::Pass => 3,
             Verdict::NotTested => 2,
             Verdict::NotApplicable => 1,

@@ -1,6 +1,7 @@
 //! The HTML report: one self-contained page a regulator reads in a browser, offline.
 //!
-//! Order of the page: the run (outcome, tool commit, run date, seed, target), a per-system
+//! Order of the page: the run (outcome, tool commit, run date, seed, target), the waivers
+//! when the report was judged with some (each with its status), a per-system
 //! summary (a matrix of clauses by verdict, and a strip of one square per clause, as the
 //! overview pages of conformance suites show), then every clause (failing and warning ones
 //! first, the rest in catalogue order) with its legal reference, obligations, scenarios,
@@ -18,11 +19,13 @@ use super::{Provenance, esc, target_line};
 use crate::catalogue::{Catalogue, Clause, System};
 use crate::report::{ClauseResult, Report};
 use crate::verdict::{Evidence, Verdict};
+use crate::waiver::WaiverStatus;
 
 /// Verdicts in the order a reader needs them: what is wrong first.
-pub(super) const VERDICT_ORDER: [Verdict; 6] = [
+pub(super) const VERDICT_ORDER: [Verdict; 7] = [
     Verdict::Fail,
     Verdict::Warning,
+    Verdict::Waived,
     Verdict::NotTested,
     Verdict::Pass,
     Verdict::NotMachineCheckable,
@@ -35,6 +38,9 @@ pub(super) fn meaning(v: Verdict) -> &'static str {
         Verdict::Pass => "every machine-checkable obligation was judged and passed",
         Verdict::Fail => "an obligation was judged and failed",
         Verdict::Warning => "met only on the lenient reading of an unclear rule",
+        Verdict::Waived => {
+            "an obligation failed, and a signed-off waiver in force covers the failure"
+        }
         Verdict::NotApplicable => "binds a system this run does not certify",
         Verdict::NotTested => "checkable, but not every obligation was judged in this run",
         Verdict::NotMachineCheckable => "paper, seals, cabling: for the auditor to check by hand",
@@ -54,6 +60,7 @@ table.run{width:auto;max-width:100%}table.run th{white-space:nowrap}
 nav a{margin-right:1em}
 .v{font-weight:600;white-space:nowrap;border-radius:3px;padding:.05em .4em;text-decoration:none}
 .pass{background:#d8f5dd;color:#135c22}.fail{background:#fde0e0;color:#8a1111}.warning{background:#fff1c7;color:#6b4b00}
+.waived{background:#dbe9fb;color:#0d3d78;outline:1px dashed #0d3d78}
 .not-tested{background:#e8eaee;color:#3b4450}.not-applicable{background:#f4f5f7;color:#5b6470}.not-machine-checkable{background:#ece6f7;color:#4a2f80}
 .outcome{font-size:1.15em;font-weight:600;padding:.4em .7em;border-radius:4px;display:inline-block}
 table.matrix td,table.matrix th{text-align:center}table.matrix th:first-child{text-align:left}
@@ -70,6 +77,7 @@ form.filter legend{font-weight:600;padding:0;margin-right:.4em;float:left}
 form.filter label{margin-right:.6em;white-space:nowrap}
 article.clause{border:1px solid var(--line);border-left-width:6px;border-radius:4px;padding:.5em .8em;margin:.6em 0}
 article.clause.is-fail{border-left-color:#c62828}article.clause.is-warning{border-left-color:#d4a017}article.clause.is-pass{border-left-color:#2e7d32}
+article.clause.is-waived{border-left-color:#1f5fa8;border-left-style:double}
 article.clause.is-not-tested{border-left-color:#8c959f}article.clause.is-not-applicable{border-left-color:#d0d7de}article.clause.is-not-machine-checkable{border-left-color:#7e57c2}
 .cite{color:var(--muted);margin:.2em 0}
 .meta{color:var(--muted);font-size:.92em}
@@ -87,6 +95,9 @@ svg.timeline{max-width:100%;height:auto;display:block;margin:.4em 0}
 svg text{font:11px system-ui,sans-serif;fill:#1d2329}svg text.num{font-size:9px;fill:#57606a}
 svg .observed{fill:#1f5fa8}svg .computed{fill:#c62828}
 code{font-size:.92em}
+.waiver{font-size:.92em;background:#eef4fc;border-left:3px double #1f5fa8;padding:.2em .5em;margin:.3em 0 0}
+.waiver.expired{background:#fde0e0;border-left-color:#c62828}
+table.waivers td.status{white-space:nowrap}
 [hidden]{display:none!important}
 @media print{form.filter{display:none}details{display:block}}
 "#;
@@ -148,6 +159,7 @@ pub fn page(report: &Report, catalogue: &Catalogue, provenance: &Provenance) -> 
         report.seed
     );
     run_header(&mut o, report, provenance);
+    waivers(&mut o, report);
     summary(&mut o, report);
     clauses(&mut o, report, catalogue);
     scenarios(&mut o, report);
@@ -161,6 +173,7 @@ fn run_header(o: &mut String, report: &Report, provenance: &Provenance) {
     let class = match outcome {
         "fail" => "fail",
         "pass-with-warnings" => "warning",
+        "pass-with-waivers" => "waived",
         "pass" => "pass",
         _ => "not-tested",
     };
@@ -181,6 +194,18 @@ fn run_header(o: &mut String, report: &Report, provenance: &Provenance) {
         ("business calendar", report.calendar.describe()),
         ("scenarios", report.scenarios.len().to_string()),
         (
+            "waivers",
+            match &report.waivers {
+                None => "none".to_string(),
+                Some(w) => format!(
+                    "{} from {}, expiry checked on {}",
+                    w.waivers.len(),
+                    w.file,
+                    w.checked_on
+                ),
+            },
+        ),
+        (
             "report schema",
             format!("version {}", report.schema_version),
         ),
@@ -189,10 +214,64 @@ fn run_header(o: &mut String, report: &Report, provenance: &Provenance) {
         let _ = writeln!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
     }
     let _ = writeln!(o, "</tbody></table>");
+    let waivers_link = if report.waivers.is_some() {
+        "<a href=\"#waivers\">Waivers</a>"
+    } else {
+        ""
+    };
     let _ = writeln!(
         o,
-        "<nav><a href=\"#summary\">Summary</a><a href=\"#clauses\">Clauses</a><a href=\"#scenarios\">Scenarios</a><a href=\"#documents\">Documents cited</a></nav>\n</header>"
+        "<nav>{waivers_link}<a href=\"#summary\">Summary</a><a href=\"#clauses\">Clauses</a><a href=\"#scenarios\">Scenarios</a><a href=\"#documents\">Documents cited</a></nav>\n</header>"
     );
+}
+
+/// Every waiver the report was judged with, with what became of it; stale and expired ones
+/// are coloured as the warning and the failure they are.
+fn waivers(o: &mut String, report: &Report) {
+    let Some(section) = &report.waivers else {
+        return;
+    };
+    let _ = writeln!(
+        o,
+        "<section id=\"waivers\">\n<h2>Waivers</h2>\n<p class=\"legend\">From <code>{}</code>; a waiver holds through its expiry day, checked against {} (Asia/Almaty). <b>applied</b>: it waives the failures listed. <b>expired</b>: the failure stands. <b>stale</b>: what it covers no longer fails; remove it (a warning). <b>not-judged</b>: nothing it covers was judged in this run.</p>",
+        esc(&section.file),
+        section.checked_on
+    );
+    let _ = writeln!(
+        o,
+        "<div class=\"scroll\"><table class=\"waivers\">\n<thead><tr><th>scope</th><th>status</th><th>approver</th><th>expires</th><th>reason</th><th>what became of it</th><th>written at</th></tr></thead>\n<tbody>"
+    );
+    for w in &section.waivers {
+        let class = match w.status {
+            WaiverStatus::Applied => "waived",
+            WaiverStatus::Expired => "fail",
+            WaiverStatus::Stale => "warning",
+            WaiverStatus::NotJudged => "not-tested",
+        };
+        let scope = match &w.waiver.obligation {
+            Some(_) => format!(
+                "<a href=\"#{}\"><code>{}</code></a>",
+                esc(&clause_anchor(&w.waiver.clause)),
+                esc(&w.waiver.scope())
+            ),
+            None => format!(
+                "<a href=\"#{}\"><code>{}</code></a> (every obligation)",
+                esc(&clause_anchor(&w.waiver.clause)),
+                esc(&w.waiver.clause)
+            ),
+        };
+        let _ = writeln!(
+            o,
+            "<tr><td>{scope}</td><td class=\"status\"><span class=\"v {class}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            w.status,
+            esc(&w.waiver.approver),
+            w.waiver.expires,
+            esc(&w.waiver.reason),
+            esc(&w.finding),
+            esc(&w.waiver.at)
+        );
+    }
+    let _ = writeln!(o, "</tbody>\n</table></div>\n</section>");
 }
 
 /// The systems a report lists, in catalogue order: every system some clause binds.
@@ -277,13 +356,14 @@ fn summary(o: &mut String, report: &Report) {
     let _ = writeln!(o, "</p>\n</section>");
 }
 
-/// Clauses in reading order: failing, then warning, then the rest, each group in catalogue
-/// order.
+/// Clauses in reading order: failing, then warning, then waived, then the rest, each group
+/// in catalogue order.
 pub(super) fn reading_order(report: &Report) -> Vec<&ClauseResult> {
     let rank = |v: Verdict| match v {
         Verdict::Fail => 0,
         Verdict::Warning => 1,
-        _ => 2,
+        Verdict::Waived => 2,
+        _ => 3,
     };
     let mut cs: Vec<&ClauseResult> = report.clauses.iter().collect();
     cs.sort_by_key(|c| rank(c.verdict));
@@ -394,7 +474,7 @@ fn clause(o: &mut String, c: &ClauseResult, catalogue: &Catalogue) {
         let judged = c
             .obligations
             .iter()
-            .filter(|ob| matches!(ob.verdict, Verdict::Pass | Verdict::Fail | Verdict::Warning))
+            .filter(|ob| ob.verdict.judged())
             .count();
         let _ = writeln!(
             o,
@@ -402,9 +482,26 @@ fn clause(o: &mut String, c: &ClauseResult, catalogue: &Catalogue) {
             c.obligations.len()
         );
         for ob in &c.obligations {
+            let waiver = match &ob.waiver {
+                None => String::new(),
+                Some(w) if w.expired => format!(
+                    "<p class=\"waiver expired\"><b>Waiver expired</b> on {} (approved by {}; <code>{}</code>): {}. The failure stands.</p>",
+                    w.expires,
+                    esc(&w.approver),
+                    esc(&w.at),
+                    esc(&w.reason)
+                ),
+                Some(w) => format!(
+                    "<p class=\"waiver\"><b>Waived</b> until {} by {} (<code>{}</code>): {}</p>",
+                    w.expires,
+                    esc(&w.approver),
+                    esc(&w.at),
+                    esc(&w.reason)
+                ),
+            };
             let _ = writeln!(
                 o,
-                "<tr><td><code>{}/{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td><code>{}/{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}{waiver}</td></tr>",
                 esc(&c.id),
                 esc(&ob.id),
                 esc(&ob.kind),
@@ -465,7 +562,10 @@ fn evidence(o: &mut String, c: &ClauseResult) {
     if timed.is_empty() {
         return;
     }
-    let open = if matches!(c.verdict, Verdict::Fail | Verdict::Warning) {
+    let open = if matches!(
+        c.verdict,
+        Verdict::Fail | Verdict::Warning | Verdict::Waived
+    ) {
         " open"
     } else {
         ""
