@@ -71,6 +71,12 @@ enum Command {
     WafScore(crate::waf_cmd::WafScoreArgs),
     /// Run a reference service as a real process (`serve waf --listen ADDR --upstream URL`).
     Serve(crate::waf_cmd::ServeArgs),
+    /// Pack a run's folder into a certification bundle signed with an Ed25519 key.
+    Bundle(crate::bundle::BundleArgs),
+    /// Check a certification bundle offline: its signature and every file's SHA-256.
+    Verify(crate::bundle::VerifyArgs),
+    /// Make an Ed25519 key pair for signing bundles (KEY and KEY.pub).
+    Keygen(crate::bundle::KeygenArgs),
 }
 
 /// A system the suite certifies, as the command line names it.
@@ -191,6 +197,9 @@ pub fn main() -> ExitCode {
             crate::waf_cmd::waf_score(&args, &mut stdout).map_err(CliError::from)
         }
         Command::Serve(args) => crate::waf_cmd::serve(&args).map_err(CliError::from),
+        Command::Bundle(args) => crate::bundle::bundle(&args, &mut stdout),
+        Command::Verify(args) => crate::bundle::verify(&args, &mut stdout),
+        Command::Keygen(args) => crate::bundle::keygen(&args, &mut stdout),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! e-government network gateways. This crate is the command line and the wiring of the
 //! reference systems behind the suite's `Target` interfaces.
 
+pub mod bundle;
 pub mod calendar_cmd;
 pub mod campaign_cmd;
 pub mod cli;
@@ -9,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod judge_cmd;
 pub mod output;
+pub mod redact;
 pub mod reference;
 pub mod replay_cmd;
 pub mod waf_cmd;
