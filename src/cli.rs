@@ -1,5 +1,5 @@
 //! The command line: `run`, `judge`, `calendar`, `clauses`, `explain`, `defects`, `replay`,
-//! `ndpi-score`. Exit codes are in [`crate::error`].
+//! `ndpi-score`, `bundle`, `verify`, `keygen`. Exit codes are in [`crate::error`].
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ use crate::reference::{self, Reference};
     name = "qaqpa",
     version,
     about = "Conformance harness for the Kazakhstan e-government gateways (UGIA, UGEM, the SHEP bus)",
-    after_help = "Exit codes: 0 no clause fails, 1 a clause fails, 2 bad usage or input (nothing to judge included), 3 the output could not be written."
+    after_help = "Exit codes: 0 no clause fails (a waived failure does not), 1 a clause fails or `verify` rejects a bundle, 2 bad usage or input (nothing to judge included), 3 the output could not be written."
 )]
 struct Cli {
     #[command(subcommand)]

@@ -3,13 +3,13 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | the run judged scenarios and no clause fails (other commands: done) |
-//! | 1 | a clause fails |
+//! | 1 | a clause fails (under `--warnings-fail`, or warns, or a waiver is stale); `verify`: the bundle is rejected |
 //! | 2 | bad usage or input: an unknown id, a malformed file, nothing to judge |
 //! | 3 | the output could not be written (the message names the file) |
 
 use std::fmt;
 
-/// Exit code of a run in which a clause fails.
+/// Exit code of a run in which a clause fails, and of a bundle that does not verify.
 pub const FAILED: u8 = 1;
 /// Exit code for bad usage or input.
 pub const BAD_INPUT: u8 = 2;

@@ -350,6 +350,30 @@ expires = "2025-12-31"
         assert!(e.contains("not machine-checkable"), "{e}");
     }
 
+    /// The README's example is a file qaqpa reads.
+    #[test]
+    fn the_readme_example_reads() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("### Waivers").expect("the README has Waivers")..];
+        let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+        let block = &section[start..start + section[start..].find("```").unwrap()];
+        let ws = parse(block, "waivers.toml").unwrap();
+        assert_eq!(ws.len(), 1);
+        assert_eq!(ws[0].scope(), "ugem-12/offender-suspended");
+        // And the module's own example.
+        let doc: String = include_str!("waivers.rs")
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start().to_string() + "\n")
+            .collect();
+        assert_eq!(
+            parse(&doc, "doc.toml").unwrap()[0].scope(),
+            "ugem-12/offender-suspended"
+        );
+    }
+
     #[test]
     fn the_day_comes_from_source_date_epoch_in_almaty() {
         // 2025-03-20 20:00 UTC is already 2025-03-21 in Almaty (UTC+5).
