@@ -261,3 +261,30 @@ fn campaigns_and_merges_apply_waivers_to_every_seed() {
     let (code, _) = qaqpa_in(&base, &["merge", "shard-1", "shard-2", "--out", "bare"]);
     assert_eq!(code, 1);
 }
+
+/// `judge` takes waivers as `run` does: recorded traces of a failing run, judged with the
+/// waiver, exit 0 with the clause waived, and the folder keeps the file.
+#[test]
+fn judge_applies_waivers_to_recorded_traces() {
+    let (code, err, recorded) = run("waiver-recorded", "", &[]);
+    assert_eq!(code, 1, "{err}");
+    let input = tmp("waiver-judge-input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("waivers.toml"), waiver("ugia-6", "2025-12-31")).unwrap();
+    let traces = recorded.join("traces");
+    let (code, err) = qaqpa_in(
+        &input,
+        &[
+            "judge",
+            traces.to_str().unwrap(),
+            "--waivers",
+            "waivers.toml",
+            "--out",
+            "judged",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let dir = input.join("judged");
+    assert_eq!(clause_json(&dir, "ugia-6")["verdict"], "waived");
+    assert!(dir.join("waivers.toml").is_file() && dir.join("provenance.json").is_file());
+}
