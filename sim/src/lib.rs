@@ -11,6 +11,7 @@ pub mod ndpi;
 pub mod packetnet;
 pub mod seed;
 pub mod shared;
+pub mod stream;
 pub mod target;
 pub mod trace;
 pub mod webnet;
