@@ -6,6 +6,7 @@ pub mod dataplane;
 pub mod defacement;
 pub mod desk;
 pub mod eds;
+pub mod inspect;
 pub mod packetgw;
 pub mod protection;
 pub mod score;

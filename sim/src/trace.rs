@@ -80,6 +80,94 @@ pub enum Event {
     /// A harness client of the public fetched a page through the resource's name and was
     /// served this content (ugia-18).
     PageServed(PageServed),
+    /// A harness TLS client (a User's workstation inside) ran one session: the chain it was
+    /// shown, whether its trust store accepted it, and what it sent and received (ugia-20,
+    /// 21, 23).
+    TlsClient(TlsClientSeen),
+    /// A harness TLS origin (a web server outside) served one connection: the name it was
+    /// asked for, the chain it presented, and what it received and sent (ugia-20).
+    TlsOrigin(TlsOriginSeen),
+}
+
+/// How many bytes, and their SHA-256 (lowercase hex): a stream's content without the bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamDigest {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// How a harness TLS client's session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsOutcome {
+    /// The handshake completed: the client's trust store accepted the chain it was shown.
+    Completed,
+    /// The client refused the chain it was shown (an unknown issuer, an expired or
+    /// ill-named certificate): a certificate error, as a browser would show it.
+    CertificateError,
+    /// The session failed otherwise: reset, closed before a certificate, a TLS alert.
+    Failed,
+}
+
+/// One TLS session of a harness client, as the client itself saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsClientSeen {
+    /// The workstation (the scenario's name for it).
+    pub workstation: String,
+    /// The session's name, unique in the scenario (`<workstation>/<n>`).
+    pub session: String,
+    /// The name the client asked for (its SNI) and verified the chain against.
+    pub server_name: String,
+    /// Where the client connected (the origin's address, as the User knows it).
+    pub dst: String,
+    pub dport: u16,
+    /// SHA-256 (lowercase hex) of every root the client's trust store held for this session.
+    pub trusted: Vec<String>,
+    /// The certificates the server presented, leaf first, each base64 DER; empty when the
+    /// session ended before a certificate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<String>,
+    pub outcome: TlsOutcome,
+    /// Why the session did not complete (the TLS library's words), when it did not.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// The application bytes (plaintext) the client sent and received.
+    pub sent: StreamDigest,
+    pub received: StreamDigest,
+}
+
+/// One connection a harness TLS origin served, as the origin saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsOriginSeen {
+    /// The site the origin serves (its certificate's name).
+    pub origin: String,
+    /// The connection's name, unique in the scenario (`<origin>/<n>`).
+    pub connection: String,
+    /// The name the ClientHello asked for (SNI); none when it named none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// SHA-256 (lowercase hex) of each certificate the origin presented, leaf first.
+    pub chain: Vec<String>,
+    /// The handshake completed.
+    pub handshake: bool,
+    /// Why the connection failed, when it did.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// The request line the origin received (`GET / HTTP/1.1`), when one came.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub request: String,
+    /// The application bytes (plaintext) the origin received and sent.
+    pub received: StreamDigest,
+    pub sent: StreamDigest,
+    /// The harness client session whose TCP bytes this connection received byte for byte
+    /// (the TLS records themselves, not their plaintext), by the harness's comparison of its
+    /// two endpoints: a session that crossed the gateway untouched. None when the bytes came
+    /// from elsewhere (the gateway's own TLS session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unchanged_from: Option<String>,
 }
 
 /// A change the harness made to a page of a User's web resource, by its own clock.
@@ -320,6 +408,9 @@ impl Document {
     }
 }
 
+/// The field of a [`DocKind::RootCertificateNotice`] that carries the root certificate (PEM).
+pub const ROOT_CERTIFICATE_FIELD: &str = "certificate";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DocKind {
@@ -367,6 +458,9 @@ pub enum DocKind {
     /// ugia-18: the STS tells the User it found a protected page changed outside the owner's
     /// channel (and restored it).
     DefacementNotice,
+    /// ugia-21: the STS sends the telecom operators a UGIA root certificate it generated
+    /// (`certificate`: PEM), before the gateway mints certificates under it.
+    RootCertificateNotice,
 }
 
 impl DocKind {
@@ -393,6 +487,7 @@ impl DocKind {
             DocKind::DefacementApplication => "defacement-application",
             DocKind::AccessApplication => "access-application",
             DocKind::PolicyApplied => "policy-applied",
+            DocKind::RootCertificateNotice => "root-certificate-notice",
         }
     }
 }
