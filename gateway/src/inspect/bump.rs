@@ -91,7 +91,7 @@ impl BumpConfig {
     /// `simulated`: time comes from each call's instant; otherwise from the wall clock.
     pub fn new(
         authority: Arc<Mutex<InspectionAuthority>>,
-        origin_roots: &[CertificateDer<'static>],
+        origin_roots: &[Vec<u8>],
         simulated: bool,
     ) -> Result<BumpConfig, String> {
         let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
@@ -101,7 +101,7 @@ impl BumpConfig {
         let mut roots = RootCertStore::empty();
         for r in origin_roots {
             roots
-                .add(r.clone())
+                .add(CertificateDer::from(r.clone()))
                 .map_err(|e| format!("the gateway's trust store: {e}"))?;
         }
         let verifier =
@@ -608,7 +608,7 @@ pub(crate) mod tests {
 
     pub(crate) fn gateway(origins: &Origins, faults: AuthorityFaults) -> BumpConfig {
         let authority = Arc::new(Mutex::new(InspectionAuthority::new(Keys::Seeded(42), faults)));
-        BumpConfig::new(authority, &[origins.ca.clone()], true).unwrap()
+        BumpConfig::new(authority, &[origins.ca.to_vec()], true).unwrap()
     }
 
     fn ugia_root(cfg: &BumpConfig) -> CertificateDer<'static> {
