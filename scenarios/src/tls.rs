@@ -40,6 +40,28 @@ use rustls::{
 };
 use sha2::{Digest, Sha256};
 
+/// The `what` of the harness's note (`Event::Network`) that places a site outside: fields
+/// `site` (its name), `address`, `category` (the scenario's statement of what the site is) and
+/// `certificate` (SHA-256 of the origin's own certificate). The oracles take a site's category
+/// from here, never from the gateway.
+pub const SITE_NOTE: &str = "tls-site";
+
+/// The harness's note placing `site` at `address` with the scenario's `category`.
+pub fn site_note(site: &OriginSite, address: &str, category: &str) -> qaqpa_sim::trace::NetworkNote {
+    qaqpa_sim::trace::NetworkNote {
+        what: SITE_NOTE.into(),
+        fields: BTreeMap::from([
+            ("site".to_string(), site.name.clone()),
+            ("address".to_string(), address.to_string()),
+            ("category".to_string(), category.to_string()),
+            (
+                "certificate".to_string(),
+                site.chain.first().cloned().unwrap_or_default(),
+            ),
+        ]),
+    }
+}
+
 /// The most of an answer a workstation takes in; more is a failed session.
 const MAX_ANSWER: u64 = 64 << 20;
 /// The most of a request an origin reads before it answers anyway.
@@ -542,6 +564,7 @@ pub struct TlsClient {
     plain_in: Tally,
     finished: bool,
     reported: bool,
+    started: Option<Timestamp>,
 }
 
 impl TlsClient {
@@ -560,6 +583,7 @@ impl TlsClient {
             plain_in: Tally::default(),
             finished: false,
             reported: false,
+            started: None,
         }
     }
 
@@ -621,6 +645,7 @@ impl TlsClient {
 impl StreamApp for TlsClient {
     fn on_open(&mut self, at: Timestamp) -> Vec<u8> {
         self.shared.clock.set(at);
+        self.started.get_or_insert(at);
         let out = match &mut self.conn {
             Ok(conn) => Self::flush(conn),
             Err(e) => {
@@ -701,6 +726,8 @@ impl StreamApp for TlsClient {
 
     fn on_close(&mut self, at: Timestamp, reset: bool) {
         self.shared.clock.set(at);
+        // A connection that never opened ends at the instant the stack gave up.
+        self.started.get_or_insert(at);
         let handshake_done = self.conn.as_ref().is_ok_and(|c| !c.is_handshaking());
         if handshake_done {
             self.end(TlsOutcome::Completed, String::new());
@@ -736,6 +763,7 @@ impl StreamApp for TlsClient {
         vec![Event::TlsClient(TlsClientSeen {
             workstation: self.plan.workstation.clone(),
             session: self.plan.session.clone(),
+            started: self.started.unwrap_or(jiff::Timestamp::UNIX_EPOCH),
             server_name: self.plan.server_name.clone(),
             dst: self.plan.dst.clone(),
             dport: self.plan.dport,

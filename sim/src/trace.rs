@@ -118,6 +118,8 @@ pub struct TlsClientSeen {
     pub workstation: String,
     /// The session's name, unique in the scenario (`<workstation>/<n>`).
     pub session: String,
+    /// When the client opened the connection (the observation's instant is when it ended).
+    pub started: Timestamp,
     /// The name the client asked for (its SNI) and verified the chain against.
     pub server_name: String,
     /// Where the client connected (the origin's address, as the User knows it).

@@ -22,6 +22,7 @@ macro_rules! oracle_names {
 mod deadline;
 mod defacement;
 pub mod form;
+mod inspection;
 mod mail;
 pub mod network;
 mod ugem_desk;
