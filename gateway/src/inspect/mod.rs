@@ -4,6 +4,22 @@
 
 pub mod authority;
 pub mod bump;
+pub mod serve;
 
 pub use authority::{AuthorityFaults, InspectionAuthority, Keys};
 pub use bump::{Bump, BumpConfig};
+
+/// The certificates (DER) of a PEM text, in order; an error names what is wrong.
+pub fn pem_certificates(text: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for pem in x509_parser::pem::Pem::iter_from_buffer(text) {
+        let pem = pem.map_err(|e| format!("not PEM: {e}"))?;
+        if pem.label == "CERTIFICATE" {
+            out.push(pem.contents);
+        }
+    }
+    if out.is_empty() {
+        return Err("no CERTIFICATE in it".into());
+    }
+    Ok(out)
+}
