@@ -66,7 +66,10 @@ async fn origin(args: &[String]) -> Result<(), String> {
     std::fs::write(need(args, "--ca-out"), ca_cert.pem()).map_err(|x| x.to_string())?;
     let issuer = Issuer::new(ca, ca_key);
     let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(e)?;
-    let params = CertificateParams::new(vec!["localhost".to_string()]).map_err(e)?;
+    // Both names a proxy may check the certificate against: the SNI the client sends and the
+    // address it asks to CONNECT to.
+    let params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+        .map_err(e)?;
     let cert = params.signed_by(&key, &issuer).map_err(e)?;
     let config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -162,7 +165,13 @@ async fn session(
         .connect(name, s)
         .await
         .map_err(|e| format!("handshake: {e}"))?;
-    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+    // The Host names the origin's port too: a proxy that forwards by Host (Squid does, once
+    // it has bumped the session) must reach the same origin the CONNECT named.
+    let port = target.rsplit(':').next().unwrap_or("443");
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
         .await
         .map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 256 * 1024];
