@@ -93,13 +93,16 @@ impl Target for Reference {
         })
     }
 
-    fn packet_gateway(
+    fn packet_device(
         &self,
-        _seed: u64,
-    ) -> Result<Box<dyn qaqpa_sim::packetnet::PacketGateway>, TargetError> {
-        Ok(Box::new(
-            qaqpa_gateway::packetgw::ReferencePacketGateway::new(&self.defects),
-        ))
+        seed: u64,
+    ) -> Result<Box<dyn qaqpa_sim::packetnet::PacketDevice>, TargetError> {
+        // The TLS bump plugs in here: `.with_inspection(factory)` (see
+        // `ReferenceDevice::with_inspection`).
+        Ok(Box::new(qaqpa_gateway::device::ReferenceDevice::new(
+            &self.defects,
+            seed,
+        )))
     }
 
     fn web_front(&self, seed: u64) -> Result<Box<dyn qaqpa_sim::webnet::WebFront>, TargetError> {

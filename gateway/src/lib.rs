@@ -6,9 +6,10 @@ pub mod dataplane;
 pub mod defacement;
 pub mod desk;
 pub mod eds;
+pub mod device;
 pub mod inspect;
-pub mod packetgw;
 pub mod protection;
+pub mod proxy;
 pub mod score;
 pub mod waf;
 
@@ -17,13 +18,6 @@ use qaqpa_sim::target::Defect;
 /// The named defects of the UGIA dataplane; its desks list their own (`desk`, `access`,
 /// `protection`).
 pub const DEFECTS: &[Defect] = &[
-    Defect {
-        id: "ugia-tls-never-inspected",
-        system: "ugia",
-        description: "TLS the policy should inspect is forwarded as it came: the inspection engine never sees it",
-        clauses: &["ugia-20"],
-        warns: &[],
-    },
     Defect {
         id: "ugia-vpn-tcp443-missed",
         system: "ugia",
@@ -36,13 +30,6 @@ pub const DEFECTS: &[Defect] = &[
         system: "ugia",
         description: "exemptions granted on an organisation's request stay in force after their calendar year",
         clauses: &["ugia-15-1", "ureq-134-1"],
-        warns: &[],
-    },
-    Defect {
-        id: "ugia-banking-sni-inspected",
-        system: "ugia",
-        description: "TLS to banking and finance sites is diverted to inspection instead of passing through",
-        clauses: &["ugia-20"],
         warns: &[],
     },
     Defect {
@@ -81,6 +68,27 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "ugia-exempt-sites-blocked",
+        system: "ugia",
+        description: "TLS to the categories exempt from inspection (banks, government, health, updates) is reset instead of passed through untouched",
+        clauses: &["ugia-20"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-no-failover",
+        system: "ugia",
+        description: "when the main channel's carrier goes down the device keeps sending on it instead of moving to the backup channel",
+        clauses: &["ugia-app2", "ugia-4"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-exemptions-lost-on-restart",
+        system: "ugia",
+        description: "exemptions are kept in memory only: after a power cycle the device boots with the catalogue and VPN channels but without them",
+        clauses: &["ugia-4"],
+        warns: &[],
+    },
+    Defect {
         id: "ugia-exemption-ignores-addresses",
         system: "ugia",
         description: "an exemption granted for the addresses a User listed opens its class for the organisation's whole network",
@@ -99,6 +107,27 @@ pub const DEFECTS: &[Defect] = &[
         system: "ugia",
         description: "a declared VPN channel opens every VPN flow from its source address, whatever the destination, port or protocol",
         clauses: &["ureq-133.4", "ureq-134-1"],
+        warns: &[],
+    },
+];
+
+/// The defects of TLS inspection (ugia-20), kept out of [`DEFECTS`] until the device's
+/// inspection is real: with the placeholder relay (`proxy::placeholder_inspection`) an
+/// inspected session crosses byte for byte, so these defects change nothing the wire shows.
+/// The tls branch lists them again when it plugs its bump in and registers ugia-20's oracles.
+pub const INSPECTION_DEFECTS: &[Defect] = &[
+    Defect {
+        id: "ugia-tls-never-inspected",
+        system: "ugia",
+        description: "TLS the policy should inspect is forwarded as it came: the inspection engine never sees it",
+        clauses: &["ugia-20"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-banking-sni-inspected",
+        system: "ugia",
+        description: "TLS to banking and finance sites is diverted to inspection instead of passing through",
+        clauses: &["ugia-20"],
         warns: &[],
     },
 ];

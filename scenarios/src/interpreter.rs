@@ -8,6 +8,7 @@ use qaqpa_sim::clock;
 use qaqpa_sim::target::{Desk, DeskEnv, Target, TargetError};
 use qaqpa_sim::trace::{CaseKnowledge, Document, Event, Subject, SubjectKind, Trace};
 
+use crate::oracle::network::replay::Wires;
 use crate::scenario::{Action, Scenario, ScenarioError, When};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,16 +28,23 @@ pub enum PlayError {
     },
 }
 
-/// The scenario's packet gateway, asked of the target on first use.
-fn packet_gw<'g>(
-    slot: &'g mut Option<Box<dyn qaqpa_sim::packetnet::PacketGateway>>,
+/// The scenario's wires with the target's packet device between them, set up on first use.
+fn packet_wires<'g>(
+    slot: &'g mut Option<Wires>,
     target: &dyn Target,
     seed: u64,
-) -> Result<&'g mut Box<dyn qaqpa_sim::packetnet::PacketGateway>, TargetError> {
+) -> Result<&'g mut Wires, TargetError> {
     if slot.is_none() {
-        *slot = Some(target.packet_gateway(seed)?);
+        *slot = Some(Wires::new(target.packet_device(seed)?));
     }
     Ok(slot.as_mut().expect("just set"))
+}
+
+fn device(w: &mut Wires) -> Result<&mut (dyn qaqpa_sim::packetnet::PacketDevice + 'static), String> {
+    match w.device.as_mut() {
+        Some(d) => Ok(d.as_mut()),
+        None => Err("the device was lost by an earlier episode".to_string()),
+    }
 }
 
 enum Happening {
@@ -249,7 +257,7 @@ pub fn play(
     }
 
     let mut trace = Trace::new();
-    let mut gateway: Option<Box<dyn qaqpa_sim::packetnet::PacketGateway>> = None;
+    let mut wires: Option<Wires> = None;
     let desk_party = desk
         .as_ref()
         .map(|d| d.party().to_string())
@@ -308,17 +316,25 @@ pub fn play(
                     desk.receive(now, &doc, &mut env);
                 }
                 Action::Policy(acts) => {
-                    let gw = packet_gw(&mut gateway, target, seed).map_err(|source| {
+                    let w = packet_wires(&mut wires, target, seed).map_err(|source| {
                         PlayError::Target {
                             file: file(),
                             source,
                         }
                     })?;
-                    let done = crate::oracle::network::replay::apply(gw.as_mut(), now, acts)
-                        .map_err(|message| PlayError::Replay {
-                            file: file(),
-                            message,
-                        })?;
+                    let replay_err = |message| PlayError::Replay {
+                        file: file(),
+                        message,
+                    };
+                    let done = crate::oracle::network::replay::apply(
+                        device(w).map_err(replay_err)?,
+                        now,
+                        acts,
+                    )
+                    .map_err(|message| PlayError::Replay {
+                        file: file(),
+                        message,
+                    })?;
                     // The trace keeps the act as the harness asked for it: the scope of an
                     // exemption or a catalogue entry is what was requested, whatever the
                     // gateway says it did. Only a notice is the gateway's own output.
@@ -339,30 +355,68 @@ pub fn play(
                     }
                 }
                 Action::Replay(spec) => {
-                    let gw = packet_gw(&mut gateway, target, seed).map_err(|source| {
+                    let w = packet_wires(&mut wires, target, seed).map_err(|source| {
                         PlayError::Target {
                             file: file(),
                             source,
                         }
                     })?;
                     let step_seed = qaqpa_sim::seed::derive(seed, &format!("replay-step-{i}"));
-                    let seen =
-                        crate::oracle::network::replay::run(gw.as_mut(), now, spec, step_seed)
-                            .map_err(|message| PlayError::Replay {
-                                file: file(),
-                                message,
-                            })?;
-                    for f in seen {
+                    let episode = crate::oracle::network::replay::run(w, now, spec, step_seed)
+                        .map_err(|message| PlayError::Replay {
+                            file: file(),
+                            message,
+                        })?;
+                    for (at, what, fields) in episode.notes {
+                        agenda.schedule(
+                            at,
+                            Happening::Seen(Box::new(crate::mail::Seen {
+                                at,
+                                probe: HARNESS.into(),
+                                subject: Subject {
+                                    kind: SubjectKind::Host,
+                                    id: "ugia".into(),
+                                },
+                                event: Event::Network(qaqpa_sim::trace::NetworkNote {
+                                    what,
+                                    fields,
+                                }),
+                            })),
+                        );
+                    }
+                    for (at, probe, event) in episode.seen {
+                        let id = match &event {
+                            Event::Stream(s) => s.flow.clone(),
+                            _ => probe.clone(),
+                        };
+                        agenda.schedule(
+                            at,
+                            Happening::Seen(Box::new(crate::mail::Seen {
+                                at,
+                                probe,
+                                subject: Subject {
+                                    kind: SubjectKind::Flow,
+                                    id,
+                                },
+                                event,
+                            })),
+                        );
+                    }
+                    // a flow's tap counts are complete when its episode ends
+                    for (_, f) in episode.flows {
                         let id =
                             format!("{} {}:{} > {}:{}", f.proto, f.src, f.sport, f.dst, f.dport);
-                        trace.record(
-                            now,
-                            crate::oracle::network::TAP,
-                            Subject {
-                                kind: SubjectKind::Flow,
-                                id,
-                            },
-                            Event::Flow(f),
+                        agenda.schedule(
+                            f.last,
+                            Happening::Seen(Box::new(crate::mail::Seen {
+                                at: f.last,
+                                probe: crate::oracle::network::TAP.into(),
+                                subject: Subject {
+                                    kind: SubjectKind::Flow,
+                                    id,
+                                },
+                                event: Event::Flow(f),
+                            })),
                         );
                     }
                 }
@@ -409,15 +463,17 @@ pub fn play(
                 }
             }
             Happening::Apply(act) => {
-                let gw =
-                    packet_gw(&mut gateway, target, seed).map_err(|source| PlayError::Target {
+                let w =
+                    packet_wires(&mut wires, target, seed).map_err(|source| PlayError::Target {
                         file: file(),
                         source,
                     })?;
-                gw.apply(now, &act).map_err(|message| PlayError::Replay {
-                    file: file(),
-                    message: format!("the desk's own policy act: {message}"),
-                })?;
+                device(w)
+                    .and_then(|d| d.apply(now, &act))
+                    .map_err(|message| PlayError::Replay {
+                        file: file(),
+                        message: format!("the desk's own policy act: {message}"),
+                    })?;
             }
         }
         let out = env.take();
@@ -429,6 +485,17 @@ pub fn play(
         }
         for (at, act) in out.acts {
             agenda.schedule(at, Happening::Apply(act));
+        }
+    }
+    if let Some(w) = wires
+        && !w.taps.is_empty()
+    {
+        let pcaps = qaqpa_sim::wire::pcaps(&w.taps).map_err(|message| PlayError::Replay {
+            file: file(),
+            message: format!("writing the taps' captures: {message}"),
+        })?;
+        for (port, bytes) in pcaps {
+            trace.attach(format!("{port}.pcap"), bytes);
         }
     }
     Ok(trace)

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod clock;
 pub mod eds;
 pub mod episode;
+pub mod ipstack;
 pub mod mailnet;
 pub mod ndpi;
 pub mod packetnet;
@@ -15,5 +16,6 @@ pub mod stream;
 pub mod target;
 pub mod trace;
 pub mod webnet;
+pub mod wire;
 
 pub use jiff;

