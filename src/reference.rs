@@ -97,12 +97,19 @@ impl Target for Reference {
         &self,
         seed: u64,
     ) -> Result<Box<dyn qaqpa_sim::packetnet::PacketDevice>, TargetError> {
-        // The TLS bump plugs in here: `.with_inspection(factory)` (see
-        // `ReferenceDevice::with_inspection`).
-        Ok(Box::new(qaqpa_gateway::device::ReferenceDevice::new(
-            &self.defects,
-            seed,
-        )))
+        use qaqpa_gateway::inspect::{AuthorityFaults, Inspection, Keys};
+        let on = |d: &str| self.defects.contains(&d);
+        let inspection = Inspection::new(
+            Keys::Seeded(qaqpa_sim::seed::derive(seed, "ugia-inspection-authority")),
+            AuthorityFaults {
+                root_expired: on("ugia-root-expired"),
+                rotation_unannounced: on("ugia-root-rotated-unannounced"),
+            },
+        );
+        Ok(Box::new(
+            qaqpa_gateway::device::ReferenceDevice::new(&self.defects, seed)
+                .with_tls_inspection(inspection),
+        ))
     }
 
     fn web_front(&self, seed: u64) -> Result<Box<dyn qaqpa_sim::webnet::WebFront>, TargetError> {

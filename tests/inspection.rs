@@ -106,6 +106,8 @@ fn run(
 }
 
 struct World {
+    /// The roots the STS announced, as the operator passed them on.
+    book: tls::RootBook,
     shared: HarnessTls,
     ca: PublicCa,
     site: OriginSite,
@@ -121,7 +123,13 @@ fn world(name: &str) -> World {
         AuthorityFaults::default(),
     )));
     let gateway = BumpConfig::new(authority, &[ca.root().to_vec()], true).unwrap();
+    let book = tls::RootBook::default();
+    gateway.authority().lock().unwrap().root_der(t0()).unwrap();
+    for (at, doc) in gateway.authority().lock().unwrap().take_notices() {
+        book.add_notice(at, &doc);
+    }
     World {
+        book,
         shared,
         ca,
         site,
@@ -140,10 +148,6 @@ fn ugia_root(w: &World) -> Vec<u8> {
 }
 
 fn client(w: &World, session: &str, with_root: bool) -> TlsClient {
-    let mut trusted = vec![w.ca.root().to_vec()];
-    if with_root {
-        trusted.push(ugia_root(w));
-    }
     TlsClient::new(
         SessionPlan {
             workstation: "ws".into(),
@@ -151,7 +155,8 @@ fn client(w: &World, session: &str, with_root: bool) -> TlsClient {
             server_name: w.site.name.clone(),
             dst: "203.0.113.47".into(),
             dport: 443,
-            trusted,
+            trusted: vec![w.ca.root().to_vec()],
+            ugia_roots: with_root.then(|| w.book.clone()),
         },
         &w.shared,
     )

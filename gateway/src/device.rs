@@ -51,6 +51,11 @@ pub struct ReferenceDevice {
     inspection_skipped: bool,
     /// Defect `ugia-exempt-sites-blocked`: what the policy passes through is reset.
     exempt_blocked: bool,
+    /// Defect `ugia-exempt-resigned`: what the policy passes through untouched is inspected.
+    exempt_resigned: bool,
+    /// The TLS inspection plugged in with [`Self::with_tls_inspection`]: its authority
+    /// announces roots and takes the STS's acts on them.
+    tls: Option<std::rc::Rc<std::cell::RefCell<crate::inspect::Inspection>>>,
     /// Defect `ugia-no-failover`: traffic stays on the main channel whatever its carrier.
     no_failover: bool,
     /// Defect `ugia-exemptions-lost-on-restart`: exemptions are kept in memory only.
@@ -156,6 +161,8 @@ impl ReferenceDevice {
             inspection: proxy::placeholder_inspection(),
             inspection_skipped: on("ugia-tls-never-inspected"),
             exempt_blocked: on("ugia-exempt-sites-blocked"),
+            exempt_resigned: on("ugia-exempt-resigned"),
+            tls: None,
             no_failover: on("ugia-no-failover"),
             exemptions_volatile: on("ugia-exemptions-lost-on-restart"),
             carrier: Port::ALL.into_iter().map(|p| (p, true)).collect(),
@@ -188,6 +195,26 @@ impl ReferenceDevice {
     pub fn with_inspection(mut self, factory: RelayFactory) -> Self {
         self.inspection = factory;
         self
+    }
+
+    /// Plugs in the reference's TLS inspection ([`crate::inspect`]): each inspected session
+    /// gets a [`crate::inspect::Bump`]; the STS's `root-rotation` and `origin-trust` acts
+    /// reach its authority; its root notices come out of [`PacketDevice::notices`].
+    pub fn with_tls_inspection(mut self, inspection: crate::inspect::Inspection) -> Self {
+        let tls = std::rc::Rc::new(std::cell::RefCell::new(inspection));
+        let relays = tls.clone();
+        self.inspection = Box::new(move |_: &proxy::InterceptInfo| relays.borrow().relay());
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The STS's root exists from the device's first instant on.
+    fn wake_tls(&mut self, at: Timestamp) {
+        if let Some(t) = &self.tls {
+            // A root the authority cannot issue (a date out of range) leaves inspection
+            // without one: sessions fail, nothing panics.
+            let _ = t.borrow_mut().wake(at);
+        }
     }
 
     /// What the proxy counted (its own log; tests read it).
@@ -264,6 +291,7 @@ impl ReferenceDevice {
         let engine = &mut self.engine;
         let skip = self.inspection_skipped;
         let exempt_blocked = self.exempt_blocked;
+        let exempt_resigned = self.exempt_resigned;
         let us = micros(at);
         let mut decide = |client: SocketAddr, server: SocketAddr, show: Option<&[u8]>| {
             if let Some(bytes) = show {
@@ -273,6 +301,7 @@ impl ReferenceDevice {
             let d = match v? {
                 Verdict::Block => Decision::Block,
                 Verdict::PassThrough if exempt_blocked => Decision::Block,
+                Verdict::PassThrough if exempt_resigned => Decision::Inspect,
                 Verdict::Allow | Verdict::PassThrough => Decision::Pass,
                 Verdict::Inspect if skip => Decision::Pass,
                 Verdict::Inspect => Decision::Inspect,
@@ -311,6 +340,21 @@ impl ReferenceDevice {
 
 impl PacketDevice for ReferenceDevice {
     fn apply(&mut self, at: Timestamp, act: &PolicyAct) -> Result<PolicyAct, String> {
+        self.wake_tls(at);
+        let no_tls = || "this device has no TLS inspection".to_string();
+        match act {
+            PolicyAct::RootRotation => {
+                let t = self.tls.as_ref().ok_or_else(no_tls)?;
+                t.borrow_mut().rotate(at)?;
+                return Ok(act.clone());
+            }
+            PolicyAct::OriginTrust { certificates } => {
+                let t = self.tls.as_ref().ok_or_else(no_tls)?;
+                t.borrow_mut().trust(certificates)?;
+                return Ok(act.clone());
+            }
+            _ => {}
+        }
         let p = &mut self.engine.policy;
         let done = match act {
             PolicyAct::Catalogue {
@@ -346,12 +390,14 @@ impl PacketDevice for ReferenceDevice {
                 p.add_vpn(Some(organisation), src, dst, *port, proto, at, None)?;
                 act.clone()
             }
+            PolicyAct::RootRotation | PolicyAct::OriginTrust { .. } => act.clone(),
         };
         self.persist();
         Ok(done)
     }
 
     fn receive(&mut self, at: Timestamp, port: Port, frame: &[u8]) {
+        self.wake_tls(at);
         if self.booting(at) {
             self.counters.while_down += 1;
             return;
@@ -416,6 +462,7 @@ impl PacketDevice for ReferenceDevice {
     }
 
     fn poll(&mut self, at: Timestamp) -> Vec<Emitted> {
+        self.wake_tls(at);
         if self.booting(at) {
             return Vec::new();
         }
@@ -434,6 +481,13 @@ impl PacketDevice for ReferenceDevice {
             return Some(t);
         }
         self.proxy_wake
+    }
+
+    fn notices(&mut self) -> Vec<(Timestamp, qaqpa_sim::trace::Document)> {
+        match &self.tls {
+            Some(t) => t.borrow_mut().notices(),
+            None => Vec::new(),
+        }
     }
 
     fn carrier(&mut self, _at: Timestamp, port: Port, up: bool) {

@@ -137,6 +137,7 @@ pub struct PublicCa {
     seed: u64,
     issuer: Issuer<'static, KeyPair>,
     der: CertificateDer<'static>,
+    pem: String,
     next_serial: u64,
     start: Timestamp,
 }
@@ -154,11 +155,13 @@ impl PublicCa {
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.serial_number = Some(SerialNumber::from_slice(&[1]));
         set_days(&mut params, start, -365, 3653)?;
-        let der = params.self_signed(&key)?.der().clone();
+        let cert = params.self_signed(&key)?;
+        let der = cert.der().clone();
         Ok(PublicCa {
             seed,
             issuer: Issuer::new(params, key),
             der,
+            pem: cert.pem(),
             next_serial: 0x100,
             start,
         })
@@ -167,6 +170,11 @@ impl PublicCa {
     /// The root (DER) workstations and the gateway trust for origins.
     pub fn root(&self) -> &[u8] {
         &self.der
+    }
+
+    /// The root as PEM, as the gateway's people install it in its trust store.
+    pub fn root_pem(&self) -> &str {
+        &self.pem
     }
 
     /// An origin's chain (its certificate, DER) and key, for `name`, valid for a year around
@@ -545,9 +553,46 @@ pub struct SessionPlan {
     pub server_name: String,
     pub dst: String,
     pub dport: u16,
-    /// The workstation's trust store (DER): the public CA, plus the UGIA roots its User
-    /// installed.
+    /// The workstation's trust store (DER) besides the UGIA roots: the public CA.
     pub trusted: Vec<Vec<u8>>,
+    /// The UGIA roots its User installed: every root the telecom operator passed on before
+    /// the session opened; `None` for a User who installed none.
+    pub ugia_roots: Option<RootBook>,
+}
+
+/// The UGIA roots the telecom operator received in the STS's notices and passed on to its
+/// Users (ugia-22, the harness's part), with the instant each arrived.
+#[derive(Debug, Clone, Default)]
+pub struct RootBook(Arc<Mutex<Vec<(Timestamp, Vec<u8>)>>>);
+
+impl RootBook {
+    /// A root certificate notice arrived at `at`: its certificate (PEM) joins the book; a
+    /// notice without a readable certificate passes nothing on.
+    pub fn add_notice(&self, at: Timestamp, doc: &qaqpa_sim::trace::Document) {
+        if doc.doc != qaqpa_sim::trace::DocKind::RootCertificateNotice {
+            return;
+        }
+        let Some(pem) = doc.fields.get(qaqpa_sim::trace::ROOT_CERTIFICATE_FIELD) else {
+            return;
+        };
+        if let Ok((_, p)) = x509_parser::pem::parse_x509_pem(pem.as_bytes()) {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((at, p.contents));
+        }
+    }
+
+    /// The roots passed on at or before `at`.
+    pub fn before(&self, at: Timestamp) -> Vec<Vec<u8>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(t, _)| *t <= at)
+            .map(|(_, d)| d.clone())
+            .collect()
+    }
 }
 
 /// A workstation's end of one TLS session: it sends `GET /` for its server name and reads the
@@ -556,6 +601,8 @@ pub struct TlsClient {
     plan: SessionPlan,
     shared: HarnessTls,
     conn: Result<ClientConnection, String>,
+    /// The trust store this session used (DER), fixed when it opened.
+    trust: Vec<Vec<u8>>,
     shown: Arc<Mutex<Vec<CertificateDer<'static>>>>,
     outcome: Option<TlsOutcome>,
     error: String,
@@ -569,13 +616,12 @@ pub struct TlsClient {
 
 impl TlsClient {
     pub fn new(plan: SessionPlan, shared: &HarnessTls) -> TlsClient {
-        let shown = Arc::new(Mutex::new(Vec::new()));
-        let conn = Self::connect(&plan, shared, &shown).map_err(|e| e.to_string());
         TlsClient {
             plan,
             shared: shared.clone(),
-            conn,
-            shown,
+            conn: Err("the session has not opened".into()),
+            trust: Vec::new(),
+            shown: Arc::new(Mutex::new(Vec::new())),
             outcome: None,
             error: String::new(),
             requested: false,
@@ -589,11 +635,12 @@ impl TlsClient {
 
     fn connect(
         plan: &SessionPlan,
+        trust: &[Vec<u8>],
         shared: &HarnessTls,
         shown: &Arc<Mutex<Vec<CertificateDer<'static>>>>,
     ) -> Result<ClientConnection, HarnessTlsError> {
         let mut roots = RootCertStore::empty();
-        for r in &plan.trusted {
+        for r in trust {
             roots.add(CertificateDer::from(r.clone()))?;
         }
         let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
@@ -646,6 +693,18 @@ impl StreamApp for TlsClient {
     fn on_open(&mut self, at: Timestamp) -> Vec<u8> {
         self.shared.clock.set(at);
         self.started.get_or_insert(at);
+        // The trust store as the User has it now: the public CA, and the UGIA roots passed
+        // on so far if the User installs them.
+        self.trust = self.plan.trusted.clone();
+        if let Some(book) = &self.plan.ugia_roots {
+            for r in book.before(at) {
+                if !self.trust.contains(&r) {
+                    self.trust.push(r);
+                }
+            }
+        }
+        self.conn = Self::connect(&self.plan, &self.trust, &self.shared, &self.shown)
+            .map_err(|e| e.to_string());
         let out = match &mut self.conn {
             Ok(conn) => Self::flush(conn),
             Err(e) => {
@@ -767,12 +826,54 @@ impl StreamApp for TlsClient {
             server_name: self.plan.server_name.clone(),
             dst: self.plan.dst.clone(),
             dport: self.plan.dport,
-            trusted: self.plan.trusted.iter().map(|c| sha256_hex(c)).collect(),
+            trusted: self.trust.iter().map(|c| sha256_hex(c)).collect(),
             chain,
             outcome: self.outcome.unwrap_or(TlsOutcome::Failed),
             error: self.error.clone(),
             sent: self.plain_out.digest(),
             received: self.plain_in.digest(),
         })]
+    }
+}
+
+/// The harness's web around a gateway for one scenario: the public CA and its origins, what
+/// the ends share, and the roots the telecom operator passes on.
+pub struct HarnessWeb {
+    pub ca: PublicCa,
+    pub shared: HarnessTls,
+    pub roots: RootBook,
+    sites: BTreeMap<String, OriginSite>,
+    sessions: BTreeMap<String, u32>,
+}
+
+/// The page an origin of the packet world serves.
+pub const PAGE_BYTES: usize = 2000;
+
+impl HarnessWeb {
+    pub fn new(seed: u64, start: Timestamp) -> Result<HarnessWeb, HarnessTlsError> {
+        Ok(HarnessWeb {
+            ca: PublicCa::new(seed, start)?,
+            shared: HarnessTls::default(),
+            roots: RootBook::default(),
+            sites: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+        })
+    }
+
+    /// The origin for `name`, its certificate issued on first use.
+    pub fn site(&mut self, name: &str) -> Result<OriginSite, HarnessTlsError> {
+        if let Some(s) = self.sites.get(name) {
+            return Ok(s.clone());
+        }
+        let s = OriginSite::new(name, &mut self.ca, &self.shared, PAGE_BYTES)?;
+        self.sites.insert(name.to_string(), s.clone());
+        Ok(s)
+    }
+
+    /// The next session's name for `workstation`.
+    pub fn session_name(&mut self, workstation: &str) -> String {
+        let n = self.sessions.entry(workstation.to_string()).or_default();
+        *n += 1;
+        format!("{workstation}/{n}")
     }
 }

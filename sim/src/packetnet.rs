@@ -91,6 +91,14 @@ pub enum PolicyAct {
         port: u16,
         proto: String,
     },
+    /// ugia-21: the STS generates a new UGIA root and puts it in force; it must announce it
+    /// to the telecom operators (a document, see [`PacketDevice::notices`]) before the
+    /// gateway mints a certificate under it.
+    RootRotation,
+    /// The certificate authorities (PEM) the gateway's TLS inspection trusts for the origins
+    /// it connects to: its trust store, as the STS's people install it. The harness installs
+    /// its own "public" web CA this way when it sets up the wires.
+    OriginTrust { certificates: Vec<String> },
 }
 
 /// A frame the device put on one of its ports.
@@ -126,6 +134,13 @@ pub trait PacketDevice {
     /// on its own durable storage (the policy in force, if it persists it) survives. The
     /// device is back when it says so by emitting and accepting frames again.
     fn restart(&mut self, at: Timestamp);
+    /// The documents the STS sent about its device since the last call, each with the instant
+    /// it reached its addressee: the notices announcing a UGIA root to the telecom operators
+    /// (ugia-21). The harness's inboxes receive them; a vendor's adapter reads them from the
+    /// operators' mailbox. None by default.
+    fn notices(&mut self) -> Vec<(Timestamp, crate::trace::Document)> {
+        Vec::new()
+    }
 }
 
 // ---- Ethernet framing the harness and the reference share ----

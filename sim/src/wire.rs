@@ -135,6 +135,9 @@ pub struct PacketWorld {
     pub applied: Vec<(Timestamp, Result<PolicyAct, String>)>,
     /// Frames the harness's ends refused: (instant, side, why). Never a panic.
     pub refused: Vec<(Timestamp, &'static str, String)>,
+    /// Told of every document the device's operator sends (a root notice), as it arrives,
+    /// before the harness's ends are driven again.
+    on_document: Option<Box<dyn FnMut(Timestamp, &crate::trace::Document)>>,
 }
 
 fn addr_pair(h: &ipstack::Headers<'_>) -> (SocketAddr, SocketAddr) {
@@ -165,6 +168,24 @@ impl PacketWorld {
             seen: Vec::new(),
             applied: Vec::new(),
             refused: Vec::new(),
+            on_document: None,
+        }
+    }
+
+    /// `hook` is told of each document the device's operator sends, as it arrives (the
+    /// harness's operator passing a root notice on to its Users).
+    pub fn on_document(&mut self, hook: Box<dyn FnMut(Timestamp, &crate::trace::Document)>) {
+        self.on_document = Some(hook);
+    }
+
+    /// The documents the device's operator sent: into the addressee's inbox.
+    fn take_notices(&mut self) {
+        for (at, doc) in self.device.notices() {
+            if let Some(h) = &mut self.on_document {
+                h(at, &doc);
+            }
+            self.seen
+                .push((at, format!("inbox:{}", doc.to), Event::Document(doc)));
         }
     }
 
@@ -364,11 +385,13 @@ impl PacketWorld {
             let act = entry.remove();
             self.act(now, act);
         }
+        self.take_notices();
         // exchange frames until the wires are quiet at this instant
         // (the stacks take in what was delivered at their next poll, and the ends see the
         // result only after it: so a round ends with the ends driven)
         for _ in 0..10_000 {
             let moved = self.exchange(now);
+            self.take_notices();
             let changed = self.drive_apps(now);
             if !moved && !changed {
                 break;

@@ -227,11 +227,11 @@ static ORACLES: &[&dyn Oracle] = &[
     // ---- ugia: the packet path ----
     &network::DefaultBlocking,
     &network::VpnChannelExact,
-    &network::TlsInspection { exempt: true },
-    // ugia-20's `other-tls-inspected` (`TlsInspection { exempt: false }`) is judged once the
-    // reference's device inspects for real: until the TLS bump is plugged into
-    // `ReferenceDevice::with_inspection`, inspected sessions are spliced and the reference
-    // would fail it. The tls branch registers it with its bump.
+    // ---- ugia: TLS inspection (20, 21, 23), from the harness's TLS ends ----
+    &inspection::ExemptPassedThrough,
+    &inspection::OtherInspected,
+    &inspection::RootValidAndAnnounced,
+    &inspection::RootInstalled,
     &network::CatalogueBlock(network::CataloguePart::NoticeListsSources),
     &network::CatalogueBlock(network::CataloguePart::AccessKeptUntilTerm),
     &network::CatalogueBlock(network::CataloguePart::BlockedAfterTerm),

@@ -1,5 +1,5 @@
 //! Oracles of the Internet access gateway's packet path (ureq-134-1, ureq-134-2, ureq-133.4,
-//! ugia-13, ugia-15-1, ugia-16, ugia-20), and of its channels and restarts (ugia-4, ugia-9,
+//! ugia-13, ugia-15-1, ugia-16), and of its channels and restarts (ugia-4, ugia-9,
 //! ugia-app2, in [`channels`]). They read what the taps on the device's ports saw of each
 //! flow and what the harness's script for it held (`Event::Flow`), what the harness's ends
 //! observed (`Event::Stream`), the STS's policy acts (`Event::PolicyAct`) and the ground truth
@@ -577,121 +577,6 @@ impl Oracle for ExemptionYear {
                         clock::display(until)
                     )
                 });
-            }
-        }
-        t.judge(ctx)
-    }
-}
-
-/// ugia-20: encrypted traffic is inspected (`exempt: false`), except the exempt categories,
-/// which pass through untouched (`exempt: true`): two obligations, judged apart, at the wire.
-/// Untouched is the same byte stream on the inside port and on the outside port that carried
-/// it, both ways; an inspected session cannot show that, since the gateway speaks TLS with
-/// each side under its own keys.
-pub struct TlsInspection {
-    pub exempt: bool,
-}
-
-/// The client's and the server's streams as the inside port and the outside port that
-/// carried the flow saw them: whether each is identical on both.
-fn same_streams(f: &FlowSeen) -> Option<(bool, bool)> {
-    let inside = f.on(Port::Inside);
-    let out = Port::OUTSIDE
-        .into_iter()
-        .map(|p| f.on(p))
-        .find(|c| c.client_bytes > 0)?;
-    Some((
-        inside.client_stream.is_some() && inside.client_stream == out.client_stream,
-        inside.server_stream.is_some() && inside.server_stream == out.server_stream,
-    ))
-}
-
-impl Oracle for TlsInspection {
-    fn clause(&self) -> &'static str {
-        "ugia-20"
-    }
-    fn obligation(&self) -> &'static str {
-        if self.exempt {
-            "exempt-categories-passed-through"
-        } else {
-            "other-tls-inspected"
-        }
-    }
-    fn describe(&self) -> &'static str {
-        if self.exempt {
-            "a TLS session to an exempt category (finance, government, health, privacy, video conferencing, AV and OS updates) carries its whole conversation, and the bytes on the inside port are the bytes on the outside port, both ways"
-        } else {
-            "a TLS session to a category outside the exempt ones does not cross as it came: the bytes on the inside port differ from those on the outside port (the gateway terminated it)"
-        }
-    }
-    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let mut t = Tally::new(
-            self.clause(),
-            if self.exempt {
-                "exempt categories pass through untouched: the whole conversation crosses, and each direction's byte stream is identical on the inside and outside ports"
-            } else {
-                "TLS to any category outside the exempt ones is terminated by the gateway: some direction's byte stream differs between the inside and outside ports"
-            },
-        );
-        for (o, f) in flows(trace) {
-            if !f.tls || f.truth_class.as_deref() != Some("other") {
-                continue;
-            }
-            let Some(cat) = f.truth_category.as_deref() else {
-                t.untested += 1;
-                continue;
-            };
-            if UGIA20_EXEMPT.contains(&cat) != self.exempt {
-                continue;
-            }
-            let same = same_streams(f);
-            if self.exempt {
-                match same {
-                    Some((true, true)) if crossed(f) => t.pass(o, f),
-                    Some((c, s)) if crossed(f) => t.fail(
-                        o,
-                        f,
-                        format!(
-                            "{cat} flow {} was altered on the way: {}",
-                            flow_id(f),
-                            match (c, s) {
-                                (false, false) => "both directions' bytes differ between the ports",
-                                (false, _) => "the client's bytes differ between the ports",
-                                _ => "the server's bytes differ between the ports",
-                            }
-                        ),
-                    ),
-                    _ => t.fail(
-                        o,
-                        f,
-                        format!(
-                            "{cat} flow {} did not carry its whole conversation",
-                            flow_id(f)
-                        ),
-                    ),
-                }
-            } else {
-                match same {
-                    // nothing came through: the session was not served, which is not
-                    // inspection either
-                    None => t.fail(
-                        o,
-                        f,
-                        format!(
-                            "TLS flow {} to category {cat} never reached an outside port",
-                            flow_id(f)
-                        ),
-                    ),
-                    Some((true, true)) => t.fail(
-                        o,
-                        f,
-                        format!(
-                            "TLS flow {} to category {cat} crossed byte for byte: it was never inspected",
-                            flow_id(f)
-                        ),
-                    ),
-                    Some(_) => t.pass(o, f),
-                }
             }
         }
         t.judge(ctx)

@@ -39,6 +39,10 @@ pub struct ReplaySpec {
     /// cable, power-cycling the device.
     #[serde(default)]
     pub wire: Vec<WireAct>,
+    /// The workstations (by address) whose Users did not install the UGIA root; every other
+    /// workstation's User installed each root the telecom operator passed on (ugia-23).
+    #[serde(default)]
+    pub without_ugia_root: Vec<String>,
 }
 
 /// An act on the wires at an offset into the episode.
@@ -153,6 +157,10 @@ impl ReplaySpec {
         }
         for w in &self.wire {
             w.validate()?;
+        }
+        for a in &self.without_ugia_root {
+            a.parse::<IpAddr>()
+                .map_err(|_| format!("without-ugia-root: `{a}` is not an IP address"))?;
         }
         for f in &self.flows {
             if !KINDS.contains(&f.kind.as_str()) {
@@ -703,14 +711,33 @@ pub struct Wires {
     pub device: Option<Box<dyn PacketDevice>>,
     pub carrier: BTreeMap<Port, bool>,
     pub taps: Vec<TapFrame>,
+    /// The harness's TLS web around the device: origins, workstations' shared state, the
+    /// roots passed on.
+    pub web: crate::tls::HarnessWeb,
 }
 
 impl Wires {
-    pub fn new(device: Box<dyn PacketDevice>) -> Wires {
-        Wires {
+    /// The wires around `device`, set up at `now`: the harness's public CA (from `seed`) is
+    /// installed in the device's trust store for origins, as the STS's people would.
+    pub fn new(
+        device: Box<dyn PacketDevice>,
+        seed: u64,
+        now: Timestamp,
+    ) -> Result<Wires, String> {
+        let web = crate::tls::HarnessWeb::new(qaqpa_sim::seed::derive(seed, "public-web-ca"), now)
+            .map_err(|e| e.to_string())?;
+        Ok(Wires {
             device: Some(device),
             carrier: Port::ALL.into_iter().map(|p| (p, true)).collect(),
             taps: Vec::new(),
+            web,
+        })
+    }
+
+    /// The act that installs the harness's public CA in the device's trust store.
+    pub fn origin_trust(&self) -> PolicyAct {
+        PolicyAct::OriginTrust {
+            certificates: vec![self.web.ca.root_pem().to_string()],
         }
     }
 }
@@ -738,6 +765,8 @@ pub fn run(
         .take()
         .ok_or("the device was lost by an earlier episode")?;
     let mut world = PacketWorld::new(device, now, seed).with_carrier(&wires.carrier);
+    let book = wires.web.roots.clone();
+    world.on_document(Box::new(move |at, doc| book.add_notice(at, doc)));
     let mut planned: Vec<Planned> = Vec::new();
     let mut notes = Vec::new();
     // the outside servers: by server address, the app for each client
@@ -747,6 +776,8 @@ pub fn run(
         SignedDuration::from_micros((qaqpa_sim::seed::derive(seed, &format!("start-{i}")) % 10_000) as i64)
     };
     let mut start = now;
+    // the last TLS session's start (those flows are the harness's TLS ends, not `planned`)
+    let mut tls_last = now;
     let mut serial = 0usize;
     let mut add = |world: &mut PacketWorld,
                    planned: &mut Vec<Planned>,
@@ -893,6 +924,12 @@ pub fn run(
             .dst
             .parse()
             .map_err(|_| format!("`{}` is not an IP address", f.dst))?;
+        if f.kind == "tls" {
+            let last = tls_flow(&mut world, &mut wires.web, spec, f, src, dst, start, seed, i, &mut notes)?;
+            tls_last = tls_last.max(last);
+            start += SignedDuration::from_millis(10);
+            continue;
+        }
         for n in 0..f.count {
             let variant = Variant::of(seed, i, n);
             let sport = f.sport.map_or(variant.sport, |p| p.wrapping_add(n as u16));
@@ -931,7 +968,12 @@ pub fn run(
         }
         start += SignedDuration::from_millis(10);
     }
-    let mut last_start = planned.iter().map(|p| p.start).max().unwrap_or(now);
+    let mut last_start = planned
+        .iter()
+        .map(|p| p.start)
+        .max()
+        .unwrap_or(now)
+        .max(tls_last);
     for w in &spec.wire {
         let at = now + SignedDuration::from_secs_f64(w.after);
         last_start = last_start.max(at);
@@ -992,6 +1034,79 @@ pub fn run(
     wires.taps.extend(taps);
     seen.sort_by_key(|s| s.0);
     Ok(Episode { flows, seen, notes })
+}
+
+/// A `tls` flow: a workstation at `src` opens real TLS sessions (`crate::tls`) to the
+/// origin for the flow's name at `dst`, trusting the public CA and, unless its User is
+/// listed in `without-ugia-root`, the UGIA roots passed on. The site's category is the
+/// scenario's statement, noted for the oracles. Its frames are on the taps; its
+/// observations are the ends' own (`tls-client`, `tls-origin`): a TLS session's bytes differ
+/// run to run, so no digest of them enters the trace.
+#[allow(clippy::too_many_arguments)]
+fn tls_flow(
+    world: &mut PacketWorld,
+    web: &mut crate::tls::HarnessWeb,
+    spec: &ReplaySpec,
+    f: &SyntheticFlow,
+    src: IpAddr,
+    dst: IpAddr,
+    start: Timestamp,
+    seed: u64,
+    i: usize,
+    notes: &mut Vec<(Timestamp, String, BTreeMap<String, String>)>,
+) -> Result<Timestamp, String> {
+    let name = f.name.clone().ok_or("a tls flow needs its `name` (the SNI)")?;
+    let site = web
+        .site(&name)
+        .map_err(|e| format!("flow to {name}: {e}"))?;
+    let server = SocketAddr::new(dst, f.dport);
+    let note = crate::tls::site_note(&site, &server.to_string(), f.category.as_deref().unwrap_or(""));
+    let mut fields = note.fields;
+    if f.category.is_none() {
+        fields.remove("category");
+    }
+    notes.push((start, note.what, fields));
+    let shared = web.shared.clone();
+    let served = site.clone();
+    let mut connections = 0u32;
+    world.serve(
+        server,
+        Box::new(move |peer| {
+            connections += 1;
+            let label = format!("tls {peer} > {server}");
+            let name = format!("{}/{connections}", served.name);
+            Some((label, Box::new(served.accept(name, &shared)) as Box<dyn StreamApp>))
+        }),
+    );
+    let installs = !spec.without_ugia_root.iter().any(|a| a.parse() == Ok(src));
+    let workstation = src.to_string();
+    let mut last = start;
+    for n in 0..f.count {
+        let variant = Variant::of(seed, i, n);
+        let sport = f.sport.map_or(variant.sport, |p| p.wrapping_add(n as u16));
+        let at = start
+            + SignedDuration::from_secs_f64(f.after)
+            + SignedDuration::from_secs_f64(f.every * f64::from(n));
+        let client = SocketAddr::new(src, sport);
+        last = last.max(at);
+        let plan = crate::tls::SessionPlan {
+            workstation: workstation.clone(),
+            session: web.session_name(&workstation),
+            server_name: name.clone(),
+            dst: dst.to_string(),
+            dport: f.dport,
+            trusted: vec![web.ca.root().to_vec()],
+            ugia_roots: installs.then(|| web.roots.clone()),
+        };
+        world.connect_at(
+            at,
+            client,
+            server,
+            format!("tls {client} > {server}"),
+            Box::new(crate::tls::TlsClient::new(plan, &web.shared)),
+        );
+    }
+    Ok(last)
 }
 
 // ---- synthetic flows: the harness's own conversations ----
