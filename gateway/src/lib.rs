@@ -109,25 +109,40 @@ pub const DEFECTS: &[Defect] = &[
         clauses: &["ureq-133.4", "ureq-134-1"],
         warns: &[],
     },
-];
-
-/// The defects of TLS inspection (ugia-20), kept out of [`DEFECTS`] until the device's
-/// inspection is real: with the placeholder relay (`proxy::placeholder_inspection`) an
-/// inspected session crosses byte for byte, so these defects change nothing the wire shows.
-/// The tls branch lists them again when it plugs its bump in and registers ugia-20's oracles.
-pub const INSPECTION_DEFECTS: &[Defect] = &[
+    // ---- TLS inspection (ugia-20, 21, 23), at the wire ----
     Defect {
         id: "ugia-tls-never-inspected",
         system: "ugia",
-        description: "TLS the policy should inspect is forwarded as it came: the inspection engine never sees it",
+        description: "TLS the policy should inspect is spliced through as it came: workstations are shown the origins' own certificates on sites of every category",
         clauses: &["ugia-20"],
         warns: &[],
     },
     Defect {
         id: "ugia-banking-sni-inspected",
         system: "ugia",
-        description: "TLS to banking and finance sites is diverted to inspection instead of passing through",
-        clauses: &["ugia-20"],
+        description: "the policy sends TLS to banking and finance sites to inspection: workstations are shown a minted certificate for their bank, and a User without the UGIA root gets a certificate error there",
+        clauses: &["ugia-20", "ugia-23"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-exempt-resigned",
+        system: "ugia",
+        description: "the policy passes an exempt site through, but the terminating proxy re-signs it anyway under the UGIA root instead of splicing it",
+        clauses: &["ugia-20", "ugia-23"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-root-expired",
+        system: "ugia",
+        description: "the STS's UGIA root expired before the scenario began and is never renewed; certificates are still minted under it, valid at the instant",
+        clauses: &["ugia-21"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-root-rotated-unannounced",
+        system: "ugia",
+        description: "the STS rotates the UGIA root without telling the telecom operators: certificates minted after the rotation chain to a root nobody announced, and workstations that installed every announced root refuse them",
+        clauses: &["ugia-20", "ugia-21", "ugia-23"],
         warns: &[],
     },
 ];
