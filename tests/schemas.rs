@@ -101,6 +101,8 @@ fn every_trace_of_a_standard_run_fits_the_trace_schema() {
         "http-received",
         "page-written",
         "page-served",
+        "tls-client",
+        "tls-origin",
     ]
     .map(String::from)
     .into();
