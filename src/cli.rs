@@ -69,7 +69,8 @@ enum Command {
     /// Run go-ftw-format WAF tests against the reference WAF or a WAF at a URL, judged by
     /// the responses (go-ftw's cloud mode); scores per rule family.
     WafScore(crate::waf_cmd::WafScoreArgs),
-    /// Run a reference service as a real process (`serve waf --listen ADDR --upstream URL`).
+    /// Run a reference service as a real process (`serve waf --listen ADDR --upstream URL`,
+    /// `serve tls-inspect --listen ADDR --origin-ca PEM`).
     Serve(crate::waf_cmd::ServeArgs),
     /// Pack a run's folder into a certification bundle signed with an Ed25519 key.
     Bundle(crate::bundle::BundleArgs),

@@ -8,6 +8,7 @@ pub mod campaign_cmd;
 pub mod cli;
 pub mod error;
 pub mod ids;
+pub mod inspect_cmd;
 pub mod judge_cmd;
 pub mod output;
 pub mod redact;

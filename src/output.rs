@@ -199,6 +199,10 @@ pub fn write_reports(
             .write_jsonl(&mut buf)
             .expect("writing into memory does not fail");
         write_atomically(&traces.join(format!("{id}.jsonl")), &buf)?;
+        // the taps' captures beside the trace: `<id>.inside.pcap`, …
+        for (suffix, bytes) in trace.captures() {
+            write_atomically(&traces.join(format!("{id}.{suffix}")), bytes)?;
+        }
     }
     write_run_files(out, waivers)?;
     let r = &outcome.report;

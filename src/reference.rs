@@ -93,12 +93,22 @@ impl Target for Reference {
         })
     }
 
-    fn packet_gateway(
+    fn packet_device(
         &self,
-        _seed: u64,
-    ) -> Result<Box<dyn qaqpa_sim::packetnet::PacketGateway>, TargetError> {
+        seed: u64,
+    ) -> Result<Box<dyn qaqpa_sim::packetnet::PacketDevice>, TargetError> {
+        use qaqpa_gateway::inspect::{AuthorityFaults, Inspection, Keys};
+        let on = |d: &str| self.defects.contains(&d);
+        let inspection = Inspection::new(
+            Keys::Seeded(qaqpa_sim::seed::derive(seed, "ugia-inspection-authority")),
+            AuthorityFaults {
+                root_expired: on("ugia-root-expired"),
+                rotation_unannounced: on("ugia-root-rotated-unannounced"),
+            },
+        );
         Ok(Box::new(
-            qaqpa_gateway::packetgw::ReferencePacketGateway::new(&self.defects),
+            qaqpa_gateway::device::ReferenceDevice::new(&self.defects, seed)
+                .with_tls_inspection(inspection),
         ))
     }
 

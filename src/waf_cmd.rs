@@ -74,6 +74,21 @@ pub enum Serve {
         #[arg(long)]
         print_conf: bool,
     },
+    /// The reference's TLS inspection (ugia-20) as an explicit proxy: `CONNECT host:port`, then
+    /// the session is terminated under a UGIA root minted at start (ECDSA P-256) and the
+    /// origin verified against `--origin-ca`. One thread.
+    TlsInspect {
+        /// The address to listen on, `host:port`.
+        #[arg(long)]
+        listen: String,
+        /// PEM file of the certificate authorities origins are verified against.
+        #[arg(long)]
+        origin_ca: PathBuf,
+        /// Write the UGIA root (PEM) here, as the STS's notice to the operators carries it,
+        /// for clients to trust.
+        #[arg(long)]
+        root_out: Option<PathBuf>,
+    },
 }
 
 pub fn default_crs() -> PathBuf {
@@ -99,13 +114,20 @@ pub fn parse_target(url: &str) -> Result<SocketAddr, String> {
 }
 
 pub fn serve(args: &ServeArgs) -> Result<(), String> {
-    let Serve::Waf {
-        listen,
-        upstream,
-        paranoia,
-        crs,
-        print_conf,
-    } = &args.what;
+    let (listen, upstream, paranoia, crs, print_conf) = match &args.what {
+        Serve::Waf {
+            listen,
+            upstream,
+            paranoia,
+            crs,
+            print_conf,
+        } => (listen, upstream, paranoia, crs, print_conf),
+        Serve::TlsInspect {
+            listen,
+            origin_ca,
+            root_out,
+        } => return crate::inspect_cmd::serve(listen, origin_ca, root_out.as_deref()),
+    };
     let crs = crs.clone().unwrap_or_else(default_crs);
     let crs = std::fs::canonicalize(&crs).map_err(|e| format!("{}: {e}", crs.display()))?;
     let mut config = WafConfig::crs(&crs);

@@ -56,9 +56,11 @@ fn every_trace_of_a_standard_run_fits_the_trace_schema() {
     let mut problems = Vec::new();
     let mut lines = 0;
     let mut kinds = BTreeSet::new();
+    // the JSON-lines traces (the taps' pcaps lie beside them)
     let mut files: Vec<PathBuf> = std::fs::read_dir(run.dir.join("traces"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
         .collect();
     files.sort();
     assert_eq!(
@@ -93,11 +95,14 @@ fn every_trace_of_a_standard_run_fits_the_trace_schema() {
         "network",
         "policy-act",
         "flow",
+        "stream",
         "known",
         "http-sent",
         "http-received",
         "page-written",
         "page-served",
+        "tls-client",
+        "tls-origin",
     ]
     .map(String::from)
     .into();
@@ -137,7 +142,7 @@ fn the_documented_examples_fit_the_schema_and_the_reader() {
         Trace::read_jsonl(block.join("\n").as_bytes(), "example")
             .unwrap_or_else(|e| panic!("the reader refuses a documented example: {e}"));
     }
-    assert_eq!(kinds.len(), 8, "an example of every event kind: {kinds:?}");
+    assert_eq!(kinds.len(), 9, "an example of every event kind: {kinds:?}");
 }
 
 /// Edits a dishonest or careless recorder might make: each must be refused by the schema and
@@ -200,21 +205,17 @@ fn the_schema_refuses_what_the_reader_refuses() {
             v["event"]["dport"] = 70000.into()
         }),
         ("a frame count below zero", flow.clone(), |v| {
-            v["event"]["dropped"] = (-3).into()
+            v["event"]["taps"]["inside"]["client_frames"] = (-3).into()
         }),
-        ("both names of the after-window count", flow.clone(), |v| {
-            v["event"]["forwarded_after_window"] = 1.into()
+        ("a tap on a port the device does not have", flow.clone(), |v| {
+            v["event"]["taps"]["outside"] = v["event"]["taps"]["inside"].clone()
         }),
-        (
-            "neither name of the after-window count",
-            flow.clone(),
-            |v| {
-                v["event"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("passed_after_window");
-            },
-        ),
+        ("a flow without its script", flow.clone(), |v| {
+            v["event"].as_object_mut().unwrap().remove("script");
+        }),
+        ("the old frame counts of a flow", flow.clone(), |v| {
+            v["event"]["dropped"] = 3.into()
+        }),
         ("a policy act of no known kind", policy.clone(), |v| {
             v["event"]["act"] = "allow-everything".into()
         }),
@@ -244,24 +245,23 @@ fn the_schema_refuses_what_the_reader_refuses() {
             ));
         }
     }
-    // And what both accept: optional fields left out, the older name of a count, an offset
+    // And what both accept: optional fields left out, a port count left out, an offset
     // other than Z, a fraction of a second.
     let accepted: Vec<(&str, Value, Edit)> = vec![
         ("no fields", document.clone(), |v| {
             v["event"].as_object_mut().unwrap().remove("fields");
         }),
-        (
-            "the older name of the after-window count",
-            flow.clone(),
-            |v| {
-                let n = v["event"]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("passed_after_window")
-                    .unwrap();
-                v["event"]["forwarded_after_window"] = n;
-            },
-        ),
+        ("a port the flow never crossed, left out", flow.clone(), |v| {
+            v["event"]["taps"]
+                .as_object_mut()
+                .unwrap()
+                .remove("outside-backup");
+        }),
+        ("a port count without its streams", flow.clone(), |v| {
+            let c = v["event"]["taps"]["inside"].as_object_mut().unwrap();
+            c.remove("client_stream");
+            c.remove("server_stream");
+        }),
         ("an Almaty offset with a fraction", document.clone(), |v| {
             v["at"] = "2025-03-20T18:30:00.250+05:00".into()
         }),

@@ -6,8 +6,10 @@ pub mod dataplane;
 pub mod defacement;
 pub mod desk;
 pub mod eds;
-pub mod packetgw;
+pub mod device;
+pub mod inspect;
 pub mod protection;
+pub mod proxy;
 pub mod score;
 pub mod waf;
 
@@ -16,13 +18,6 @@ use qaqpa_sim::target::Defect;
 /// The named defects of the UGIA dataplane; its desks list their own (`desk`, `access`,
 /// `protection`).
 pub const DEFECTS: &[Defect] = &[
-    Defect {
-        id: "ugia-tls-never-inspected",
-        system: "ugia",
-        description: "TLS the policy should inspect is forwarded as it came: the inspection engine never sees it",
-        clauses: &["ugia-20"],
-        warns: &[],
-    },
     Defect {
         id: "ugia-vpn-tcp443-missed",
         system: "ugia",
@@ -35,13 +30,6 @@ pub const DEFECTS: &[Defect] = &[
         system: "ugia",
         description: "exemptions granted on an organisation's request stay in force after their calendar year",
         clauses: &["ugia-15-1", "ureq-134-1"],
-        warns: &[],
-    },
-    Defect {
-        id: "ugia-banking-sni-inspected",
-        system: "ugia",
-        description: "TLS to banking and finance sites is diverted to inspection instead of passing through",
-        clauses: &["ugia-20"],
         warns: &[],
     },
     Defect {
@@ -80,6 +68,27 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "ugia-exempt-sites-blocked",
+        system: "ugia",
+        description: "TLS to the categories exempt from inspection (banks, government, health, updates) is reset instead of passed through untouched",
+        clauses: &["ugia-20"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-no-failover",
+        system: "ugia",
+        description: "when the main channel's carrier goes down the device keeps sending on it instead of moving to the backup channel",
+        clauses: &["ugia-app2", "ugia-4"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-exemptions-lost-on-restart",
+        system: "ugia",
+        description: "exemptions are kept in memory only: after a power cycle the device boots with the catalogue and VPN channels but without them",
+        clauses: &["ugia-4"],
+        warns: &[],
+    },
+    Defect {
         id: "ugia-exemption-ignores-addresses",
         system: "ugia",
         description: "an exemption granted for the addresses a User listed opens its class for the organisation's whole network",
@@ -98,6 +107,42 @@ pub const DEFECTS: &[Defect] = &[
         system: "ugia",
         description: "a declared VPN channel opens every VPN flow from its source address, whatever the destination, port or protocol",
         clauses: &["ureq-133.4", "ureq-134-1"],
+        warns: &[],
+    },
+    // ---- TLS inspection (ugia-20, 21, 23), at the wire ----
+    Defect {
+        id: "ugia-tls-never-inspected",
+        system: "ugia",
+        description: "TLS the policy should inspect is spliced through as it came: workstations are shown the origins' own certificates on sites of every category",
+        clauses: &["ugia-20"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-banking-sni-inspected",
+        system: "ugia",
+        description: "the policy sends TLS to banking and finance sites to inspection: workstations are shown a minted certificate for their bank, and a User without the UGIA root gets a certificate error there",
+        clauses: &["ugia-20", "ugia-23"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-exempt-resigned",
+        system: "ugia",
+        description: "the policy passes an exempt site through, but the terminating proxy re-signs it anyway under the UGIA root instead of splicing it",
+        clauses: &["ugia-20", "ugia-23"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-root-expired",
+        system: "ugia",
+        description: "the STS's UGIA root expired before the scenario began and is never renewed; certificates are still minted under it, valid at the instant",
+        clauses: &["ugia-21"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-root-rotated-unannounced",
+        system: "ugia",
+        description: "the STS rotates the UGIA root without telling the telecom operators: certificates minted after the rotation chain to a root nobody announced, and workstations that installed every announced root refuse them",
+        clauses: &["ugia-20", "ugia-21", "ugia-23"],
         warns: &[],
     },
 ];

@@ -8,6 +8,7 @@ use qaqpa_sim::clock;
 use qaqpa_sim::target::{Desk, DeskEnv, Target, TargetError};
 use qaqpa_sim::trace::{CaseKnowledge, Document, Event, Subject, SubjectKind, Trace};
 
+use crate::oracle::network::replay::Wires;
 use crate::scenario::{Action, Scenario, ScenarioError, When};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,16 +28,76 @@ pub enum PlayError {
     },
 }
 
-/// The scenario's packet gateway, asked of the target on first use.
-fn packet_gw<'g>(
-    slot: &'g mut Option<Box<dyn qaqpa_sim::packetnet::PacketGateway>>,
+/// The scenario's wires with the target's packet device between them, set up on first use
+/// at `now`: the harness installs its public web CA in the device's trust store for origins
+/// (a note in the trace says which), and what the device's operator sends meanwhile (the
+/// first root notice) reaches its inbox.
+fn packet_wires<'g>(
+    slot: &'g mut Option<Wires>,
     target: &dyn Target,
     seed: u64,
-) -> Result<&'g mut Box<dyn qaqpa_sim::packetnet::PacketGateway>, TargetError> {
+    now: Timestamp,
+    agenda: &mut Agenda<Happening>,
+    file: &str,
+) -> Result<&'g mut Wires, PlayError> {
     if slot.is_none() {
-        *slot = Some(target.packet_gateway(seed)?);
+        let err = |message: String| PlayError::Replay {
+            file: file.to_string(),
+            message,
+        };
+        let dev = target.packet_device(seed).map_err(|source| PlayError::Target {
+            file: file.to_string(),
+            source,
+        })?;
+        let mut w = Wires::new(dev, seed, now).map_err(err)?;
+        let trust = w.origin_trust();
+        device(&mut w)
+            .and_then(|d| d.apply(now, &trust))
+            .map_err(|e| err(format!("installing the harness's public CA in the device's trust store: {e}")))?;
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert(
+            "certificate".to_string(),
+            crate::tls::sha256_hex(w.web.ca.root()),
+        );
+        agenda.schedule(
+            now,
+            Happening::Seen(Box::new(crate::mail::Seen {
+                at: now,
+                probe: HARNESS.into(),
+                subject: Subject {
+                    kind: SubjectKind::Host,
+                    id: "ugia".into(),
+                },
+                event: Event::Network(qaqpa_sim::trace::NetworkNote {
+                    what: "origin-trust-installed".into(),
+                    fields,
+                }),
+            })),
+        );
+        *slot = Some(w);
     }
-    Ok(slot.as_mut().expect("just set"))
+    let w = slot.as_mut().expect("just set");
+    deliver_notices(w, agenda);
+    Ok(w)
+}
+
+/// The documents the device's operator sent (root notices) reach their addressee's inbox,
+/// and the telecom operator passes each root on to its Users.
+fn deliver_notices(w: &mut Wires, agenda: &mut Agenda<Happening>) {
+    let Some(d) = w.device.as_mut() else {
+        return;
+    };
+    for (at, doc) in d.notices() {
+        w.web.roots.add_notice(at, &doc);
+        agenda.schedule(at, Happening::Deliver(doc));
+    }
+}
+
+fn device(w: &mut Wires) -> Result<&mut (dyn qaqpa_sim::packetnet::PacketDevice + 'static), String> {
+    match w.device.as_mut() {
+        Some(d) => Ok(d.as_mut()),
+        None => Err("the device was lost by an earlier episode".to_string()),
+    }
 }
 
 enum Happening {
@@ -249,7 +310,7 @@ pub fn play(
     }
 
     let mut trace = Trace::new();
-    let mut gateway: Option<Box<dyn qaqpa_sim::packetnet::PacketGateway>> = None;
+    let mut wires: Option<Wires> = None;
     let desk_party = desk
         .as_ref()
         .map(|d| d.party().to_string())
@@ -308,17 +369,22 @@ pub fn play(
                     desk.receive(now, &doc, &mut env);
                 }
                 Action::Policy(acts) => {
-                    let gw = packet_gw(&mut gateway, target, seed).map_err(|source| {
-                        PlayError::Target {
-                            file: file(),
-                            source,
-                        }
+                    let w = packet_wires(&mut wires, target, seed, now, &mut agenda, &file())?;
+                    let replay_err = |message| PlayError::Replay {
+                        file: file(),
+                        message,
+                    };
+                    let done = crate::oracle::network::replay::apply(
+                        device(w).map_err(replay_err)?,
+                        now,
+                        acts,
+                    )
+                    .map_err(|message| PlayError::Replay {
+                        file: file(),
+                        message,
                     })?;
-                    let done = crate::oracle::network::replay::apply(gw.as_mut(), now, acts)
-                        .map_err(|message| PlayError::Replay {
-                            file: file(),
-                            message,
-                        })?;
+                    // a new root's notice, for one
+                    deliver_notices(w, &mut agenda);
                     // The trace keeps the act as the harness asked for it: the scope of an
                     // exemption or a catalogue entry is what was requested, whatever the
                     // gateway says it did. Only a notice is the gateway's own output.
@@ -339,30 +405,75 @@ pub fn play(
                     }
                 }
                 Action::Replay(spec) => {
-                    let gw = packet_gw(&mut gateway, target, seed).map_err(|source| {
-                        PlayError::Target {
-                            file: file(),
-                            source,
-                        }
-                    })?;
+                    let w = packet_wires(&mut wires, target, seed, now, &mut agenda, &file())?;
                     let step_seed = qaqpa_sim::seed::derive(seed, &format!("replay-step-{i}"));
-                    let seen =
-                        crate::oracle::network::replay::run(gw.as_mut(), now, spec, step_seed)
-                            .map_err(|message| PlayError::Replay {
-                                file: file(),
-                                message,
-                            })?;
-                    for f in seen {
+                    let episode = crate::oracle::network::replay::run(w, now, spec, step_seed)
+                        .map_err(|message| PlayError::Replay {
+                            file: file(),
+                            message,
+                        })?;
+                    for (at, what, fields) in episode.notes {
+                        agenda.schedule(
+                            at,
+                            Happening::Seen(Box::new(crate::mail::Seen {
+                                at,
+                                probe: HARNESS.into(),
+                                subject: Subject {
+                                    kind: SubjectKind::Host,
+                                    id: "ugia".into(),
+                                },
+                                event: Event::Network(qaqpa_sim::trace::NetworkNote {
+                                    what,
+                                    fields,
+                                }),
+                            })),
+                        );
+                    }
+                    for (at, probe, event) in episode.seen {
+                        let subject = match &event {
+                            Event::Stream(s) => Subject {
+                                kind: SubjectKind::Flow,
+                                id: s.flow.clone(),
+                            },
+                            Event::Document(d) => Subject::case(&d.case),
+                            Event::TlsClient(c) => Subject {
+                                kind: SubjectKind::Flow,
+                                id: c.session.clone(),
+                            },
+                            Event::TlsOrigin(o) => Subject {
+                                kind: SubjectKind::Flow,
+                                id: o.connection.clone(),
+                            },
+                            _ => Subject {
+                                kind: SubjectKind::Flow,
+                                id: probe.clone(),
+                            },
+                        };
+                        agenda.schedule(
+                            at,
+                            Happening::Seen(Box::new(crate::mail::Seen {
+                                at,
+                                probe,
+                                subject,
+                                event,
+                            })),
+                        );
+                    }
+                    // a flow's tap counts are complete when its episode ends
+                    for (_, f) in episode.flows {
                         let id =
                             format!("{} {}:{} > {}:{}", f.proto, f.src, f.sport, f.dst, f.dport);
-                        trace.record(
-                            now,
-                            crate::oracle::network::TAP,
-                            Subject {
-                                kind: SubjectKind::Flow,
-                                id,
-                            },
-                            Event::Flow(f),
+                        agenda.schedule(
+                            f.last,
+                            Happening::Seen(Box::new(crate::mail::Seen {
+                                at: f.last,
+                                probe: crate::oracle::network::TAP.into(),
+                                subject: Subject {
+                                    kind: SubjectKind::Flow,
+                                    id,
+                                },
+                                event: Event::Flow(f),
+                            })),
                         );
                     }
                 }
@@ -409,15 +520,14 @@ pub fn play(
                 }
             }
             Happening::Apply(act) => {
-                let gw =
-                    packet_gw(&mut gateway, target, seed).map_err(|source| PlayError::Target {
+                let w = packet_wires(&mut wires, target, seed, now, &mut agenda, &file())?;
+                device(w)
+                    .and_then(|d| d.apply(now, &act))
+                    .map_err(|message| PlayError::Replay {
                         file: file(),
-                        source,
+                        message: format!("the desk's own policy act: {message}"),
                     })?;
-                gw.apply(now, &act).map_err(|message| PlayError::Replay {
-                    file: file(),
-                    message: format!("the desk's own policy act: {message}"),
-                })?;
+                deliver_notices(w, &mut agenda);
             }
         }
         let out = env.take();
@@ -429,6 +539,24 @@ pub fn play(
         }
         for (at, act) in out.acts {
             agenda.schedule(at, Happening::Apply(act));
+        }
+    }
+    if let Some(w) = &wires
+        && !w.taps.is_empty()
+    {
+        let pcaps = qaqpa_sim::wire::pcaps(&w.taps).map_err(|message| PlayError::Replay {
+            file: file(),
+            message: format!("writing the taps' captures: {message}"),
+        })?;
+        for (port, bytes) in pcaps {
+            trace.attach(format!("{port}.pcap"), bytes);
+        }
+    }
+    // The harness's TLS ends' session keys: Wireshark decrypts the captures with them.
+    if let Some(w) = &wires {
+        let keys = w.web.shared.keylog.text();
+        if !keys.is_empty() {
+            trace.attach("keylog", keys.into_bytes());
         }
     }
     Ok(trace)

@@ -10,6 +10,7 @@ pub mod mail;
 pub mod oracle;
 pub mod scenario;
 pub mod suite;
+pub mod tls;
 pub mod web;
 
 pub use scenario::{Scenario, ScenarioError, SystemName};

@@ -184,8 +184,10 @@ fn ed25519_pkcs8(seed: [u8; 32]) -> Vec<u8> {
     der
 }
 
-/// The Ed25519 key a `label` of the scenario's PKI holds.
-fn key(seed: u64, label: &str) -> Result<KeyPair, EdsError> {
+/// The Ed25519 key a `label` of the scenario's PKI holds. Also what the harness's public web
+/// CA and the reference's inspection authority draw their keys from: a seeded Ed25519 key
+/// makes a certificate byte-identical run to run.
+pub fn key(seed: u64, label: &str) -> Result<KeyPair, EdsError> {
     let mut bytes = [0u8; 32];
     crate::seed::rng(seed, label).fill_bytes(&mut bytes);
     Ok(KeyPair::try_from(ed25519_pkcs8(bytes).as_slice())?)
@@ -193,7 +195,7 @@ fn key(seed: u64, label: &str) -> Result<KeyPair, EdsError> {
 
 /// Midnight UTC of the day `days` after `at`'s UTC date, as rcgen wants it: checked against
 /// the years an X.509 date can carry, so that rcgen's date never panics.
-fn day_from(at: Timestamp, days: i64) -> Result<(i32, u8, u8), EdsError> {
+pub fn day_from(at: Timestamp, days: i64) -> Result<(i32, u8, u8), EdsError> {
     let out = || EdsError::OutOfRange {
         around: at.to_string(),
     };

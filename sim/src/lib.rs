@@ -6,13 +6,16 @@ pub mod calendar;
 pub mod clock;
 pub mod eds;
 pub mod episode;
+pub mod ipstack;
 pub mod mailnet;
 pub mod ndpi;
 pub mod packetnet;
 pub mod seed;
 pub mod shared;
+pub mod stream;
 pub mod target;
 pub mod trace;
 pub mod webnet;
+pub mod wire;
 
 pub use jiff;

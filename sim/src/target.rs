@@ -202,12 +202,12 @@ pub trait Target {
     ) -> Option<Box<dyn crate::mailnet::EgressFilter>> {
         None
     }
-    /// The Internet access gateway's packet path (UGIA), fresh for one scenario; `seed` is
-    /// the scenario's.
-    fn packet_gateway(
+    /// The Internet access gateway (UGIA) as a device between the harness's wires, fresh
+    /// for one scenario; `seed` is the scenario's.
+    fn packet_device(
         &self,
         _seed: u64,
-    ) -> Result<Box<dyn crate::packetnet::PacketGateway>, TargetError> {
+    ) -> Result<Box<dyn crate::packetnet::PacketDevice>, TargetError> {
         Err(TargetError::NoPacketGateway {
             target: self.info().name,
         })

@@ -64,8 +64,12 @@ pub enum Event {
     Network(NetworkNote),
     /// The STS applied a policy act to the packet gateway (a catalogue entry, an exemption).
     PolicyAct(crate::packetnet::PolicyAct),
-    /// What the taps around the packet gateway saw of one flow of a User network's traffic.
+    /// What the harness sent of one flow of a User network's traffic and what the taps on
+    /// the device's ports saw of it.
     Flow(FlowSeen),
+    /// What one of the harness's ends (an inside client, an outside server) observed of one
+    /// connection or UDP exchange: whether it opened, the bytes it received, how it ended.
+    Stream(StreamSeen),
     /// What the harness knows of a case it sent and never tells the system under test, so
     /// that oracles judge answers against the harness's records, not the system's account.
     Known(CaseKnowledge),
@@ -80,6 +84,129 @@ pub enum Event {
     /// A harness client of the public fetched a page through the resource's name and was
     /// served this content (ugia-18).
     PageServed(PageServed),
+    /// A harness TLS client (a User's workstation inside) ran one session: the chain it was
+    /// shown, whether its trust store accepted it, and what it sent and received (ugia-20,
+    /// 21, 23).
+    TlsClient(TlsClientSeen),
+    /// A harness TLS origin (a web server outside) served one connection: the name it was
+    /// asked for, the chain it presented, and what it received and sent (ugia-20).
+    TlsOrigin(TlsOriginSeen),
+}
+
+/// How many bytes, and their SHA-256 (lowercase hex): a stream's content without the bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamDigest {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// How a harness TLS client's session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsOutcome {
+    /// The handshake completed: the client's trust store accepted the chain it was shown.
+    Completed,
+    /// The client refused the chain it was shown (an unknown issuer, an expired or
+    /// ill-named certificate): a certificate error, as a browser would show it.
+    CertificateError,
+    /// The session failed otherwise: reset, closed before a certificate, a TLS alert.
+    Failed,
+}
+
+/// One TLS session of a harness client, as the client itself saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsClientSeen {
+    /// The workstation (the scenario's name for it).
+    pub workstation: String,
+    /// The session's name, unique in the scenario (`<workstation>/<n>`).
+    pub session: String,
+    /// When the client opened the connection (the observation's instant is when it ended).
+    pub started: Timestamp,
+    /// The name the client asked for (its SNI) and verified the chain against.
+    pub server_name: String,
+    /// Where the client connected (the origin's address, as the User knows it).
+    pub dst: String,
+    pub dport: u16,
+    /// SHA-256 (lowercase hex) of every root the client's trust store held for this session.
+    pub trusted: Vec<String>,
+    /// The certificates the server presented, leaf first, each base64 DER; empty when the
+    /// session ended before a certificate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<String>,
+    pub outcome: TlsOutcome,
+    /// Why the session did not complete (the TLS library's words), when it did not.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// The application bytes (plaintext) the client sent and received.
+    pub sent: StreamDigest,
+    pub received: StreamDigest,
+}
+
+/// One connection a harness TLS origin served, as the origin saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsOriginSeen {
+    /// The site the origin serves (its certificate's name).
+    pub origin: String,
+    /// The connection's name, unique in the scenario (`<origin>/<n>`).
+    pub connection: String,
+    /// The name the ClientHello asked for (SNI); none when it named none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// SHA-256 (lowercase hex) of each certificate the origin presented, leaf first.
+    pub chain: Vec<String>,
+    /// The handshake completed.
+    pub handshake: bool,
+    /// Why the connection failed, when it did.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// The request line the origin received (`GET / HTTP/1.1`), when one came.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub request: String,
+    /// The application bytes (plaintext) the origin received and sent.
+    pub received: StreamDigest,
+    pub sent: StreamDigest,
+    /// The harness client session whose TCP bytes this connection received byte for byte
+    /// (the TLS records themselves, not their plaintext), by the harness's comparison of its
+    /// two endpoints: a session that crossed the gateway untouched. None when the bytes came
+    /// from elsewhere (the gateway's own TLS session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unchanged_from: Option<String>,
+}
+
+/// What a harness end observed of one connection (TCP) or exchange (UDP), recorded once,
+/// when it ended or when the episode did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSeen {
+    /// The harness's name for the flow it belongs to.
+    pub flow: String,
+    /// `client` (inside) or `server` (outside).
+    pub end: String,
+    /// `tcp` or `udp`.
+    pub transport: String,
+    pub local: String,
+    pub remote: String,
+    /// Whether the TCP handshake completed (none for UDP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened: Option<bool>,
+    /// Payload bytes this end sent and received.
+    pub sent: u64,
+    pub received: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub datagrams_sent: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub datagrams_received: u64,
+    /// How it ended: `fin` (closed by either side), `reset` (a reset arrived), `timeout`
+    /// (the stack gave up on a connection that got nowhere), `never-opened`, `open` (still
+    /// open when the episode ended), `datagrams` (UDP: no connection to end).
+    pub how: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A change the harness made to a page of a User's web resource, by its own clock.
@@ -174,10 +301,11 @@ pub struct CaseKnowledge {
     pub signature: Option<crate::eds::SignatureKind>,
 }
 
-/// One flow of replayed or synthesised User traffic, as the taps around the gateway saw it,
-/// with the ground truth about what the flow is: from a third party's labels (nDPI's
-/// results for a capture) or from the scenario that synthesised it, never from the
-/// gateway under test.
+/// One flow of replayed or synthesised User traffic: what the harness's script for it held
+/// (the client's half sent from inside, the server's half sent from outside only in answer
+/// to what came through), the ground truth about what the flow is (a third party's labels, or
+/// the scenario that synthesised it, never the gateway under test), and what the taps on the
+/// device's ports saw of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FlowSeen {
@@ -186,13 +314,14 @@ pub struct FlowSeen {
     /// The User organisation whose network the traffic came from.
     pub user: String,
     pub proto: String,
-    /// The initiator.
+    /// The initiator (an inside host).
     pub src: String,
     pub sport: u16,
+    /// The responder (an outside host).
     pub dst: String,
     pub dport: u16,
     /// The policy class the ground truth gives (`vpn`, `remote-access`, `p2p`, `game`,
-    /// `malicious`, `other`); none when the truth is a don't-care.
+    /// `malicious`, `unknown-application`, `other`); none when the truth is a don't-care.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truth_class: Option<String>,
     /// The ground truth's application label (nDPI's protocol, or the synthesised kind).
@@ -206,19 +335,44 @@ pub struct FlowSeen {
     pub tls: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
-    /// Frames offered to the gateway, and where they left.
-    pub offered: u64,
-    pub forwarded: u64,
-    pub inspected: u64,
-    pub dropped: u64,
-    /// Frames that left the gateway (forwarded, or handed to the inspection engine that
-    /// proxies them on) after the flow's first `window` frames: a gateway needs the first
-    /// packets of a flow to classify it, not more.
-    #[serde(alias = "forwarded_after_window")]
-    pub passed_after_window: u64,
-    pub window: u64,
+    /// What the harness's script for the flow holds, each way.
+    pub script: FlowScript,
+    /// What the taps saw of the flow, by port (`inside`, `outside-main`, `outside-backup`).
+    pub taps: BTreeMap<crate::packetnet::Port, crate::wire::PortCount>,
+    /// When the client was started, and when the episode that carried the flow ended.
     pub first: Timestamp,
     pub last: Timestamp,
+}
+
+/// The two halves of a flow's script: messages (TCP: runs of one side's bytes before the
+/// other answers; UDP and raw IP: datagrams or packets) and payload bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowScript {
+    pub client_messages: u64,
+    pub client_bytes: u64,
+    pub server_messages: u64,
+    pub server_bytes: u64,
+}
+
+impl FlowSeen {
+    /// The taps' count on `port` (zero when the port saw nothing of the flow).
+    pub fn on(&self, port: crate::packetnet::Port) -> crate::wire::PortCount {
+        self.taps.get(&port).cloned().unwrap_or_default()
+    }
+
+    /// When the taps last saw a frame of the flow, on any port.
+    pub fn last_frame(&self) -> Option<Timestamp> {
+        self.taps.values().filter_map(|c| c.last).max()
+    }
+
+    /// The client's payload that left on either outside port: (packets, bytes).
+    pub fn client_outside(&self) -> (u64, u64) {
+        crate::packetnet::Port::OUTSIDE
+            .into_iter()
+            .map(|p| self.on(p))
+            .fold((0, 0), |(n, b), c| (n + c.client_packets, b + c.client_bytes))
+    }
 }
 
 /// What a harness's SMTP client saw: the command it sent and the reply's code (0: no reply,
@@ -320,6 +474,9 @@ impl Document {
     }
 }
 
+/// The field of a [`DocKind::RootCertificateNotice`] that carries the root certificate (PEM).
+pub const ROOT_CERTIFICATE_FIELD: &str = "certificate";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DocKind {
@@ -367,6 +524,9 @@ pub enum DocKind {
     /// ugia-18: the STS tells the User it found a protected page changed outside the owner's
     /// channel (and restored it).
     DefacementNotice,
+    /// ugia-21: the STS sends the telecom operators a UGIA root certificate it generated
+    /// (`certificate`: PEM), before the gateway mints certificates under it.
+    RootCertificateNotice,
 }
 
 impl DocKind {
@@ -393,6 +553,7 @@ impl DocKind {
             DocKind::DefacementApplication => "defacement-application",
             DocKind::AccessApplication => "access-application",
             DocKind::PolicyApplied => "policy-applied",
+            DocKind::RootCertificateNotice => "root-certificate-notice",
         }
     }
 }
@@ -422,6 +583,11 @@ impl Channel {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trace {
     observations: Vec<Observation>,
+    /// Files the harness's probes wrote beside the trace, by the name's suffix after the
+    /// scenario id (`inside.pcap`: the tap on the device's inside port). Not part of the
+    /// JSON-lines trace; a run writes them as `traces/<scenario>.<suffix>`.
+    #[serde(skip)]
+    captures: BTreeMap<String, Vec<u8>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -445,6 +611,16 @@ impl Trace {
     }
 
     /// Records an observation; times never run backwards within one trace.
+    /// Attaches a file the probes wrote (see [`Trace::captures`]).
+    pub fn attach(&mut self, suffix: impl Into<String>, bytes: Vec<u8>) {
+        self.captures.insert(suffix.into(), bytes);
+    }
+
+    /// The files the probes wrote beside the trace, by suffix.
+    pub fn captures(&self) -> &BTreeMap<String, Vec<u8>> {
+        &self.captures
+    }
+
     pub fn record(
         &mut self,
         at: Timestamp,

@@ -143,6 +143,42 @@ impl Engine {
             .collect()
     }
 
+    /// What the engine holds of the flow from `client` to `server` (protocol `proto`):
+    /// its verdict (`None` while undecided) and the name it read (SNI, Host). `None` when
+    /// no such flow is in the table. A terminating proxy asks this once the engine has seen
+    /// the client's opening bytes.
+    pub fn flow_verdict(
+        &mut self,
+        client: std::net::SocketAddr,
+        server: std::net::SocketAddr,
+        proto: u8,
+    ) -> Option<(Option<Verdict>, Option<String>)> {
+        let (c, s) = (packet::from_ip(client.ip()), packet::from_ip(server.ip()));
+        let key = if (c, client.port()) <= (s, server.port()) {
+            FlowKey {
+                a: c,
+                b: s,
+                pa: client.port(),
+                pb: server.port(),
+                proto,
+            }
+        } else {
+            FlowKey {
+                a: s,
+                b: c,
+                pa: server.port(),
+                pb: client.port(),
+                proto,
+            }
+        };
+        let (i, found) = self.table.find(&key);
+        if !found {
+            return None;
+        }
+        let (h, c) = self.table.get_mut(i);
+        Some((h.verdict(), c.name.as_deref().map(str::to_string)))
+    }
+
     pub fn table(&self) -> &FlowTable {
         &self.table
     }

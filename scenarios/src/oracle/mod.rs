@@ -22,6 +22,7 @@ macro_rules! oracle_names {
 mod deadline;
 mod defacement;
 pub mod form;
+mod inspection;
 mod mail;
 pub mod network;
 mod ugem_desk;
@@ -226,13 +227,19 @@ static ORACLES: &[&dyn Oracle] = &[
     // ---- ugia: the packet path ----
     &network::DefaultBlocking,
     &network::VpnChannelExact,
-    &network::TlsInspection { exempt: true },
-    &network::TlsInspection { exempt: false },
+    // ---- ugia: TLS inspection (20, 21, 23), from the harness's TLS ends ----
+    &inspection::ExemptPassedThrough,
+    &inspection::OtherInspected,
+    &inspection::RootValidAndAnnounced,
+    &inspection::RootInstalled,
     &network::CatalogueBlock(network::CataloguePart::NoticeListsSources),
     &network::CatalogueBlock(network::CataloguePart::AccessKeptUntilTerm),
     &network::CatalogueBlock(network::CataloguePart::BlockedAfterTerm),
     &network::CatalogueBlock(network::CataloguePart::UnblockedAfterUpdate),
     &network::ExemptionScope,
+    &network::channels::Failover,
+    &network::channels::AvailableUnderFaults,
+    &network::channels::PolicyKeptAcrossRestart,
     // ---- ugem ----
     &RelayOnlyConnected,
     &NothingLost,

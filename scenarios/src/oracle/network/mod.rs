@@ -1,16 +1,50 @@
-//! Oracles of the Internet access gateway's packet path (ureq-134-1, ureq-133.4, ugia-13,
-//! ugia-15-1, ugia-20). They read what the taps saw of each flow (`Event::Flow`), the STS's
-//! policy acts (`Event::PolicyAct`) and the ground truth carried with each flow; never the
-//! gateway's own verdicts.
+//! Oracles of the Internet access gateway's packet path (ureq-134-1, ureq-134-2, ureq-133.4,
+//! ugia-13, ugia-15-1, ugia-16), and of its channels and restarts (ugia-4, ugia-9,
+//! ugia-app2, in [`channels`]). They read what the taps on the device's ports saw of each
+//! flow and what the harness's script for it held (`Event::Flow`), what the harness's ends
+//! observed (`Event::Stream`), the STS's policy acts (`Event::PolicyAct`) and the ground truth
+//! carried with each flow; never the gateway's own account.
+//!
+//! A flow is **blocked** when no more than the classification budget ([`BUDGET_PACKETS`]
+//! packets and [`BUDGET_BYTES`] bytes of the client's payload) reached the outside ports; a
+//! flow whose script holds no more client payload than that is no evidence of a block. A flow
+//! **passed** when the whole of its client's half reached the outside ports and the whole of
+//! its server's half came back in to the client.
 
+pub mod channels;
 pub mod replay;
+
+/// The classification budget: a gateway needs the first packets of a flow to classify it,
+/// so this much of the client's payload may reach the outside port of a flow it then blocks.
+/// The reference's engine decides within 10 payload packets of both directions (nDPI's own
+/// default is 24), each at most one segment of 1460 bytes.
+pub const BUDGET_PACKETS: u64 = 10;
+pub const BUDGET_BYTES: u64 = 16 * 1024;
+
+/// Whether what reached the outside ports of `f` stays within the classification budget.
+pub fn within_budget(f: &FlowSeen) -> bool {
+    let (n, b) = f.client_outside();
+    n <= BUDGET_PACKETS && b <= BUDGET_BYTES
+}
+
+/// Whether the flow's script holds more client payload than the budget: only then can the
+/// taps tell a block from a short flow.
+pub fn judgeable(f: &FlowSeen) -> bool {
+    f.script.client_messages > BUDGET_PACKETS || f.script.client_bytes > BUDGET_BYTES
+}
+
+/// Whether the whole conversation crossed: the client's half out, the server's half in.
+pub fn crossed(f: &FlowSeen) -> bool {
+    f.client_outside().1 >= f.script.client_bytes
+        && f.on(Port::Inside).server_bytes >= f.script.server_bytes
+}
 
 use std::net::IpAddr;
 
 use jiff::Timestamp;
 use qaqpa_reports::{Evidence, Judgement, Verdict};
 use qaqpa_sim::clock;
-use qaqpa_sim::packetnet::PolicyAct;
+use qaqpa_sim::packetnet::{PolicyAct, Port};
 use qaqpa_sim::trace::{DocKind, Event, FlowSeen, Observation, Trace};
 
 use super::{Oracle, OracleCtx};
@@ -238,8 +272,14 @@ fn describe(f: &FlowSeen) -> String {
         .as_deref()
         .map(|s| format!(" SNI {s}"))
         .unwrap_or_default();
+    let (n, b) = f.client_outside();
+    let ports: Vec<String> = Port::OUTSIDE
+        .into_iter()
+        .filter(|p| f.on(*p).client_frames + f.on(*p).server_frames > 0)
+        .map(|p| p.to_string())
+        .collect();
     format!(
-        "{} {}:{} → {}:{} of {} ({}; truth: {}{}, {}): {} frames offered, {} forwarded, {} inspected, {} dropped; {} passed after the first {}",
+        "{} {}:{} → {}:{} of {} ({}; truth: {}{}, {}): the script's client half {} message(s), {} bytes; its server half {} bytes; on the outside ports ({}) {} client packet(s), {} bytes; {} bytes of the answer reached the client's side (budget {} packets, {} bytes)",
         f.proto,
         f.src,
         f.sport,
@@ -250,12 +290,15 @@ fn describe(f: &FlowSeen) -> String {
         truth,
         name,
         f.truth_app.as_deref().unwrap_or("-"),
-        f.offered,
-        f.forwarded,
-        f.inspected,
-        f.dropped,
-        f.passed_after_window,
-        f.window
+        f.script.client_messages,
+        f.script.client_bytes,
+        f.script.server_bytes,
+        if ports.is_empty() { "none".to_string() } else { ports.join(", ") },
+        n,
+        b,
+        f.on(Port::Inside).server_bytes,
+        BUDGET_PACKETS,
+        BUDGET_BYTES
     )
 }
 
@@ -314,25 +357,25 @@ impl<'a> Tally<'a> {
         self.last = Some(o.at);
         self.fails.push((o, f, why));
     }
-    /// The flow must be blocked beyond its classification window; one too short to show it
-    /// cannot be judged. `why` words the failure.
+    /// The flow must be blocked: no more than the budget of its client's payload outside.
+    /// One whose script is within the budget cannot be judged. `why` words the failure.
     fn expect_blocked(
         &mut self,
         o: &'a Observation,
         f: &'a FlowSeen,
         why: impl FnOnce() -> String,
     ) {
-        if f.offered <= f.window {
+        if !judgeable(f) {
             self.untested += 1;
-        } else if f.passed_after_window > 0 {
+        } else if !within_budget(f) {
             self.fail(o, f, why());
         } else {
             self.pass(o, f);
         }
     }
-    /// The flow must pass with no frame dropped. `why` words the failure.
+    /// The flow must pass: the whole conversation crossed. `why` words the failure.
     fn expect_passed(&mut self, o: &'a Observation, f: &'a FlowSeen, why: impl FnOnce() -> String) {
-        if f.dropped > 0 {
+        if !crossed(f) {
             self.fail(o, f, why());
         } else {
             self.pass(o, f);
@@ -424,7 +467,7 @@ impl Oracle for DefaultBlocking {
         let grants = grants(trace);
         let mut t = Tally::new(
             self.clause(),
-            "a default-blocked flow may have at most its first `window` frames forwarded while the gateway classifies it; every later frame must be dropped",
+            "a default-blocked flow may have at most the classification budget of its client's payload (10 packets, 16 KiB) leave on the outside ports while the gateway classifies it; a flow whose script holds no more than that is not judged",
         );
         for (o, f) in flows(trace) {
             let Some(class) = f
@@ -442,11 +485,10 @@ impl Oracle for DefaultBlocking {
                 continue;
             }
             t.expect_blocked(o, f, || {
+                let (n, b) = f.client_outside();
                 format!(
-                    "{class} flow {} had {} frame(s) passed after its first {}",
-                    flow_id(f),
-                    f.passed_after_window,
-                    f.window
+                    "{class} flow {} had {n} client packet(s), {b} bytes leave on the outside ports, beyond the budget",
+                    flow_id(f)
                 )
             });
         }
@@ -484,13 +526,12 @@ impl Oracle for VpnChannelExact {
             if vpn_channel(&acts, f).is_some() {
                 t.expect_passed(o, f, || {
                     format!(
-                        "declared VPN channel {} had {} frame(s) dropped",
-                        flow_id(f),
-                        f.dropped
+                        "declared VPN channel {} did not carry its whole conversation",
+                        flow_id(f)
                     )
                 });
             } else {
-                t.expect_blocked(o, f, || format!("VPN flow {} is outside the declared channels yet {} frame(s) passed after the first {}", flow_id(f), f.passed_after_window, f.window));
+                t.expect_blocked(o, f, || format!("VPN flow {} is outside the declared channels yet {} bytes of it left on the outside ports", flow_id(f), f.client_outside().1));
             }
         }
         t.judge(ctx)
@@ -525,7 +566,7 @@ impl Oracle for ExemptionYear {
             };
             let until = year_after(granted);
             if f.first < until {
-                t.expect_passed(o, f, || format!("{class} flow {} within the year of the exemption granted {} had {} frame(s) dropped", flow_id(f), clock::display(granted), f.dropped));
+                t.expect_passed(o, f, || format!("{class} flow {} within the year of the exemption granted {} did not carry its whole conversation", flow_id(f), clock::display(granted)));
             } else {
                 t.expect_blocked(o, f, || {
                     format!(
@@ -536,87 +577,6 @@ impl Oracle for ExemptionYear {
                         clock::display(until)
                     )
                 });
-            }
-        }
-        t.judge(ctx)
-    }
-}
-
-/// ugia-20: encrypted traffic is inspected (`exempt: false`), except the exempt categories,
-/// which pass through untouched (`exempt: true`): two obligations, judged apart.
-pub struct TlsInspection {
-    pub exempt: bool,
-}
-
-impl Oracle for TlsInspection {
-    fn clause(&self) -> &'static str {
-        "ugia-20"
-    }
-    fn obligation(&self) -> &'static str {
-        if self.exempt {
-            "exempt-categories-passed-through"
-        } else {
-            "other-tls-inspected"
-        }
-    }
-    fn describe(&self) -> &'static str {
-        if self.exempt {
-            "no frame of a TLS flow to an exempt category (finance, government, health, privacy, video conferencing, AV and OS updates) is diverted to inspection, and none is dropped"
-        } else {
-            "TLS flows to known categories outside the exempt ones reach the inspection engine"
-        }
-    }
-    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
-        let mut t = Tally::new(
-            self.clause(),
-            if self.exempt {
-                "exempt categories pass through untouched (no frame to the inspection engine, none dropped)"
-            } else {
-                "TLS to any category outside the exempt ones reaches the inspection engine"
-            },
-        );
-        for (o, f) in flows(trace) {
-            if !f.tls || f.truth_class.as_deref() != Some("other") {
-                continue;
-            }
-            let Some(cat) = f.truth_category.as_deref() else {
-                t.untested += 1;
-                continue;
-            };
-            if UGIA20_EXEMPT.contains(&cat) != self.exempt {
-                continue;
-            }
-            if self.exempt {
-                if f.inspected > 0 {
-                    t.fail(
-                        o,
-                        f,
-                        format!(
-                            "{cat} flow {} had {} frame(s) diverted to inspection",
-                            flow_id(f),
-                            f.inspected
-                        ),
-                    );
-                } else {
-                    t.expect_passed(o, f, || {
-                        format!(
-                            "{cat} flow {} had {} frame(s) dropped instead of passing through",
-                            flow_id(f),
-                            f.dropped
-                        )
-                    });
-                }
-            } else if f.inspected == 0 {
-                t.fail(
-                    o,
-                    f,
-                    format!(
-                        "TLS flow {} to category {cat} was never inspected",
-                        flow_id(f)
-                    ),
-                );
-            } else {
-                t.pass(o, f);
             }
         }
         t.judge(ctx)
@@ -765,17 +725,15 @@ impl Oracle for CatalogueBlock {
             match (update, self.0) {
                 (Some(u), CataloguePart::UnblockedAfterUpdate) => t.expect_passed(o, f, || {
                     format!(
-                        "flow {} had {} frame(s) dropped although the operator catalogued {src} at {}",
+                        "flow {} did not carry its whole conversation although the operator catalogued {src} at {}",
                         flow_id(f),
-                        f.dropped,
                         clock::display(u)
                     )
                 }),
                 (None, CataloguePart::AccessKeptUntilTerm) => t.expect_passed(o, f, || {
                     format!(
-                        "flow {} from {src} had {} frame(s) dropped at {}, before the operator's term after the notice of {} ended ({})",
+                        "flow {} from {src} did not carry its whole conversation at {}, before the operator's term after the notice of {} ended ({})",
                         flow_id(f),
-                        f.dropped,
                         clock::display(f.first),
                         clock::display(*notice),
                         clock::display(*deadline)
@@ -863,9 +821,8 @@ impl Oracle for PolicyInForce {
             };
             t.expect_passed(o, f, || {
                 format!(
-                    "{class} flow {} had {} frame(s) dropped although the STS told {} at {} that its application for {class} was applied",
+                    "{class} flow {} did not carry its whole conversation although the STS told {} at {} that its application for {class} was applied",
                     flow_id(f),
-                    f.dropped,
                     f.user,
                     clock::display(notice.at)
                 )

@@ -1,19 +1,26 @@
-//! The harness side of the packet path: a `replay` step offers a User network's traffic
-//! (corpus captures, or flows the scenario synthesises) to the target's packet gateway,
-//! and the taps record, flow by flow, where its frames left. What a flow IS comes from the
-//! third party's labels (nDPI's `.flows.jsonl` beside each capture) or from the scenario,
-//! never from the gateway under test. A `policy` step hands the STS's acts to the gateway.
+//! The harness side of the packet path: a `replay` step runs one episode of the packet world
+//! ([`qaqpa_sim::wire`]) with the target's device between the harness's wires. Captured flows
+//! become reactive, as application-replay tools make them: the client's half of each flow is
+//! sent from inside by a harness end, and its server's half is sent from outside only in
+//! answer to what actually came through. The harness's own flows (`flows:`) are built the
+//! same way. What a flow IS comes from the third party's labels (nDPI's `.flows.jsonl` beside
+//! each capture) or from the scenario, never from the gateway under test. A `policy` step
+//! hands the STS's acts to the device.
 //!
 //! The harness keys flows with its own small parser, independent of any gateway's.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use jiff::{SignedDuration, Timestamp};
 use qaqpa_sim::ndpi::{NdpiFlow, endpoint};
-use qaqpa_sim::packetnet::{Egress, PacketGateway, PolicyAct};
-use qaqpa_sim::trace::FlowSeen;
+use qaqpa_sim::packetnet::{PacketDevice, PolicyAct, Port};
+use qaqpa_sim::stream::StreamApp;
+use qaqpa_sim::trace::{FlowScript, FlowSeen};
+use qaqpa_sim::wire::{self, DatagramApp, PacketWorld, RawFlow, TapFrame};
 use serde::Deserialize;
 
 /// A `replay` step.
@@ -28,16 +35,34 @@ pub struct ReplaySpec {
     /// Flows the harness builds itself, labelled by the scenario.
     #[serde(default)]
     pub flows: Vec<SyntheticFlow>,
-    /// How many frames of a flow a gateway may forward while it classifies it.
-    #[serde(default = "default_window")]
-    pub window: u64,
+    /// The harness's acts on the wires during the episode: cutting or plugging a channel's
+    /// cable, power-cycling the device.
+    #[serde(default)]
+    pub wire: Vec<WireAct>,
+    /// The workstations (by address) whose Users did not install the UGIA root; every other
+    /// workstation's User installed each root the telecom operator passed on (ugia-23).
+    #[serde(default)]
+    pub without_ugia_root: Vec<String>,
 }
 
-fn default_window() -> u64 {
-    10
+/// An act on the wires at an offset into the episode.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WireAct {
+    /// Seconds after the episode's start.
+    pub after: f64,
+    /// Cut this port's cable.
+    #[serde(default)]
+    pub cut: Option<String>,
+    /// Plug this port's cable back.
+    #[serde(default)]
+    pub plug: Option<String>,
+    /// Power-cycle the device.
+    #[serde(default)]
+    pub restart: bool,
 }
 
-/// A flow the harness synthesises: a handshake of the named kind, then data.
+/// A flow the harness synthesises: an opening of the named kind, then data both ways.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct SyntheticFlow {
@@ -55,17 +80,33 @@ pub struct SyntheticFlow {
     /// The site category the scenario asserts (ugia-20's `finance`, …).
     #[serde(default)]
     pub category: Option<String>,
+    /// Messages in the conversation, both ways together (the client speaks first).
     #[serde(default = "default_packets")]
     pub packets: u32,
+    /// Seconds after the episode's start at which the client starts.
+    #[serde(default)]
+    pub after: f64,
+    /// The same flow again, `count` times in all, `every` seconds apart (each from its own
+    /// ephemeral port): a workstation opening session after session.
+    #[serde(default = "one")]
+    pub count: u32,
+    #[serde(default)]
+    pub every: f64,
 }
 
 fn default_packets() -> u32 {
     24
 }
 
-/// The most frames one synthetic flow may have: enough to show a block well beyond any
-/// classification window, few enough that a typo cannot stall a run.
+fn one() -> u32 {
+    1
+}
+
+/// The most messages one synthetic flow may have: enough to show a block well beyond any
+/// classification budget, few enough that a typo cannot stall a run.
 pub const MAX_PACKETS: u32 = 10_000;
+/// The most repetitions of one synthetic flow.
+pub const MAX_COUNT: u32 = 1_000;
 
 pub const KINDS: &[&str] = &[
     "tls",
@@ -81,10 +122,45 @@ fn udp_kind(kind: &str) -> bool {
     matches!(kind, "wireguard" | "opaque-udp")
 }
 
+/// How long an episode runs after its last client started: enough for a blocked TCP
+/// client's stack to give up (20 s) and a UDP client to send its whole script.
+pub const LINGER: SignedDuration = SignedDuration::from_secs(45);
+
+/// A UDP client that heard nothing back goes on with its next datagram after this long, as
+/// real UDP protocols retransmit and carry on.
+pub const UDP_PATIENCE: SignedDuration = SignedDuration::from_millis(200);
+
+impl WireAct {
+    fn validate(&self) -> Result<(), String> {
+        let n = usize::from(self.cut.is_some()) + usize::from(self.plug.is_some()) + usize::from(self.restart);
+        if n != 1 {
+            return Err("a wire act needs exactly one of `cut`, `plug`, `restart: true`".into());
+        }
+        for p in [&self.cut, &self.plug].into_iter().flatten() {
+            if Port::parse(p).is_none() {
+                return Err(format!(
+                    "port `{p}`: expected one of inside, outside-main, outside-backup"
+                ));
+            }
+        }
+        if !(self.after.is_finite() && (0.0..=3600.0).contains(&self.after)) {
+            return Err(format!("after: {} is not between 0 and 3600 seconds", self.after));
+        }
+        Ok(())
+    }
+}
+
 impl ReplaySpec {
     pub fn validate(&self) -> Result<(), String> {
         if self.captures.is_empty() && self.flows.is_empty() {
             return Err("a replay needs `captures` or `flows`".into());
+        }
+        for w in &self.wire {
+            w.validate()?;
+        }
+        for a in &self.without_ugia_root {
+            a.parse::<IpAddr>()
+                .map_err(|_| format!("without-ugia-root: `{a}` is not an IP address"))?;
         }
         for f in &self.flows {
             if !KINDS.contains(&f.kind.as_str()) {
@@ -107,9 +183,20 @@ impl ReplaySpec {
                     f.src, f.dst, f.packets
                 ));
             }
-        }
-        if self.window == 0 {
-            return Err("window must be at least 1 frame".into());
+            if f.count == 0 || f.count > MAX_COUNT {
+                return Err(format!(
+                    "flow {} → {}: count is {}, expected 1 to {MAX_COUNT}",
+                    f.src, f.dst, f.count
+                ));
+            }
+            for (what, v) in [("after", f.after), ("every", f.every)] {
+                if !(v.is_finite() && (0.0..=3600.0).contains(&v)) {
+                    return Err(format!(
+                        "flow {} → {}: {what} is {v}, expected 0 to 3600 seconds",
+                        f.src, f.dst
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -153,11 +240,23 @@ fn key(src: Ep, dst: Ep, proto: u8) -> (Key, bool) {
     }
 }
 
-fn frame_key(link: u32, f: &[u8]) -> Option<(Ep, Ep, u8)> {
+/// One captured packet as the harness reads it: the IP packet, its 5-tuple, TCP sequence
+/// number and flags, and the transport payload's place in the packet.
+struct Captured<'a> {
+    ip: &'a [u8],
+    src: Ep,
+    dst: Ep,
+    proto: u8,
+    seq: u32,
+    flags: u8,
+    payload: &'a [u8],
+}
+
+fn read_frame(link: u32, f: &[u8]) -> Option<Captured<'_>> {
     let be = |b: &[u8], i: usize| -> Option<u16> {
         Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
     };
-    let mut ip = match link {
+    let ip = match link {
         1 => {
             let mut et = be(f, 12)?;
             let mut off = 14;
@@ -176,10 +275,16 @@ fn frame_key(link: u32, f: &[u8]) -> Option<(Ep, Ep, u8)> {
         101 | 228 | 229 => f,
         _ => return None,
     };
-    let (src, dst, mut proto);
-    match ip.first()? >> 4 {
+    // trim link-layer padding: the IP packet is as long as its header says
+    let ip = match ip.first()? >> 4 {
+        4 => ip.get(..usize::from(be(ip, 2)?))?,
+        6 => ip.get(..40 + usize::from(be(ip, 4)?))?,
+        _ => return None,
+    };
+    let (src, dst, mut proto, mut l4);
+    match ip[0] >> 4 {
         4 => {
-            let ihl = usize::from(ip.first()? & 15) * 4;
+            let ihl = usize::from(ip[0] & 15) * 4;
             if be(ip, 6)? & 0x1fff != 0 {
                 return None; // a later fragment: no ports
             }
@@ -188,35 +293,51 @@ fn frame_key(link: u32, f: &[u8]) -> Option<(Ep, Ep, u8)> {
             let d: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
             src = IpAddr::from(s);
             dst = IpAddr::from(d);
-            ip = ip.get(ihl..)?;
+            l4 = ip.get(ihl..)?;
         }
-        6 => {
+        _ => {
             proto = *ip.get(6)?;
             let s: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
             let d: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
             src = IpAddr::from(s);
             dst = IpAddr::from(d);
-            ip = ip.get(40..)?;
+            l4 = ip.get(40..)?;
             for _ in 0..4 {
                 if matches!(proto, 0 | 43 | 60 | 44) {
                     let len = if proto == 44 {
                         8
                     } else {
-                        (usize::from(*ip.get(1)?) + 1) * 8
+                        (usize::from(*l4.get(1)?) + 1) * 8
                     };
-                    proto = *ip.first()?;
-                    ip = ip.get(len..)?;
+                    proto = *l4.first()?;
+                    l4 = l4.get(len..)?;
                 }
             }
         }
-        _ => return None,
     }
-    let (sp, dp) = if proto == 6 || proto == 17 {
-        (be(ip, 0)?, be(ip, 2)?)
-    } else {
-        (0, 0)
+    let (sp, dp, seq, flags, payload) = match proto {
+        6 => {
+            let off = usize::from(*l4.get(12)? >> 4) * 4;
+            (
+                be(l4, 0)?,
+                be(l4, 2)?,
+                u32::from_be_bytes(l4.get(4..8)?.try_into().ok()?),
+                *l4.get(13)?,
+                l4.get(off..)?,
+            )
+        }
+        17 => (be(l4, 0)?, be(l4, 2)?, 0, 0, l4.get(8..)?),
+        _ => (0, 0, 0, 0, l4),
     };
-    Some(((src, sp), (dst, dp), proto))
+    Some(Captured {
+        ip,
+        src: (src, sp),
+        dst: (dst, dp),
+        proto,
+        seq,
+        flags,
+        payload,
+    })
 }
 
 fn proto_name(p: u8) -> String {
@@ -238,6 +359,8 @@ struct Truth {
     category: Option<String>,
     tls: bool,
     sni: Option<String>,
+    /// The initiator as nDPI saw it.
+    client: Option<Ep>,
 }
 
 fn labels(capture: &Path) -> Result<BTreeMap<Key, Truth>, String> {
@@ -270,76 +393,11 @@ fn labels(capture: &Path) -> Result<BTreeMap<Key, Truth>, String> {
                 category: None,
                 tls,
                 sni: f.sni.clone().filter(|_| tls),
+                client: Some(a),
             },
         );
     }
     Ok(out)
-}
-
-#[derive(Default)]
-struct Tally {
-    src: Option<Ep>,
-    dst: Option<Ep>,
-    offered: u64,
-    forwarded: u64,
-    inspected: u64,
-    dropped: u64,
-    after: u64,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
-}
-
-impl Tally {
-    fn count(&mut self, at: Timestamp, e: Egress, window: u64, src: Ep, dst: Ep) {
-        if self.src.is_none() {
-            self.src = Some(src);
-            self.dst = Some(dst);
-            self.first = Some(at);
-        }
-        self.last = Some(at);
-        self.offered += 1;
-        match e {
-            Egress::Forwarded => self.forwarded += 1,
-            Egress::Inspected => self.inspected += 1,
-            Egress::Dropped => self.dropped += 1,
-        }
-        if e != Egress::Dropped && self.offered > window {
-            self.after += 1;
-        }
-    }
-}
-
-fn seen(
-    source: &str,
-    user: &str,
-    proto: u8,
-    t: &Tally,
-    truth: Option<&Truth>,
-    window: u64,
-) -> FlowSeen {
-    let (s, d) = (t.src.expect("counted"), t.dst.expect("counted"));
-    FlowSeen {
-        source: source.to_string(),
-        user: user.to_string(),
-        proto: proto_name(proto),
-        src: s.0.to_string(),
-        sport: s.1,
-        dst: d.0.to_string(),
-        dport: d.1,
-        truth_class: truth.and_then(|x| x.class.clone()),
-        truth_app: truth.and_then(|x| x.app.clone()),
-        truth_category: truth.and_then(|x| x.category.clone()),
-        tls: truth.is_some_and(|x| x.tls),
-        sni: truth.and_then(|x| x.sni.clone()),
-        offered: t.offered,
-        forwarded: t.forwarded,
-        inspected: t.inspected,
-        dropped: t.dropped,
-        passed_after_window: t.after,
-        window,
-        first: t.first.expect("counted"),
-        last: t.last.expect("counted"),
-    }
 }
 
 /// A shared file that cannot be read: say where shared material is looked for.
@@ -382,65 +440,482 @@ fn read_capture(path: &Path) -> Result<Vec<(u64, u32, Vec<u8>)>, String> {
     Ok(out)
 }
 
-/// Plays a `policy` step: every act reaches the gateway at `now`. Returns the acts as the
-/// gateway carried them out (a catalogue notice with the sources it listed).
+// ---- a flow's script and the harness ends that play it ----
+
+/// A conversation: messages in order, each from the client (`true`) or the server.
+type Script = Vec<(bool, Vec<u8>)>;
+
+fn script_of(s: &Script) -> FlowScript {
+    let mut f = FlowScript::default();
+    for (c, m) in s {
+        if *c {
+            f.client_messages += 1;
+            f.client_bytes += m.len() as u64;
+        } else {
+            f.server_messages += 1;
+            f.server_bytes += m.len() as u64;
+        }
+    }
+    f
+}
+
+/// One end of a scripted TCP conversation: it sends each of its messages once it has
+/// received every byte the peer says before it, and finishes when it has said everything
+/// and heard everything.
+struct StreamEnd {
+    script: Rc<Script>,
+    client: bool,
+    next: usize,
+    heard: u64,
+}
+
+impl StreamEnd {
+    fn new(script: Rc<Script>, client: bool) -> Self {
+        StreamEnd {
+            script,
+            client,
+            next: 0,
+            heard: 0,
+        }
+    }
+
+    /// Peer bytes before message `i`.
+    fn peer_before(&self, i: usize) -> u64 {
+        self.script[..i]
+            .iter()
+            .filter(|(c, _)| *c != self.client)
+            .map(|(_, m)| m.len() as u64)
+            .sum()
+    }
+
+    fn due(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while self.next < self.script.len() {
+            let (c, m) = &self.script[self.next];
+            if *c != self.client {
+                self.next += 1;
+                continue;
+            }
+            if self.heard < self.peer_before(self.next) {
+                break;
+            }
+            out.extend_from_slice(m);
+            self.next += 1;
+        }
+        out
+    }
+}
+
+impl StreamApp for StreamEnd {
+    fn on_open(&mut self, _at: Timestamp) -> Vec<u8> {
+        self.due()
+    }
+    fn on_data(&mut self, _at: Timestamp, data: &[u8]) -> Vec<u8> {
+        self.heard += data.len() as u64;
+        self.due()
+    }
+    fn on_close(&mut self, _at: Timestamp, _reset: bool) {}
+    fn finished(&self) -> bool {
+        self.next >= self.script.len() && self.heard >= self.peer_before(self.script.len())
+    }
+}
+
+/// One end of a scripted UDP exchange: a datagram per message, each sent once the peer's
+/// datagrams before it arrived; a client that waits longer than [`UDP_PATIENCE`] goes on.
+struct DatagramEnd {
+    script: Rc<Script>,
+    client: bool,
+    next: usize,
+    heard: usize,
+    last: Option<Timestamp>,
+}
+
+impl DatagramEnd {
+    fn peer_before(&self, i: usize) -> usize {
+        self.script[..i].iter().filter(|(c, _)| *c != self.client).count()
+    }
+
+    fn due(&mut self, at: Timestamp, impatient: bool) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut forced = impatient;
+        while self.next < self.script.len() {
+            let (c, m) = &self.script[self.next];
+            if *c != self.client {
+                self.next += 1;
+                continue;
+            }
+            if self.heard < self.peer_before(self.next) && !forced {
+                break;
+            }
+            forced = false;
+            out.push(m.clone());
+            self.next += 1;
+        }
+        if !out.is_empty() {
+            self.last = Some(at);
+        }
+        out
+    }
+}
+
+impl DatagramApp for DatagramEnd {
+    fn on_start(&mut self, at: Timestamp) -> Vec<Vec<u8>> {
+        if self.client { self.due(at, false) } else { Vec::new() }
+    }
+    fn on_datagram(&mut self, at: Timestamp, _data: &[u8]) -> Vec<Vec<u8>> {
+        self.heard += 1;
+        self.due(at, false)
+    }
+    fn on_timer(&mut self, at: Timestamp) -> Vec<Vec<u8>> {
+        self.due(at, true)
+    }
+    fn wake_at(&self) -> Option<Timestamp> {
+        // only the client is impatient; it waits only while it has something left to say
+        let left = self.script[self.next.min(self.script.len())..]
+            .iter()
+            .any(|(c, _)| *c == self.client);
+        if self.client && left {
+            self.last.map(|t| t + UDP_PATIENCE)
+        } else {
+            None
+        }
+    }
+}
+
+/// A flow the harness plays, with what it knows of it.
+struct Planned {
+    source: String,
+    proto: u8,
+    client: SocketAddr,
+    server: SocketAddr,
+    start: Timestamp,
+    script: FlowScript,
+    truth: Option<Truth>,
+}
+
+/// The flows of one capture as the harness replays them.
+fn capture_flows(
+    frames: &[(u64, u32, Vec<u8>)],
+    truth: &mut BTreeMap<Key, Truth>,
+) -> Vec<(Key, bool, Script, Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+    struct Acc {
+        /// The client is endpoint `a` of the key.
+        client_is_a: Option<bool>,
+        first_is_a: bool,
+        script: Script,
+        next_seq: [Option<u32>; 2],
+        raw: [Vec<Vec<u8>>; 2],
+    }
+    let mut flows: BTreeMap<Key, Acc> = BTreeMap::new();
+    let mut order: Vec<Key> = Vec::new();
+    for (_, link, f) in frames {
+        let Some(c) = read_frame(*link, f) else {
+            continue;
+        };
+        let (src, dst) = if matches!(c.proto, 6 | 17) {
+            (c.src, c.dst)
+        } else {
+            ((c.src.0, 0), (c.dst.0, 0))
+        };
+        let (k, a_to_b) = key(src, dst, c.proto);
+        let acc = flows.entry(k).or_insert_with(|| {
+            order.push(k);
+            Acc {
+                client_is_a: None,
+                first_is_a: a_to_b,
+                script: Vec::new(),
+                next_seq: [None, None],
+                raw: [Vec::new(), Vec::new()],
+            }
+        });
+        if c.proto == 6 && c.flags & 0x12 == 0x02 {
+            acc.client_is_a.get_or_insert(a_to_b);
+        }
+        match c.proto {
+            6 => {
+                // each byte of the stream once: retransmissions and overlaps are trimmed
+                let d = usize::from(!a_to_b);
+                let mut data = c.payload;
+                let end = c.seq.wrapping_add(data.len() as u32);
+                if let Some(next) = acc.next_seq[d] {
+                    let behind = next.wrapping_sub(c.seq) as i32;
+                    if behind > 0 {
+                        data = data.get(behind as usize..).unwrap_or(&[]);
+                    }
+                }
+                if !data.is_empty() {
+                    acc.next_seq[d] = Some(end);
+                    match acc.script.last_mut() {
+                        Some((from_a, m)) if *from_a == a_to_b => m.extend_from_slice(data),
+                        _ => acc.script.push((a_to_b, data.to_vec())),
+                    }
+                } else if acc.next_seq[d].is_none() && c.flags & 0x02 != 0 {
+                    acc.next_seq[d] = Some(c.seq.wrapping_add(1));
+                }
+            }
+            17 => {
+                if !c.payload.is_empty() {
+                    acc.script.push((a_to_b, c.payload.to_vec()));
+                }
+            }
+            _ => acc.raw[usize::from(!a_to_b)].push(c.ip.to_vec()),
+        }
+    }
+    let mut out = Vec::new();
+    for k in order {
+        let acc = flows.remove(&k).expect("ordered keys are in the map");
+        let label_client = truth.get(&k).and_then(|t| t.client).map(|c| c == k.a);
+        let client_is_a = acc
+            .client_is_a
+            .or(label_client)
+            .unwrap_or(acc.first_is_a);
+        // the script from the client's point of view
+        let script: Script = acc
+            .script
+            .into_iter()
+            .map(|(from_a, m)| (from_a == client_is_a, m))
+            .collect();
+        let [from_a, from_b] = acc.raw;
+        let (rc, rs) = if client_is_a {
+            (from_a, from_b)
+        } else {
+            (from_b, from_a)
+        };
+        out.push((k, client_is_a, script, rc, rs));
+    }
+    out
+}
+
+fn usable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            !(a.is_unspecified() || a.is_broadcast() || a.is_multicast() || a.octets()[3] == 255)
+        }
+        IpAddr::V6(a) => !(a.is_unspecified() || a.is_multicast()),
+    }
+}
+
+/// Plays a `policy` step: every act reaches the device at `now`. Returns the acts as the
+/// device carried them out (a catalogue notice with the sources it listed).
 pub fn apply(
-    gw: &mut dyn PacketGateway,
+    device: &mut dyn PacketDevice,
     now: Timestamp,
     acts: &[PolicyAct],
 ) -> Result<Vec<PolicyAct>, String> {
-    acts.iter().map(|a| gw.apply(now, a)).collect()
+    acts.iter().map(|a| device.apply(now, a)).collect()
 }
 
-/// Plays a `replay` step from `now`; returns what the taps saw, flow by flow. `seed` (the
-/// step's) draws what the scenario leaves open in its synthetic flows: the client's ephemeral
-/// port, the initial sequence numbers, an opaque application's bytes; so each seed offers the
-/// gateway other flows of the same kinds.
+/// The harness's wires of one scenario, kept from episode to episode: the device between
+/// them, the cables' state, and every frame the taps saw.
+pub struct Wires {
+    pub device: Option<Box<dyn PacketDevice>>,
+    pub carrier: BTreeMap<Port, bool>,
+    pub taps: Vec<TapFrame>,
+    /// The harness's TLS web around the device: origins, workstations' shared state, the
+    /// roots passed on.
+    pub web: crate::tls::HarnessWeb,
+}
+
+impl Wires {
+    /// The wires around `device`, set up at `now`: the harness's public CA (from `seed`) is
+    /// installed in the device's trust store for origins, as the STS's people would.
+    pub fn new(
+        device: Box<dyn PacketDevice>,
+        seed: u64,
+        now: Timestamp,
+    ) -> Result<Wires, String> {
+        let web = crate::tls::HarnessWeb::new(qaqpa_sim::seed::derive(seed, "public-web-ca"), now)
+            .map_err(|e| e.to_string())?;
+        Ok(Wires {
+            device: Some(device),
+            carrier: Port::ALL.into_iter().map(|p| (p, true)).collect(),
+            taps: Vec::new(),
+            web,
+        })
+    }
+
+    /// The act that installs the harness's public CA in the device's trust store.
+    pub fn origin_trust(&self) -> PolicyAct {
+        PolicyAct::OriginTrust {
+            certificates: vec![self.web.ca.root_pem().to_string()],
+        }
+    }
+}
+
+/// What one `replay` episode observed: every flow (the harness's script and truth, and the
+/// taps' counts) and what the harness's ends saw, each at its instant.
+pub struct Episode {
+    pub flows: Vec<(Timestamp, FlowSeen)>,
+    pub seen: Vec<wire::Seen>,
+    pub notes: Vec<(Timestamp, String, BTreeMap<String, String>)>,
+}
+
+/// Plays a `replay` step from `now` on `wires`. `seed` (the step's) draws what the scenario
+/// leaves open: the clients' ephemeral ports, the stacks' initial sequence numbers, the
+/// clients' start jitter, an opaque application's bytes; so each seed offers the gateway
+/// other flows of the same kinds.
 pub fn run(
-    gw: &mut dyn PacketGateway,
+    wires: &mut Wires,
     now: Timestamp,
     spec: &ReplaySpec,
     seed: u64,
-) -> Result<Vec<FlowSeen>, String> {
-    let mut out = Vec::new();
+) -> Result<Episode, String> {
+    let device = wires
+        .device
+        .take()
+        .ok_or("the device was lost by an earlier episode")?;
+    let mut world = PacketWorld::new(device, now, seed).with_carrier(&wires.carrier);
+    let book = wires.web.roots.clone();
+    world.on_document(Box::new(move |at, doc| book.add_notice(at, doc)));
+    let mut planned: Vec<Planned> = Vec::new();
+    let mut notes = Vec::new();
+    // the outside servers: by server address, the app for each client
+    let servers: Rc<RefCell<BTreeMap<SocketAddr, BTreeMap<SocketAddr, Rc<Script>>>>> =
+        Rc::default();
+    let jitter = |i: usize| {
+        SignedDuration::from_micros((qaqpa_sim::seed::derive(seed, &format!("start-{i}")) % 10_000) as i64)
+    };
     let mut start = now;
+    // the last TLS session's start (those flows are the harness's TLS ends, not `planned`)
+    let mut tls_last = now;
+    let mut serial = 0usize;
+    let mut add = |world: &mut PacketWorld,
+                   planned: &mut Vec<Planned>,
+                   source: &str,
+                   proto: u8,
+                   client: SocketAddr,
+                   server: SocketAddr,
+                   at: Timestamp,
+                   script: Script,
+                   raw: Option<(Vec<Vec<u8>>, Vec<Vec<u8>>)>,
+                   truth: Option<Truth>|
+     -> Result<(), String> {
+        serial += 1;
+        let at = at + jitter(serial);
+        let label = format!("{} {client} > {server}", proto_name(proto));
+        let fs = script_of(&script);
+        let script = Rc::new(script);
+        match proto {
+            6 => {
+                servers
+                    .borrow_mut()
+                    .entry(server)
+                    .or_default()
+                    .insert(client, script.clone());
+                let table = servers.clone();
+                world.serve(
+                    server,
+                    Box::new(move |peer| {
+                        let s = table.borrow().get(&server)?.get(&peer)?.clone();
+                        Some((
+                            format!("tcp {peer} > {server}"),
+                            Box::new(StreamEnd::new(s, false)) as Box<dyn StreamApp>,
+                        ))
+                    }),
+                );
+                world.connect_at(
+                    at,
+                    client,
+                    server,
+                    label,
+                    Box::new(StreamEnd::new(script, true)),
+                );
+            }
+            17 => {
+                let end = |c| DatagramEnd {
+                    script: script.clone(),
+                    client: c,
+                    next: 0,
+                    heard: 0,
+                    last: None,
+                };
+                world.datagrams_at(
+                    at,
+                    client,
+                    server,
+                    label,
+                    Box::new(end(true)),
+                    Box::new(end(false)),
+                )?;
+            }
+            _ => {
+                let (c, s) = raw.unwrap_or_default();
+                let gap = SignedDuration::from_millis(20);
+                world.raw_at(
+                    at,
+                    RawFlow {
+                        proto,
+                        client: client.ip(),
+                        server: server.ip(),
+                        from_client: c
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, p)| (gap * i as i32, p))
+                            .collect(),
+                        from_server: s
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, p)| (gap * i as i32 + gap / 2, p))
+                            .collect(),
+                    },
+                );
+            }
+        }
+        planned.push(Planned {
+            source: source.to_string(),
+            proto,
+            client,
+            server,
+            start: at,
+            script: fs,
+            truth,
+        });
+        Ok(())
+    };
     for c in &spec.captures {
         let path = corpus().join(c);
         let frames = read_capture(&path)?;
-        let truth = labels(&path)?;
-        let t0 = frames.first().map(|f| f.0).unwrap_or(0);
-        let mut flows: BTreeMap<Key, Tally> = BTreeMap::new();
-        let mut order: Vec<Key> = Vec::new();
-        let mut end = start;
-        for (ts, link, f) in &frames {
-            let at = start + SignedDuration::from_micros(ts.saturating_sub(t0) as i64);
-            end = end.max(at);
-            let e = gw.offer(at, *link, f);
-            if let Some((s, d, p)) = frame_key(*link, f) {
-                let (k, _) = key(s, d, p);
-                let t = flows.entry(k).or_insert_with(|| {
-                    order.push(k);
-                    Tally::default()
-                });
-                t.count(at, e, spec.window, s, d);
+        let mut truth = labels(&path)?;
+        let mut skipped = 0;
+        for (k, client_is_a, script, rc, rs) in capture_flows(&frames, &mut truth) {
+            let (client, server) = if client_is_a { (k.a, k.b) } else { (k.b, k.a) };
+            let ports = matches!(k.proto, 6 | 17);
+            if !usable(client.0)
+                || !usable(server.0)
+                || client.0.is_ipv4() != server.0.is_ipv4()
+                || (ports && (client.1 == 0 || server.1 == 0))
+            {
+                skipped += 1;
+                continue;
             }
-        }
-        for k in order {
-            out.push(seen(
+            let t = truth.remove(&k);
+            let raw = (!ports).then_some((rc, rs));
+            add(
+                &mut world,
+                &mut planned,
                 c,
-                &spec.user,
                 k.proto,
-                &flows[&k],
-                truth.get(&k),
-                spec.window,
+                SocketAddr::new(client.0, client.1),
+                SocketAddr::new(server.0, server.1),
+                start,
+                script,
+                raw,
+                t,
+            )?;
+            start += SignedDuration::from_millis(10);
+        }
+        if skipped > 0 {
+            let mut f = BTreeMap::new();
+            f.insert("capture".into(), c.clone());
+            f.insert("flows".into(), skipped.to_string());
+            notes.push((
+                now,
+                "replay skipped flows to broadcast, multicast or unspecified addresses".into(),
+                f,
             ));
         }
-        start = end + SignedDuration::from_secs(1);
     }
     for (i, f) in spec.flows.iter().enumerate() {
-        let variant = Variant::of(seed, i);
-        let frames = synthesise(f, &variant);
-        let mut t = Tally::default();
         let src: IpAddr = f
             .src
             .parse()
@@ -449,115 +924,192 @@ pub fn run(
             .dst
             .parse()
             .map_err(|_| format!("`{}` is not an IP address", f.dst))?;
-        let sport = f.sport.unwrap_or(variant.sport);
-        let proto = if udp_kind(&f.kind) { 17 } else { 6 };
-        for (n, (to_server, frame)) in frames.iter().enumerate() {
-            let at = start + SignedDuration::from_millis(10 * n as i64);
-            let e = gw.offer(at, 101, frame);
-            let (s, d) = if *to_server {
-                ((src, sport), (dst, f.dport))
-            } else {
-                ((dst, f.dport), (src, sport))
-            };
-            t.count(at, e, spec.window, s, d);
+        if f.kind == "tls" {
+            let last = tls_flow(&mut world, &mut wires.web, spec, f, src, dst, start, seed, i, &mut notes)?;
+            tls_last = tls_last.max(last);
+            start += SignedDuration::from_millis(10);
+            continue;
         }
-        let truth = Truth {
-            class: Some(
-                match f.kind.as_str() {
-                    "wireguard" => "vpn",
-                    "ssh" => "remote-access",
-                    "bittorrent" => "p2p",
-                    "opaque" | "opaque-udp" => "unknown-application",
-                    _ => "other",
-                }
-                .into(),
-            ),
-            app: Some(format!("synthetic:{}", f.kind)),
-            category: f.category.clone(),
-            tls: f.kind == "tls",
-            sni: f.name.clone().filter(|_| f.kind == "tls"),
-        };
-        out.push(seen(
-            "synthetic",
-            &spec.user,
-            proto,
-            &t,
-            Some(&truth),
-            spec.window,
+        for n in 0..f.count {
+            let variant = Variant::of(seed, i, n);
+            let sport = f.sport.map_or(variant.sport, |p| p.wrapping_add(n as u16));
+            let at = start
+                + SignedDuration::from_secs_f64(f.after)
+                + SignedDuration::from_secs_f64(f.every * f64::from(n));
+            let truth = Truth {
+                class: Some(
+                    match f.kind.as_str() {
+                        "wireguard" => "vpn",
+                        "ssh" => "remote-access",
+                        "bittorrent" => "p2p",
+                        "opaque" | "opaque-udp" => "unknown-application",
+                        _ => "other",
+                    }
+                    .into(),
+                ),
+                app: Some(format!("synthetic:{}", f.kind)),
+                category: f.category.clone(),
+                tls: f.kind == "tls",
+                sni: f.name.clone().filter(|_| f.kind == "tls"),
+                client: None,
+            };
+            add(
+                &mut world,
+                &mut planned,
+                "synthetic",
+                if udp_kind(&f.kind) { 17 } else { 6 },
+                SocketAddr::new(src, sport),
+                SocketAddr::new(dst, f.dport),
+                at,
+                synthesise(f, &variant),
+                None,
+                Some(truth),
+            )?;
+        }
+        start += SignedDuration::from_millis(10);
+    }
+    let mut last_start = planned
+        .iter()
+        .map(|p| p.start)
+        .max()
+        .unwrap_or(now)
+        .max(tls_last);
+    for w in &spec.wire {
+        let at = now + SignedDuration::from_secs_f64(w.after);
+        last_start = last_start.max(at);
+        let mut f = BTreeMap::new();
+        if let Some(p) = w.cut.as_deref().and_then(Port::parse) {
+            world.carrier_at(at, p, false);
+            f.insert("port".into(), p.to_string());
+            notes.push((at, "cable cut".into(), f));
+        } else if let Some(p) = w.plug.as_deref().and_then(Port::parse) {
+            world.carrier_at(at, p, true);
+            f.insert("port".into(), p.to_string());
+            notes.push((at, "cable plugged".into(), f));
+        } else if w.restart {
+            world.restart_at(at);
+            notes.push((at, "device power-cycled".into(), f));
+        }
+    }
+    let end = last_start + LINGER;
+    let mut seen = world.run_until(end);
+    if let Some((at, why)) = world.refused.first().map(|(t, s, w)| (*t, format!("{s}: {w}"))) {
+        let mut f = BTreeMap::new();
+        f.insert("first".into(), why);
+        f.insert("count".into(), world.refused.len().to_string());
+        notes.push((at, "the harness's ends refused frames".into(), f));
+    }
+    wires.carrier = world.carrier().clone();
+    let (rest, taps, device) = world.finish();
+    seen.extend(rest);
+    wires.device = Some(device);
+    notes.sort_by_key(|n| n.0);
+    let mut flows = Vec::new();
+    for p in planned {
+        let counts = wire::count_flow(&taps, p.proto, p.client, p.server);
+        let truth = p.truth.as_ref();
+        flows.push((
+            p.start,
+            FlowSeen {
+                source: p.source,
+                user: spec.user.clone(),
+                proto: proto_name(p.proto),
+                src: p.client.ip().to_string(),
+                sport: p.client.port(),
+                dst: p.server.ip().to_string(),
+                dport: p.server.port(),
+                truth_class: truth.and_then(|x| x.class.clone()),
+                truth_app: truth.and_then(|x| x.app.clone()),
+                truth_category: truth.and_then(|x| x.category.clone()),
+                tls: truth.is_some_and(|x| x.tls),
+                sni: truth.and_then(|x| x.sni.clone()),
+                script: p.script,
+                taps: counts,
+                first: p.start,
+                last: end,
+            },
         ));
-        start += SignedDuration::from_secs(1);
     }
-    Ok(out)
+    flows.sort_by_key(|f| f.0);
+    wires.taps.extend(taps);
+    seen.sort_by_key(|s| s.0);
+    Ok(Episode { flows, seen, notes })
 }
 
-// ---- synthetic flows: raw IP frames (link type 101) built by the harness ----
-
-fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, l4: &[u8]) -> Vec<u8> {
-    match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            let total = 20 + l4.len();
-            let mut p = vec![
-                0x45,
-                0,
-                (total >> 8) as u8,
-                total as u8,
-                0,
-                0,
-                0x40,
-                0,
-                64,
-                proto,
-                0,
-                0,
-            ];
-            p.extend_from_slice(&s.octets());
-            p.extend_from_slice(&d.octets());
-            p.extend_from_slice(l4);
-            p
-        }
-        _ => {
-            let to16 = |a: IpAddr| match a {
-                IpAddr::V4(v) => v.to_ipv6_mapped().octets(),
-                IpAddr::V6(v) => v.octets(),
-            };
-            let mut p = vec![
-                0x60,
-                0,
-                0,
-                0,
-                (l4.len() >> 8) as u8,
-                l4.len() as u8,
-                proto,
-                64,
-            ];
-            p.extend_from_slice(&to16(src));
-            p.extend_from_slice(&to16(dst));
-            p.extend_from_slice(l4);
-            p
-        }
+/// A `tls` flow: a workstation at `src` opens real TLS sessions (`crate::tls`) to the
+/// origin for the flow's name at `dst`, trusting the public CA and, unless its User is
+/// listed in `without-ugia-root`, the UGIA roots passed on. The site's category is the
+/// scenario's statement, noted for the oracles. Its frames are on the taps; its
+/// observations are the ends' own (`tls-client`, `tls-origin`): a TLS session's bytes differ
+/// run to run, so no digest of them enters the trace.
+#[allow(clippy::too_many_arguments)]
+fn tls_flow(
+    world: &mut PacketWorld,
+    web: &mut crate::tls::HarnessWeb,
+    spec: &ReplaySpec,
+    f: &SyntheticFlow,
+    src: IpAddr,
+    dst: IpAddr,
+    start: Timestamp,
+    seed: u64,
+    i: usize,
+    notes: &mut Vec<(Timestamp, String, BTreeMap<String, String>)>,
+) -> Result<Timestamp, String> {
+    let name = f.name.clone().ok_or("a tls flow needs its `name` (the SNI)")?;
+    let site = web
+        .site(&name)
+        .map_err(|e| format!("flow to {name}: {e}"))?;
+    let server = SocketAddr::new(dst, f.dport);
+    let note = crate::tls::site_note(&site, &server.to_string(), f.category.as_deref().unwrap_or(""));
+    let mut fields = note.fields;
+    if f.category.is_none() {
+        fields.remove("category");
     }
+    notes.push((start, note.what, fields));
+    let shared = web.shared.clone();
+    let served = site.clone();
+    let mut connections = 0u32;
+    world.serve(
+        server,
+        Box::new(move |peer| {
+            connections += 1;
+            let label = format!("tls {peer} > {server}");
+            let name = format!("{}/{connections}", served.name);
+            Some((label, Box::new(served.accept(name, &shared)) as Box<dyn StreamApp>))
+        }),
+    );
+    let installs = !spec.without_ugia_root.iter().any(|a| a.parse() == Ok(src));
+    let workstation = src.to_string();
+    let mut last = start;
+    for n in 0..f.count {
+        let variant = Variant::of(seed, i, n);
+        let sport = f.sport.map_or(variant.sport, |p| p.wrapping_add(n as u16));
+        let at = start
+            + SignedDuration::from_secs_f64(f.after)
+            + SignedDuration::from_secs_f64(f.every * f64::from(n));
+        let client = SocketAddr::new(src, sport);
+        last = last.max(at);
+        let plan = crate::tls::SessionPlan {
+            workstation: workstation.clone(),
+            session: web.session_name(&workstation),
+            server_name: name.clone(),
+            dst: dst.to_string(),
+            dport: f.dport,
+            trusted: vec![web.ca.root().to_vec()],
+            ugia_roots: installs.then(|| web.roots.clone()),
+        };
+        world.connect_at(
+            at,
+            client,
+            server,
+            format!("tls {client} > {server}"),
+            Box::new(crate::tls::TlsClient::new(plan, &web.shared)),
+        );
+    }
+    Ok(last)
 }
 
-fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let mut t = Vec::with_capacity(20 + payload.len());
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&ack.to_be_bytes());
-    t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    t.extend_from_slice(payload);
-    t
-}
-
-fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let l = 8 + payload.len();
-    let mut u = vec![0; 8];
-    u[..2].copy_from_slice(&sport.to_be_bytes());
-    u[2..4].copy_from_slice(&dport.to_be_bytes());
-    u[4..6].copy_from_slice(&(l as u16).to_be_bytes());
-    u.extend_from_slice(payload);
-    u
-}
+// ---- synthetic flows: the harness's own conversations ----
 
 /// A TLS 1.2-style ClientHello record with one SNI.
 pub fn client_hello(sni: &str) -> Vec<u8> {
@@ -587,83 +1139,51 @@ pub fn client_hello(sni: &str) -> Vec<u8> {
 struct Variant {
     /// The client's ephemeral port (RFC 6335's dynamic range), unless the scenario names one.
     sport: u16,
-    client_isn: u32,
-    server_isn: u32,
     /// Seeds the opaque application's byte streams.
     stream: u64,
 }
 
 impl Variant {
-    fn of(seed: u64, flow: usize) -> Variant {
-        let v = qaqpa_sim::seed::derive(seed, &format!("flow-{flow}"));
+    fn of(seed: u64, flow: usize, n: u32) -> Variant {
+        let v = qaqpa_sim::seed::derive(seed, &format!("flow-{flow}-{n}"));
         Variant {
             sport: 49152 + (v % 16384) as u16,
-            client_isn: (v >> 16) as u32,
-            server_isn: (v >> 32) as u32 ^ 0x5a5a_5a5a,
             stream: v,
         }
     }
 }
 
-/// The frames of one synthetic flow: (towards the server?, frame).
-fn synthesise(f: &SyntheticFlow, variant: &Variant) -> Vec<(bool, Vec<u8>)> {
-    let src: IpAddr = f.src.parse().expect("validated");
-    let dst: IpAddr = f.dst.parse().expect("validated");
-    let sport = f.sport.unwrap_or(variant.sport);
-    let dport = f.dport;
-    let mut out = Vec::new();
-    let n = f.packets.max(4) as usize;
-    if f.kind == "wireguard" {
-        let mut init = vec![1, 0, 0, 0];
-        init.extend((0..144).map(|k| (k * 7 + 3) as u8));
-        out.push((true, ip_packet(src, dst, 17, &udp(sport, dport, &init))));
-        let mut resp = vec![2, 0, 0, 0];
-        resp.extend((0..88).map(|k| (k * 5 + 1) as u8));
-        out.push((false, ip_packet(dst, src, 17, &udp(dport, sport, &resp))));
-        for k in 2..n {
-            let mut data = vec![4, 0, 0, 0];
-            data.extend((0..(12 + 16 * 8)).map(|x| (x as u8).wrapping_mul(k as u8)));
-            let (to, s, d, sp, dp) = if k % 2 == 0 {
-                (true, src, dst, sport, dport)
-            } else {
-                (false, dst, src, dport, sport)
-            };
-            out.push((to, ip_packet(s, d, 17, &udp(sp, dp, &data))));
+/// The conversation of one synthetic flow: the kind's opening from the client, then
+/// messages alternating from the server and the client, `packets` in all.
+fn synthesise(f: &SyntheticFlow, variant: &Variant) -> Script {
+    let n = f.packets.max(2) as usize;
+    let mut out: Script = Vec::new();
+    let mut opaque = Opaque::new(variant.stream);
+    match f.kind.as_str() {
+        "wireguard" => {
+            // WireGuard (the protocol paper, §5.4): initiation 148 bytes, response 92, then
+            // transport data messages (type 4)
+            let mut init = vec![1, 0, 0, 0];
+            init.extend(opaque.take(144));
+            out.push((true, init));
+            let mut resp = vec![2, 0, 0, 0];
+            resp.extend(opaque.take(88));
+            out.push((false, resp));
+            for k in 2..n {
+                let mut data = vec![4, 0, 0, 0];
+                data.extend(opaque.take(12 + 16 * 8));
+                out.push((k % 2 == 0, data));
+            }
+            return out;
         }
-        return out;
-    }
-    if f.kind == "opaque-udp" {
-        let mut bytes = Opaque::new(variant.stream);
-        for k in 0..n {
-            let data = bytes.take(200 + (k % 5) * 100);
-            let to = k % 2 == 0;
-            let (s, d, sp, dp) = if to {
-                (src, dst, sport, dport)
-            } else {
-                (dst, src, dport, sport)
-            };
-            out.push((to, ip_packet(s, d, 17, &udp(sp, dp, &data))));
+        "opaque-udp" => {
+            for k in 0..n {
+                out.push((k % 2 == 0, opaque.take(200 + (k % 5) * 100)));
+            }
+            return out;
         }
-        return out;
+        _ => {}
     }
-    let (c_isn, s_isn) = (variant.client_isn, variant.server_isn);
-    out.push((
-        true,
-        ip_packet(src, dst, 6, &tcp(sport, dport, c_isn, 0, 0x02, &[])),
-    ));
-    out.push((
-        false,
-        ip_packet(dst, src, 6, &tcp(dport, sport, s_isn, c_isn + 1, 0x12, &[])),
-    ));
-    out.push((
-        true,
-        ip_packet(
-            src,
-            dst,
-            6,
-            &tcp(sport, dport, c_isn + 1, s_isn + 1, 0x10, &[]),
-        ),
-    ));
     let first: Vec<u8> = match f.kind.as_str() {
         "tls" => client_hello(f.name.as_deref().unwrap_or("")),
         "http" => format!(
@@ -672,7 +1192,7 @@ fn synthesise(f: &SyntheticFlow, variant: &Variant) -> Vec<(bool, Vec<u8>)> {
         )
         .into_bytes(),
         "ssh" => b"SSH-2.0-OpenSSH_9.2\r\n".to_vec(),
-        "opaque" => Opaque::new(variant.stream).take(300),
+        "opaque" => opaque.take(300),
         _ => {
             let mut h = vec![19];
             h.extend_from_slice(b"BitTorrent protocol");
@@ -681,39 +1201,21 @@ fn synthesise(f: &SyntheticFlow, variant: &Variant) -> Vec<(bool, Vec<u8>)> {
             h
         }
     };
-    let mut cseq = c_isn + 1;
-    let mut sseq = s_isn + 1;
-    let mut opaque = Opaque::new(variant.stream ^ 0x8000);
-    out.push((
-        true,
-        ip_packet(src, dst, 6, &tcp(sport, dport, cseq, sseq, 0x18, &first)),
-    ));
-    cseq += first.len() as u32;
-    for k in 4..n {
+    out.push((true, first));
+    let mut body = Opaque::new(variant.stream ^ 0x8000);
+    for k in 1..n {
         let data = if f.kind == "opaque" {
-            opaque.take(600)
+            body.take(600)
         } else {
             vec![(k as u8).wrapping_mul(13); 600]
         };
-        if k % 2 == 0 {
-            out.push((
-                false,
-                ip_packet(dst, src, 6, &tcp(dport, sport, sseq, cseq, 0x18, &data)),
-            ));
-            sseq += data.len() as u32;
-        } else {
-            out.push((
-                true,
-                ip_packet(src, dst, 6, &tcp(sport, dport, cseq, sseq, 0x18, &data)),
-            ));
-            cseq += data.len() as u32;
-        }
+        out.push((k % 2 == 0, data));
     }
     out
 }
 
 /// The bytes of an application no list knows: an xorshift stream drawn from the step's seed,
-/// so that one seed offers the same frames on every run and each seed other ones.
+/// so that one seed offers the same bytes on every run and each seed other ones.
 struct Opaque(u64);
 
 impl Opaque {
@@ -730,5 +1232,100 @@ impl Opaque {
                 (self.0 >> 24) as u8
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script() -> Rc<Script> {
+        Rc::new(vec![
+            (true, b"hello".to_vec()),
+            (false, b"hi there".to_vec()),
+            (true, b"bye".to_vec()),
+            (true, b"!".to_vec()),
+            (false, b"ok".to_vec()),
+        ])
+    }
+
+    #[test]
+    fn a_stream_end_speaks_only_after_hearing_what_comes_before() {
+        let t = Timestamp::UNIX_EPOCH;
+        let mut c = StreamEnd::new(script(), true);
+        let mut s = StreamEnd::new(script(), false);
+        assert_eq!(c.on_open(t), b"hello");
+        assert_eq!(s.on_open(t), b"");
+        assert_eq!(s.on_data(t, b"hel"), b"", "not all of the hello yet");
+        assert_eq!(s.on_data(t, b"lo"), b"hi there");
+        assert_eq!(c.on_data(t, b"hi there"), b"bye!");
+        assert!(!c.finished(), "the server's last word is still due");
+        assert_eq!(s.on_data(t, b"bye!"), b"ok");
+        assert!(s.finished());
+        assert_eq!(c.on_data(t, b"ok"), b"");
+        assert!(c.finished());
+    }
+
+    #[test]
+    fn a_udp_client_goes_on_after_its_patience_and_a_server_only_answers() {
+        let t = Timestamp::UNIX_EPOCH;
+        let mut c = DatagramEnd {
+            script: script(),
+            client: true,
+            next: 0,
+            heard: 0,
+            last: None,
+        };
+        assert_eq!(c.on_start(t), vec![b"hello".to_vec()]);
+        assert_eq!(c.wake_at(), Some(t + UDP_PATIENCE));
+        assert_eq!(c.on_timer(t + UDP_PATIENCE), vec![b"bye".to_vec()]);
+        let mut s = DatagramEnd {
+            script: script(),
+            client: false,
+            next: 0,
+            heard: 0,
+            last: None,
+        };
+        assert!(s.on_start(t).is_empty());
+        assert_eq!(s.wake_at(), None, "a server is never impatient");
+        assert_eq!(s.on_datagram(t, b"hello"), vec![b"hi there".to_vec()]);
+    }
+
+    #[test]
+    fn captured_tcp_becomes_a_script_without_retransmissions() {
+        // client 10.0.0.1:1000 → 10.0.0.2:80: SYN, data "ab", the same again, "cd", answer
+        let ip = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, seq: u32, flags: u8, data: &[u8]| {
+            let mut t = Vec::new();
+            t.extend_from_slice(&sp.to_be_bytes());
+            t.extend_from_slice(&dp.to_be_bytes());
+            t.extend_from_slice(&seq.to_be_bytes());
+            t.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 1, 0, 0, 0, 0, 0]);
+            t.extend_from_slice(data);
+            let total = (20 + t.len()) as u16;
+            let mut p = vec![0x45, 0];
+            p.extend_from_slice(&total.to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, 0, 64, 6, 0, 0]);
+            p.extend_from_slice(&src);
+            p.extend_from_slice(&dst);
+            p.extend_from_slice(&t);
+            (0u64, 101u32, p)
+        };
+        let (a, b) = ([10, 0, 0, 2], [10, 0, 0, 1]);
+        let frames = vec![
+            ip(b, a, 1000, 80, 99, 0x02, b""),
+            ip(b, a, 1000, 80, 100, 0x18, b"ab"),
+            ip(b, a, 1000, 80, 100, 0x18, b"ab"),
+            ip(b, a, 1000, 80, 101, 0x18, b"bcd"),
+            ip(a, b, 80, 1000, 5000, 0x18, b"answer"),
+        ];
+        let flows = capture_flows(&frames, &mut BTreeMap::new());
+        assert_eq!(flows.len(), 1);
+        let (k, client_is_a, script, _, _) = &flows[0];
+        let client = if *client_is_a { k.a } else { k.b };
+        assert_eq!(client, ("10.0.0.1".parse().unwrap(), 1000), "the SYN's sender");
+        assert_eq!(
+            script,
+            &vec![(true, b"abcd".to_vec()), (false, b"answer".to_vec())]
+        );
     }
 }
