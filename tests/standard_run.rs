@@ -79,6 +79,43 @@ fn same_seed_gives_byte_identical_reports() {
         let y = std::fs::read(b.dir.join(f)).unwrap();
         assert!(x == y, "{f} differs between two runs with seed {SEED}");
     }
+    // the taps' captures too, frame for frame
+    let mut pcaps = 0;
+    for e in std::fs::read_dir(a.dir.join("traces")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "pcap") {
+            let name = p.file_name().unwrap();
+            let x = std::fs::read(&p).unwrap();
+            let y = std::fs::read(b.dir.join("traces").join(name)).unwrap();
+            assert!(x == y, "{name:?} differs between two runs with seed {SEED}");
+            pcaps += 1;
+        }
+    }
+    assert!(pcaps >= 3 * 7, "every packet scenario writes one capture per port: {pcaps}");
+}
+
+/// ureq-134-1's evidence covers every default-blocked class: the default-blocking scenario
+/// carries, for each, flows whose script holds more client payload than the classification
+/// budget, so a block is seen and not assumed (the class comes from the corpus's labels or
+/// the harness's own flows).
+#[test]
+fn every_default_blocked_class_has_flows_long_enough_to_judge() {
+    use qaqpa_scenarios::oracle::network::{BLOCKED_CLASSES, judgeable};
+    use qaqpa_sim::trace::{Event, Trace};
+    let run = common::run("blocked-classes", SEED, |a| a);
+    let path = run.dir.join("traces/ugia-packet-default-blocking.jsonl");
+    let trace = Trace::read_jsonl(std::fs::read(&path).unwrap().as_slice(), "trace").unwrap();
+    for class in BLOCKED_CLASSES {
+        let n = trace
+            .observations()
+            .iter()
+            .filter(|o| match &o.event {
+                Event::Flow(f) => f.truth_class.as_deref() == Some(class) && judgeable(f),
+                _ => false,
+            })
+            .count();
+        assert!(n > 0, "no {class} flow long enough to judge in {}", path.display());
+    }
 }
 
 #[test]
