@@ -2,6 +2,7 @@
 //! e-government network gateways. This crate is the command line and the wiring of the
 //! reference systems behind the suite's `Target` interfaces.
 
+pub mod bus_cmd;
 pub mod calendar_cmd;
 pub mod campaign_cmd;
 pub mod cli;

@@ -74,6 +74,9 @@ pub enum Serve {
         #[arg(long)]
         print_conf: bool,
     },
+    /// The reference bus (ЭҮШ / ЭҮСШ): SHEP v10 SOAP at /SyncChannel/v10 and
+    /// /AsyncChannel/v10, their WSDLs at ?wsdl.
+    Bus(crate::bus_cmd::ServeBusArgs),
 }
 
 pub fn default_crs() -> PathBuf {
@@ -99,13 +102,16 @@ pub fn parse_target(url: &str) -> Result<SocketAddr, String> {
 }
 
 pub fn serve(args: &ServeArgs) -> Result<(), String> {
-    let Serve::Waf {
-        listen,
-        upstream,
-        paranoia,
-        crs,
-        print_conf,
-    } = &args.what;
+    let (listen, upstream, paranoia, crs, print_conf) = match &args.what {
+        Serve::Waf {
+            listen,
+            upstream,
+            paranoia,
+            crs,
+            print_conf,
+        } => (listen, upstream, paranoia, crs, print_conf),
+        Serve::Bus(bus) => return crate::bus_cmd::serve_bus(bus),
+    };
     let crs = crs.clone().unwrap_or_else(default_crs);
     let crs = std::fs::canonicalize(&crs).map_err(|e| format!("{}: {e}", crs.display()))?;
     let mut config = WafConfig::crs(&crs);

@@ -98,6 +98,8 @@ fn every_trace_of_a_standard_run_fits_the_trace_schema() {
         "http-received",
         "page-written",
         "page-served",
+        "bus-call",
+        "bus-received",
     ]
     .map(String::from)
     .into();

@@ -1,7 +1,9 @@
 //! The bus operator's desk: publication and connection test acts (eint-27, eint-45) and
 //! service and connection updates (eint-45-8 to eint-45-15).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use jiff::Timestamp;
 use qaqpa_sim::clock;
@@ -66,6 +68,41 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
 ];
+
+/// A decision of the operator that the bus routes by, from the instant its notice leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The service's passport is in the registry (eint-27).
+    Published { service: String, at: Timestamp },
+    /// Production access to the service: for the initiator named, or (after a publication
+    /// act) for every initiator whose connection waited on the service's publication.
+    Granted {
+        service: String,
+        initiator: Option<String>,
+        at: Timestamp,
+    },
+    /// The service is removed from the registry (eint-7).
+    Removed { service: String, at: Timestamp },
+    /// The initiator is disconnected from the service (eint-7).
+    Disconnected {
+        initiator: String,
+        service: String,
+        at: Timestamp,
+    },
+}
+
+pub type Ledger = Rc<RefCell<Vec<Decision>>>;
+
+/// One ledger per scenario (by its seed), for the life of one run of the reference: the
+/// scenario's desk writes it, the scenario's bus routes by it.
+#[derive(Debug, Clone, Default)]
+pub struct Ledgers(Rc<RefCell<BTreeMap<u64, Ledger>>>);
+
+impl Ledgers {
+    pub fn get(&self, seed: u64) -> Ledger {
+        self.0.borrow_mut().entry(seed).or_default().clone()
+    }
+}
 
 /// What the operator does with one kind of application.
 struct Procedure {
@@ -135,17 +172,80 @@ const PROCEDURES: &[Procedure] = &[
         completions: &[DocKind::ProductionAccessGranted],
         completion_term: 10,
     },
+    // eint-7 sets no term for removals and disconnections: the desk's own pace.
+    Procedure {
+        application: DocKind::ServiceRemovalRequest,
+        required: &["service-id", "owner", "reason"],
+        check_term: None,
+        completions: &[DocKind::UpdateCompleted],
+        completion_term: 5,
+    },
+    Procedure {
+        application: DocKind::InitiatorDisconnectionRequest,
+        required: &["service-id", "initiator", "reason"],
+        check_term: None,
+        completions: &[DocKind::DisconnectionNotice],
+        completion_term: 5,
+    },
 ];
 
 pub struct OperatorDesk {
     clerk: Clerk,
+    ledger: Ledger,
 }
 
 impl OperatorDesk {
     pub fn new(seed: u64, defects: &[&'static str]) -> Self {
         OperatorDesk {
             clerk: Clerk::new(seed, "bus-operator-desk", defects),
+            ledger: Ledger::default(),
         }
+    }
+
+    /// Records the desk's routing decisions in `ledger`, which the scenario's bus reads.
+    pub fn with_ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = ledger;
+        self
+    }
+
+    /// What completing `doc` for `app` means for routing, from `at`.
+    fn decide(&self, app: &Document, doc: DocKind, at: Timestamp) {
+        let Some(service) = app
+            .fields
+            .get("service-id")
+            .or(app.fields.get("service-key"))
+            .cloned()
+        else {
+            return;
+        };
+        let d = match (app.doc, doc) {
+            (_, DocKind::PassportPublished) => Decision::Published { service, at },
+            (DocKind::ConnectionTestAct, DocKind::ProductionAccessGranted) => Decision::Granted {
+                service,
+                initiator: Some(app.from.clone()),
+                at,
+            },
+            (_, DocKind::ProductionAccessGranted) => Decision::Granted {
+                service,
+                initiator: None,
+                at,
+            },
+            (DocKind::ServiceRemovalRequest, DocKind::UpdateCompleted) => {
+                Decision::Removed { service, at }
+            }
+            (DocKind::InitiatorDisconnectionRequest, DocKind::DisconnectionNotice) => {
+                let Some(initiator) = app.fields.get("initiator").cloned() else {
+                    return;
+                };
+                Decision::Disconnected {
+                    initiator,
+                    service,
+                    at,
+                }
+            }
+            _ => return,
+        };
+        self.ledger.borrow_mut().push(d);
     }
 
     fn problems(&self, p: &Procedure, app: &Document) -> Vec<String> {
@@ -233,6 +333,7 @@ impl Desk for OperatorDesk {
                 return;
             };
             env.send_at(at, reply(*doc, Vec::new()));
+            self.decide(app, *doc, at);
         }
     }
 }

@@ -152,19 +152,23 @@ pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Sche
             )
             .into());
         }
-        if let Action::Mail(spec) = step.action() {
+        let episode = match step.action() {
+            Action::Mail(spec) => Some(spec.seconds.saturating_add(crate::mail::CLOSING_GRACE_SECS)),
+            Action::Bus(spec) => Some(spec.episode_seconds()),
+            _ => None,
+        };
+        if let Some(lasts) = episode {
             // turmoil's clock is a SystemTime and refuses an epoch before 1970.
             if t < Timestamp::UNIX_EPOCH {
                 return Err(at(
                     loc,
                     format!(
-                        "the mail episode at `{when}` ({}) starts before 1970-01-01T00:00:00Z, where the network simulation's clock begins",
+                        "the network episode at `{when}` ({}) starts before 1970-01-01T00:00:00Z, where the network simulation's clock begins",
                         show(t)
                     ),
                 )
                 .into());
             }
-            let lasts = spec.seconds.saturating_add(crate::mail::CLOSING_GRACE_SECS);
             let episode_end = i64::try_from(lasts)
                 .ok()
                 .and_then(|secs| t.checked_add(jiff::SignedDuration::from_secs(secs)).ok());
@@ -174,7 +178,7 @@ pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Sche
                     return Err(at(
                         loc,
                         format!(
-                            "the mail episode at `{when}` ({}) lasts {} s with its closing grace and would end after the scenario's `until: {}` ({}): its last observations would be lost; start it earlier or extend `until`",
+                            "the network episode at `{when}` ({}) lasts {} s with its closing grace and would end after the scenario's `until: {}` ({}): its last observations would be lost; start it earlier or extend `until`",
                             show(t),
                             lasts,
                             until.value,
@@ -369,6 +373,18 @@ pub fn play(
                 Action::Web(spec) => {
                     let label = format!("web-step-{i}");
                     let seen = crate::web::run_episode(spec, target, seed, now, &label).map_err(
+                        |source| PlayError::Target {
+                            file: file(),
+                            source,
+                        },
+                    )?;
+                    for s in seen {
+                        agenda.schedule(s.at, Happening::Seen(Box::new(s)));
+                    }
+                }
+                Action::Bus(spec) => {
+                    let label = format!("bus-step-{i}");
+                    let seen = crate::bus::run_episode(spec, target, seed, now, &label).map_err(
                         |source| PlayError::Target {
                             file: file(),
                             source,

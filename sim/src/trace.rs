@@ -80,6 +80,60 @@ pub enum Event {
     /// A harness client of the public fetched a page through the resource's name and was
     /// served this content (ugia-18).
     PageServed(PageServed),
+    /// A harness system called the bus (SHEP v10) and got this answer, or none.
+    BusCall(BusCall),
+    /// A harness provider or push interface received a message from the bus.
+    BusReceived(BusReceived),
+}
+
+/// What a harness system sent to the bus and what came back. The observation's instant is
+/// when the answer came (or the client gave up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusCall {
+    /// The scenario's name for the call.
+    pub label: String,
+    /// The calling system's id (`senderId` as sent).
+    pub from: String,
+    /// `serviceId` as sent.
+    pub service: String,
+    /// The gateway called: `inner` (ЭҮШ) or `external` (ЭҮСШ).
+    pub gateway: String,
+    /// `sync` or `async`.
+    pub channel: String,
+    /// The operation (`SendMessage`, `sendMessage`).
+    pub operation: String,
+    /// The `messageId` the harness sent (sync), or the label (async, where the bus sets it).
+    pub message_id: String,
+    /// When the request's first byte left.
+    pub sent: Timestamp,
+    /// `accepted` (a response), `fault` (an ErrorInfo fault), `no-answer`.
+    pub outcome: String,
+    /// The HTTP status of the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The fault's `errorCode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The fault's `errorMessage`, or why no answer came.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+/// A message as a harness endpoint received it from the bus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusReceived {
+    /// The receiving system's id.
+    pub system: String,
+    /// `provider` (a synchronous call relayed) or `push` (an asynchronous delivery).
+    pub endpoint: String,
+    /// The Body's operation as received.
+    pub operation: String,
+    /// `serviceId`, `senderId` and `messageId` as received (empty when absent).
+    pub service: String,
+    pub sender: String,
+    pub message_id: String,
 }
 
 /// A change the harness made to a page of a User's web resource, by its own clock.
@@ -367,6 +421,12 @@ pub enum DocKind {
     /// ugia-18: the STS tells the User it found a protected page changed outside the owner's
     /// channel (and restored it).
     DefacementNotice,
+    /// eint-7: the owner (or the authorised body) asks the operator to remove a service from
+    /// the registry.
+    ServiceRemovalRequest,
+    /// eint-7: the authorised body, the owner or the integrator asks the operator to disconnect
+    /// an initiator from a service carrying personal data.
+    InitiatorDisconnectionRequest,
 }
 
 impl DocKind {
@@ -384,6 +444,8 @@ impl DocKind {
             DocKind::DisconnectionRequest => "disconnection-request",
             DocKind::DisconnectionNotice => "disconnection-notice",
             DocKind::DefacementNotice => "defacement-notice",
+            DocKind::ServiceRemovalRequest => "service-removal-request",
+            DocKind::InitiatorDisconnectionRequest => "initiator-disconnection-request",
             DocKind::ConnectionUpdateApplication => "connection-update-application",
             DocKind::PublicationTestAct => "publication-test-act",
             DocKind::ConnectionTestAct => "connection-test-act",

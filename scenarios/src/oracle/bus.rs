@@ -1,0 +1,383 @@
+//! The bus's network obligations, judged by the harness's own SOAP clients and endpoints: what
+//! a call got (a response, an ErrorInfo fault, nothing) and when, and what reached a provider.
+//! Who a call is for and what it waits on comes from the harness's records (its test acts and
+//! requests as sent, the world it laid out), never from what the bus says of itself; the
+//! operator's notices only give the instant from which the rules oblige the bus.
+
+use jiff::Timestamp;
+use qaqpa_reports::{Evidence, Judgement, Verdict};
+use qaqpa_sim::clock;
+use qaqpa_sim::trace::{BusCall, DocKind, Document, Event, Observation, Trace};
+
+use super::{CaseVerdict, Oracle, OracleCtx, combine};
+use crate::interpreter::HARNESS;
+
+fn calls(trace: &Trace) -> Vec<(&Observation, &BusCall)> {
+    trace
+        .observations()
+        .iter()
+        .filter_map(|o| match &o.event {
+            Event::BusCall(c) => Some((o, c)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The harness's notes of the world of its bus episodes: `what` and each note's fields.
+fn notes<'t>(trace: &'t Trace, what: &'t str) -> impl Iterator<Item = &'t std::collections::BTreeMap<String, String>> {
+    trace.observations().iter().filter_map(move |o| match &o.event {
+        Event::Network(n) if o.probe == HARNESS && n.what == what => Some(&n.fields),
+        _ => None,
+    })
+}
+
+fn call_evidence(ctx: &OracleCtx<'_>, o: &Observation, c: &BusCall) -> Evidence {
+    let got = match c.outcome.as_str() {
+        "accepted" => "accepted".to_string(),
+        "fault" => format!(
+            "refused with {} ({})",
+            c.error_code.as_deref().unwrap_or("no errorCode"),
+            c.error
+        ),
+        _ => format!("no answer ({})", c.error),
+    };
+    Evidence {
+        scenario: ctx.scenario.to_string(),
+        at: clock::display(o.at),
+        probe: o.probe.clone(),
+        subject: format!("call {}", c.label),
+        text: format!(
+            "{} called {} on the {} gateway ({}), sent {}: {got}",
+            c.from,
+            c.service,
+            c.gateway,
+            c.channel,
+            clock::display(c.sent)
+        ),
+        seq: Some(o.seq),
+    }
+}
+
+fn doc_evidence(ctx: &OracleCtx<'_>, o: &Observation, d: &Document) -> Evidence {
+    super::seen(ctx, o, d)
+}
+
+/// The operator's document of `kind` in `case`, the first one, with when it was observed.
+fn operator_doc<'t>(
+    docs: &[(&'t Observation, &'t Document)],
+    case: &str,
+    kind: DocKind,
+    to: &str,
+) -> Option<(&'t Observation, &'t Document)> {
+    docs.iter()
+        .find(|(_, d)| d.case == case && d.doc == kind && d.to == to)
+        .copied()
+}
+
+/// A call judged against an instant from which it must succeed (`must_succeed_from`) and
+/// before which it must not (`refused_before`).
+fn judge_call(
+    ctx: &OracleCtx<'_>,
+    o: &Observation,
+    c: &BusCall,
+    from: Option<(Timestamp, Evidence)>,
+    refused_before: bool,
+) -> Option<CaseVerdict> {
+    let accepted = c.outcome == "accepted";
+    let mut evidence = vec![call_evidence(ctx, o, c)];
+    match from {
+        Some((t, ev)) if c.sent >= t => {
+            evidence.push(ev);
+            Some(CaseVerdict {
+                verdict: if accepted { Verdict::Pass } else { Verdict::Fail },
+                finding: if accepted {
+                    format!("call {} after the grant succeeded", c.label)
+                } else {
+                    format!("call {} after the grant did not succeed", c.label)
+                },
+                evidence,
+            })
+        }
+        Some((t, ev)) if o.at < t && refused_before => {
+            evidence.push(ev);
+            Some(before(c, accepted, evidence))
+        }
+        None if refused_before => Some(before(c, accepted, evidence)),
+        _ => None, // in flight at the grant: either is allowed
+    }
+}
+
+fn before(c: &BusCall, accepted: bool, evidence: Vec<Evidence>) -> CaseVerdict {
+    CaseVerdict {
+        verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+        finding: if accepted {
+            format!("call {} before any grant succeeded", c.label)
+        } else {
+            format!("call {} before the grant was refused", c.label)
+        },
+        evidence,
+    }
+}
+
+/// eint-27 and eint-45 `production-calls-succeed`: from the operator's grant of production
+/// access on, the initiator's calls succeed, and not before.
+pub struct ProductionCallsSucceed {
+    pub clause: &'static str,
+    pub obligation: &'static str,
+    pub describe: &'static str,
+    /// The harness's test act whose grant opens the calls: a publication act (the service's
+    /// waiting initiators) or a connection act (its sender).
+    pub act: DocKind,
+}
+
+impl Oracle for ProductionCallsSucceed {
+    oracle_names!();
+
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let docs: Vec<_> = trace.documents().collect();
+        // The waiting connections the harness laid out: (initiator, service).
+        let waiting: Vec<(String, String)> = notes(trace, "bus-connection")
+            .filter(|f| f.get("granted").map(String::as_str) == Some("false"))
+            .filter_map(|f| Some((f.get("initiator")?.clone(), f.get("service")?.clone())))
+            .collect();
+        let mut cases = Vec::new();
+        for (ao, act) in docs.iter().filter(|(o, d)| d.doc == self.act && o.probe != HARNESS) {
+            // Only the harness's own acts, as sent (the desk's inbox saw them arrive).
+            if !ao.probe.starts_with("inbox:") || act.to == act.from {
+                continue;
+            }
+            let Some(service) = act.fields.get("service-key").or(act.fields.get("service-id"))
+            else {
+                continue;
+            };
+            let grant = operator_doc(&docs, &act.case, DocKind::ProductionAccessGranted, &act.from)
+                .map(|(o, d)| (o.at, doc_evidence(ctx, o, d)));
+            for (o, c) in calls(trace) {
+                let ours = &c.service == service
+                    && c.sent >= ao.at
+                    && match self.act {
+                        DocKind::ConnectionTestAct => c.from == act.from,
+                        _ => waiting.iter().any(|(i, s)| i == &c.from && s == service),
+                    };
+                if !ours {
+                    continue;
+                }
+                if let Some(v) = judge_call(ctx, o, c, grant.clone(), true) {
+                    cases.push(v);
+                }
+            }
+        }
+        combine(self.clause, cases)
+    }
+}
+
+/// eint-7 `removed-not-routable`: after the operator carried out a removal the harness asked
+/// for, no call to the service succeeds, and nothing reaches its provider.
+pub struct RemovedNotRoutable;
+
+impl Oracle for RemovedNotRoutable {
+    fn clause(&self) -> &'static str {
+        "eint-7"
+    }
+    fn obligation(&self) -> &'static str {
+        "removed-not-routable"
+    }
+    fn describe(&self) -> &'static str {
+        "after the operator reports the removal of a service the harness asked to remove, every call to it is refused and no message reaches its provider"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let docs: Vec<_> = trace.documents().collect();
+        let mut cases = Vec::new();
+        for (_, req) in docs
+            .iter()
+            .filter(|(o, d)| d.doc == DocKind::ServiceRemovalRequest && o.probe.starts_with("inbox:"))
+        {
+            let Some(service) = req.fields.get("service-id") else {
+                continue;
+            };
+            let Some((ro, rd)) = operator_doc(&docs, &req.case, DocKind::UpdateCompleted, &req.from)
+            else {
+                continue;
+            };
+            for (o, c) in calls(trace) {
+                if &c.service != service || c.sent < ro.at {
+                    continue;
+                }
+                let accepted = c.outcome == "accepted";
+                cases.push(CaseVerdict {
+                    verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+                    finding: format!(
+                        "call {} to removed service {service} {}",
+                        c.label,
+                        if accepted { "succeeded" } else { "was refused" }
+                    ),
+                    evidence: vec![doc_evidence(ctx, ro, rd), call_evidence(ctx, o, c)],
+                });
+            }
+            for o in trace.observations() {
+                if let Event::BusReceived(r) = &o.event
+                    && r.endpoint == "provider"
+                    && &r.service == service
+                    && o.at >= ro.at
+                {
+                    cases.push(CaseVerdict {
+                        verdict: Verdict::Fail,
+                        finding: format!(
+                            "a call from {} reached the provider of removed service {service}",
+                            r.sender
+                        ),
+                        evidence: vec![
+                            doc_evidence(ctx, ro, rd),
+                            Evidence {
+                                scenario: ctx.scenario.to_string(),
+                                at: clock::display(o.at),
+                                probe: o.probe.clone(),
+                                subject: format!("service {service}"),
+                                text: format!("{} received {} from {}", r.system, r.operation, r.sender),
+                                seq: Some(o.seq),
+                            },
+                        ],
+                    });
+                }
+            }
+        }
+        combine("eint-7", cases)
+    }
+}
+
+/// eint-7 `disconnected-initiator-refused`: after the operator reports the disconnection the
+/// harness asked for, the initiator's calls to that service are refused.
+pub struct DisconnectedRefused;
+
+impl Oracle for DisconnectedRefused {
+    fn clause(&self) -> &'static str {
+        "eint-7"
+    }
+    fn obligation(&self) -> &'static str {
+        "disconnected-initiator-refused"
+    }
+    fn describe(&self) -> &'static str {
+        "after the operator reports the disconnection of an initiator the harness asked for, every call of that initiator to the service is refused"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let docs: Vec<_> = trace.documents().collect();
+        let mut cases = Vec::new();
+        for (_, req) in docs.iter().filter(|(o, d)| {
+            d.doc == DocKind::InitiatorDisconnectionRequest && o.probe.starts_with("inbox:")
+        }) {
+            let (Some(service), Some(initiator)) =
+                (req.fields.get("service-id"), req.fields.get("initiator"))
+            else {
+                continue;
+            };
+            let Some((no, nd)) =
+                operator_doc(&docs, &req.case, DocKind::DisconnectionNotice, &req.from)
+            else {
+                continue;
+            };
+            for (o, c) in calls(trace) {
+                if &c.service != service || &c.from != initiator || c.sent < no.at {
+                    continue;
+                }
+                let accepted = c.outcome == "accepted";
+                cases.push(CaseVerdict {
+                    verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+                    finding: format!(
+                        "call {} of disconnected {initiator} to {service} {}",
+                        c.label,
+                        if accepted { "succeeded" } else { "was refused" }
+                    ),
+                    evidence: vec![doc_evidence(ctx, no, nd), call_evidence(ctx, o, c)],
+                });
+            }
+        }
+        combine("eint-7", cases)
+    }
+}
+
+/// eint-4: a non-state system's call that does not come through ЭҮСШ is refused.
+pub struct NonStateOnlyViaExternal;
+
+impl Oracle for NonStateOnlyViaExternal {
+    fn clause(&self) -> &'static str {
+        "eint-4"
+    }
+    fn obligation(&self) -> &'static str {
+        "non-state-only-via-external-gateway"
+    }
+    fn describe(&self) -> &'static str {
+        "every call a non-state system (as the harness laid it out) makes to the inner gateway (ЭҮШ) is refused"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let non_state: Vec<&String> = notes(trace, "bus-system")
+            .filter(|f| f.get("state").map(String::as_str) == Some("false"))
+            .filter_map(|f| f.get("system"))
+            .collect();
+        let cases = calls(trace)
+            .into_iter()
+            .filter(|(_, c)| c.gateway == "inner" && non_state.contains(&&c.from))
+            .map(|(o, c)| {
+                let accepted = c.outcome == "accepted";
+                CaseVerdict {
+                    verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+                    finding: format!(
+                        "non-state {}'s call {} to the inner gateway {}",
+                        c.from,
+                        c.label,
+                        if accepted { "was relayed" } else { "was refused" }
+                    ),
+                    evidence: vec![call_evidence(ctx, o, c)],
+                }
+            })
+            .collect();
+        combine("eint-4", cases)
+    }
+}
+
+/// eint-app7-5.3: every message on the channel is answered within a minute, measured at the
+/// harness's client from the request's sending to the answer's arrival.
+pub struct AcceptedWithinAMinute {
+    pub obligation: &'static str,
+    pub describe: &'static str,
+    pub channel: &'static str,
+}
+
+/// The bus's minute.
+const ACCEPTANCE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
+impl Oracle for AcceptedWithinAMinute {
+    fn clause(&self) -> &'static str {
+        "eint-app7-5.3"
+    }
+    fn obligation(&self) -> &'static str {
+        self.obligation
+    }
+    fn describe(&self) -> &'static str {
+        self.describe
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let cases = calls(trace)
+            .into_iter()
+            .filter(|(_, c)| c.channel == self.channel)
+            .map(|(o, c)| {
+                let took = o.at.duration_since(c.sent);
+                let answered = c.outcome != "no-answer";
+                let ok = answered && took <= ACCEPTANCE;
+                CaseVerdict {
+                    verdict: if ok { Verdict::Pass } else { Verdict::Fail },
+                    finding: if answered {
+                        format!("call {} answered after {:.1} s", c.label, took.as_secs_f64())
+                    } else {
+                        format!(
+                            "call {} got no answer ({:.1} s waited)",
+                            c.label,
+                            took.as_secs_f64()
+                        )
+                    },
+                    evidence: vec![call_evidence(ctx, o, c)],
+                }
+            })
+            .collect();
+        combine("eint-app7-5.3", cases)
+    }
+}
