@@ -61,6 +61,20 @@ pub const DEFECTS: &[Defect] = &[
         warns: &["eint-45-11", "eint-45-15"],
     },
     Defect {
+        id: "bus-suspension-late",
+        system: "bus",
+        description: "the operator suspends a system whose test act was revoked on the 2nd working day after the revocation reached it",
+        clauses: &["eint-65"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-suspension-silent",
+        system: "bus",
+        description: "the operator suspends a system whose test act was revoked without telling anyone",
+        clauses: &["eint-65"],
+        warns: &[],
+    },
+    Defect {
         id: "bus-test-act-unchecked",
         system: "bus",
         description: "the operator agrees test acts on their conclusion alone, whatever else of Appendix 4 is missing",
@@ -89,6 +103,8 @@ pub enum Decision {
         service: String,
         at: Timestamp,
     },
+    /// Every interaction of the system is suspended (eint-65).
+    Suspended { system: String, at: Timestamp },
 }
 
 pub type Ledger = Rc<RefCell<Vec<Decision>>>;
@@ -208,6 +224,45 @@ impl OperatorDesk {
         self
     }
 
+    /// eint-65: a system's test act was revoked: its interactions are suspended within one
+    /// working day, and the requester told so.
+    fn revoked(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
+        let Some(system) = app.fields.get("system").filter(|s| !s.trim().is_empty()) else {
+            let at = env.answer_at(&mut self.clerk, clock::local(now).date(), 1);
+            if let Some(at) = at {
+                env.send_at(
+                    at,
+                    app.answer(
+                        DocKind::ReturnedForRework,
+                        Channel::Portal,
+                        BTreeMap::new(),
+                        vec!["system is missing or empty: which system's test act was revoked".into()],
+                    ),
+                );
+            }
+            return;
+        };
+        let days = if self.clerk.has("bus-suspension-late") { 2 } else { 1 };
+        let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), days) else {
+            return;
+        };
+        self.ledger.borrow_mut().push(Decision::Suspended {
+            system: system.clone(),
+            at,
+        });
+        if !self.clerk.has("bus-suspension-silent") {
+            env.send_at(
+                at,
+                app.answer(
+                    DocKind::SuspensionNotice,
+                    Channel::Portal,
+                    [("system".to_string(), system.clone())].into(),
+                    Vec::new(),
+                ),
+            );
+        }
+    }
+
     /// What completing `doc` for `app` means for routing, from `at`.
     fn decide(&self, app: &Document, doc: DocKind, at: Timestamp) {
         let Some(service) = app
@@ -287,6 +342,10 @@ impl Desk for OperatorDesk {
     }
 
     fn receive(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
+        if app.doc == DocKind::TestActRevocation {
+            self.revoked(now, app, env);
+            return;
+        }
         let Some(p) = PROCEDURES.iter().find(|p| p.application == app.doc) else {
             return;
         };

@@ -189,6 +189,11 @@ impl SimBus {
                         c.until = Some(*at);
                     }
                 }
+                Decision::Suspended { system, at } => {
+                    if let Some(s) = reg.systems.get_mut(system) {
+                        s.suspended_from = Some(s.suspended_from.map_or(*at, |f| f.min(*at)));
+                    }
+                }
                 _ => {}
             }
         }

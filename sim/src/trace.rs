@@ -427,6 +427,11 @@ pub enum DocKind {
     /// eint-7: the authorised body, the owner or the integrator asks the operator to disconnect
     /// an initiator from a service carrying personal data.
     InitiatorDisconnectionRequest,
+    /// eint-65: the authorised body tells the operator that a system's information-security
+    /// conformity test act was revoked.
+    TestActRevocation,
+    /// eint-65: the operator informs the parties that it suspended a system's interactions.
+    SuspensionNotice,
 }
 
 impl DocKind {
@@ -446,6 +451,8 @@ impl DocKind {
             DocKind::DefacementNotice => "defacement-notice",
             DocKind::ServiceRemovalRequest => "service-removal-request",
             DocKind::InitiatorDisconnectionRequest => "initiator-disconnection-request",
+            DocKind::TestActRevocation => "test-act-revocation",
+            DocKind::SuspensionNotice => "suspension-notice",
             DocKind::ConnectionUpdateApplication => "connection-update-application",
             DocKind::PublicationTestAct => "publication-test-act",
             DocKind::ConnectionTestAct => "connection-test-act",

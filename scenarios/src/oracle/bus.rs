@@ -381,3 +381,151 @@ impl Oracle for AcceptedWithinAMinute {
         combine("eint-app7-5.3", cases)
     }
 }
+
+/// eint-65 `suspended-within-a-working-day`: from the end of the first working day after a
+/// revocation (the harness's own notice) reached the operator, no call from the system or to
+/// a service it owns succeeds, and nothing reaches its endpoints.
+pub struct SuspendedWithinAWorkingDay;
+
+/// The systems whose test acts the harness revoked: (system, receipt, deadline, evidence).
+fn revocations<'t>(
+    ctx: &OracleCtx<'_>,
+    trace: &'t Trace,
+) -> Vec<(String, &'t Observation, &'t Document, Option<Timestamp>)> {
+    trace
+        .documents()
+        .filter(|(o, d)| d.doc == DocKind::TestActRevocation && o.probe.starts_with("inbox:"))
+        .filter_map(|(o, d)| {
+            let system = d.fields.get("system")?.clone();
+            Some((system, o, d, ctx.calendar.deadline_end(o.at, 1).ok()))
+        })
+        .collect()
+}
+
+impl Oracle for SuspendedWithinAWorkingDay {
+    fn clause(&self) -> &'static str {
+        "eint-65"
+    }
+    fn obligation(&self) -> &'static str {
+        "suspended-within-a-working-day"
+    }
+    fn describe(&self) -> &'static str {
+        "after the end of the first working day following the revocation of a system's test act, every call from that system or to a service it owns is refused, and nothing reaches its endpoints"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let owned: Vec<(String, String)> = notes(trace, "bus-service")
+            .filter_map(|f| Some((f.get("service")?.clone(), f.get("owner")?.clone())))
+            .collect();
+        let mut cases = Vec::new();
+        for (system, ro, rd, deadline) in revocations(ctx, trace) {
+            let Some(deadline) = deadline else {
+                cases.push(CaseVerdict {
+                    verdict: Verdict::NotTested,
+                    finding: format!("the calendar has no data for the revocation of {system}"),
+                    evidence: vec![doc_evidence(ctx, ro, rd)],
+                });
+                continue;
+            };
+            let term = Evidence {
+                scenario: ctx.scenario.to_string(),
+                at: clock::display(deadline),
+                probe: "oracle".into(),
+                subject: format!("system {system}"),
+                text: format!("the suspension of {system} is due by the end of the first working day after the revocation reached the operator"),
+                seq: None,
+            };
+            for (o, c) in calls(trace) {
+                let to_it = owned.iter().any(|(s, w)| s == &c.service && w == &system);
+                if c.sent <= deadline || !(c.from == system || to_it) {
+                    continue;
+                }
+                let accepted = c.outcome == "accepted";
+                cases.push(CaseVerdict {
+                    verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+                    finding: format!(
+                        "call {} {} {system} after the term {}",
+                        c.label,
+                        if c.from == system { "from" } else { "to" },
+                        if accepted { "succeeded" } else { "was refused" }
+                    ),
+                    evidence: vec![doc_evidence(ctx, ro, rd), term.clone(), call_evidence(ctx, o, c)],
+                });
+            }
+            for o in trace.observations() {
+                if let Event::BusReceived(r) = &o.event
+                    && o.at > deadline
+                    && (r.system == system || r.sender == system)
+                {
+                    cases.push(CaseVerdict {
+                        verdict: Verdict::Fail,
+                        finding: format!("a message of suspended {system} was carried after the term"),
+                        evidence: vec![
+                            doc_evidence(ctx, ro, rd),
+                            term.clone(),
+                            Evidence {
+                                scenario: ctx.scenario.to_string(),
+                                at: clock::display(o.at),
+                                probe: o.probe.clone(),
+                                subject: format!("system {system}"),
+                                text: format!("{} received {} from {}", r.system, r.operation, r.sender),
+                                seq: Some(o.seq),
+                            },
+                        ],
+                    });
+                }
+            }
+        }
+        combine("eint-65", cases)
+    }
+}
+
+/// eint-65 `parties-informed`: the operator tells the parties of the suspension, by the same
+/// term (the requester of the revocation, here).
+pub struct SuspensionAnnounced;
+
+impl Oracle for SuspensionAnnounced {
+    fn clause(&self) -> &'static str {
+        "eint-65"
+    }
+    fn obligation(&self) -> &'static str {
+        "parties-informed"
+    }
+    fn describe(&self) -> &'static str {
+        "after a revocation the harness sent, the operator's suspension notice reaches the requester by the end of the first working day after receipt"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let docs: Vec<_> = trace.documents().collect();
+        let mut cases = Vec::new();
+        for (system, ro, rd, deadline) in revocations(ctx, trace) {
+            let Some(deadline) = deadline else {
+                continue;
+            };
+            let notice = operator_doc(&docs, &rd.case, DocKind::SuspensionNotice, &rd.from);
+            let mut evidence = vec![doc_evidence(ctx, ro, rd)];
+            let (verdict, finding) = match notice {
+                Some((no, nd)) if no.at <= deadline => {
+                    evidence.push(doc_evidence(ctx, no, nd));
+                    (Verdict::Pass, format!("the suspension of {system} was announced in time"))
+                }
+                Some((no, nd)) => {
+                    evidence.push(doc_evidence(ctx, no, nd));
+                    (Verdict::Fail, format!("the suspension of {system} was announced late"))
+                }
+                None if ctx.end > deadline => (
+                    Verdict::Fail,
+                    format!("the suspension of {system} was never announced"),
+                ),
+                None => (
+                    Verdict::NotTested,
+                    format!("the scenario ends before the term for announcing the suspension of {system}"),
+                ),
+            };
+            cases.push(CaseVerdict {
+                verdict,
+                finding,
+                evidence,
+            });
+        }
+        combine("eint-65", cases)
+    }
+}

@@ -360,6 +360,8 @@ static ORACLES: &[&dyn Oracle] = &[
     &bus::RemovedNotRoutable,
     &bus::DisconnectedRefused,
     &bus::NonStateOnlyViaExternal,
+    &bus::SuspendedWithinAWorkingDay,
+    &bus::SuspensionAnnounced,
     &bus::AcceptedWithinAMinute {
         obligation: "sync-accepted-within-a-minute",
         describe: "every call on the synchronous channel is answered (a response or an ErrorInfo fault) within 60 s of its sending, measured at the harness's client",
