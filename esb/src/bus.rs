@@ -147,6 +147,8 @@ pub struct Settings {
     /// that never finishes has its connection closed then.
     pub head_timeout: Duration,
     pub body_timeout: Duration,
+    /// An announced technological break: until then every call gets a Maintenance fault.
+    pub maintenance_until: Option<Timestamp>,
     pub defects: Vec<&'static str>,
 }
 
@@ -159,6 +161,7 @@ impl Default for Settings {
             store_limit: 100_000,
             head_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
+            maintenance_until: None,
             defects: Vec::new(),
         }
     }
@@ -376,6 +379,14 @@ impl Bus {
     /// suspended, came through the right gateway, and the service is routable for it.
     fn route(&self, sender: &str, service: &str, mode: Mode) -> Result<ServiceEntry, ErrorInfo> {
         let now = self.shared.now();
+        if let Some(until) = self.shared.settings.maintenance_until
+            && now < until
+        {
+            return Err(ErrorInfo::new(
+                ErrorCode::Maintenance,
+                format!("the bus is in an announced technological break until {until}"),
+            ));
+        }
         let reg = self.shared.registry.lock().expect("registry");
         let sys = reg.system(sender)?;
         if reg.suspended(sender, now) {

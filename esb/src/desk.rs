@@ -75,6 +75,27 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "bus-break-announced-late",
+        system: "bus",
+        description: "the operator announces its technological break one working day before it starts",
+        clauses: &["eint-app7-5.4"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-unplanned-outage",
+        system: "bus",
+        description: "the bus is down six hours on a working day, outside any announced break (its published index counts it)",
+        clauses: &["eint-app7-5.4", "eint-app7-1"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-index-flattering",
+        system: "bus",
+        description: "the operator publishes an availability index of 100 % whatever its breaks and outages",
+        clauses: &["eint-app7-7"],
+        warns: &[],
+    },
+    Defect {
         id: "bus-test-act-unchecked",
         system: "bus",
         description: "the operator agrees test acts on their conclusion alone, whatever else of Appendix 4 is missing",
@@ -105,6 +126,13 @@ pub enum Decision {
     },
     /// Every interaction of the system is suspended (eint-65).
     Suspended { system: String, at: Timestamp },
+    /// The bus does not serve between `from` and `until`: an announced technological break
+    /// (`planned`: it answers a Maintenance fault) or an outage (it takes no connection).
+    Outage {
+        from: Timestamp,
+        until: Timestamp,
+        planned: bool,
+    },
 }
 
 pub type Ledger = Rc<RefCell<Vec<Decision>>>;
@@ -208,6 +236,8 @@ const PROCEDURES: &[Procedure] = &[
 pub struct OperatorDesk {
     clerk: Clerk,
     ledger: Ledger,
+    /// Index reports due: (when, the agreement it answers, period start, period end).
+    reports: Vec<(Timestamp, Document, Timestamp, Timestamp)>,
 }
 
 impl OperatorDesk {
@@ -215,6 +245,7 @@ impl OperatorDesk {
         OperatorDesk {
             clerk: Clerk::new(seed, "bus-operator-desk", defects),
             ledger: Ledger::default(),
+            reports: Vec::new(),
         }
     }
 
@@ -260,6 +291,128 @@ impl OperatorDesk {
                     Vec::new(),
                 ),
             );
+        }
+    }
+
+    /// eint-app7-1, 5.4, 7: an availability agreement for a period: the operator plans its
+    /// technological break in the period (a Saturday night, 23:00 to 03:00, announced at
+    /// least 3 working days ahead) and publishes the index of the period after it ends.
+    fn agreed(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
+        let date = |k: &str| {
+            app.fields
+                .get(k)
+                .and_then(|v| v.parse::<jiff::civil::Date>().ok())
+        };
+        let (Some(first), Some(last)) = (date("period-start"), date("period-end")) else {
+            if let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), 1) {
+                env.send_at(
+                    at,
+                    app.answer(
+                        DocKind::ReturnedForRework,
+                        Channel::Portal,
+                        BTreeMap::new(),
+                        vec!["period-start and period-end must be dates (YYYY-MM-DD)".into()],
+                    ),
+                );
+            }
+            return;
+        };
+        let (Ok(from), Ok(until)) = (
+            clock::instant(first.to_datetime(jiff::civil::Time::midnight())),
+            clock::end_of_day(last),
+        ) else {
+            return;
+        };
+        let today = clock::local(now).date();
+        // The first Saturday at least 4 working days away, inside the period.
+        let Ok(earliest) = env.calendar.add_working_days(today, 4) else {
+            return;
+        };
+        let mut day = earliest.max(first);
+        while day.weekday() != jiff::civil::Weekday::Saturday {
+            let Ok(next) = day.tomorrow() else { return };
+            day = next;
+        }
+        let start = clock::instant(day.at(23, 0, 0, 0));
+        let end = day.tomorrow().ok().map(|d| clock::instant(d.at(3, 0, 0, 0)));
+        if let (Ok(start), Some(Ok(end))) = (start, end)
+            && end <= until
+        {
+            let announce = if self.clerk.has("bus-break-announced-late") {
+                env.calendar
+                    .add_working_days(day, 0)
+                    .ok()
+                    .and_then(|_| {
+                        // one working day before the break's day
+                        let mut d = day.yesterday().ok()?;
+                        while !env.calendar.is_working_day(d).ok()? {
+                            d = d.yesterday().ok()?;
+                        }
+                        env.office_time(d, 60)
+                    })
+            } else {
+                env.office_time(today, 60).map(|t| t.max(now))
+            };
+            if let Some(at) = announce {
+                let mut fields = BTreeMap::new();
+                fields.insert("start".to_string(), clock::display(start));
+                fields.insert("end".to_string(), clock::display(end));
+                if let Some(s) = app.fields.get("service-id") {
+                    fields.insert("service".to_string(), s.clone());
+                }
+                env.send_at(at, app.answer(DocKind::MaintenanceNotice, Channel::Portal, fields, Vec::new()));
+                self.ledger.borrow_mut().push(Decision::Outage {
+                    from: start,
+                    until: end,
+                    planned: true,
+                });
+            }
+        }
+        if self.clerk.has("bus-unplanned-outage") {
+            // Six hours on the period's tenth working day, from 10:00.
+            if let Ok(d) = env.calendar.add_working_days(first, 9)
+                && let Ok(start) = clock::instant(d.at(10, 0, 0, 0))
+                && let Ok(end) = start.checked_add(jiff::SignedDuration::from_hours(6))
+            {
+                self.ledger.borrow_mut().push(Decision::Outage {
+                    from: start,
+                    until: end,
+                    planned: false,
+                });
+            }
+        }
+        if let Some(at) = env
+            .calendar
+            .add_working_days(last, 1)
+            .ok()
+            .and_then(|d| env.office_time(d, 30))
+        {
+            env.wake_at(at);
+            self.reports.push((at, app.clone(), from, until));
+        }
+    }
+
+    /// The index of `[from, until]`: (T − P) / T × 100, P the hours of every break and
+    /// outage the operator's ledger holds within it.
+    fn index(&self, from: Timestamp, until: Timestamp) -> f64 {
+        let total = until.duration_since(from).as_secs_f64();
+        let down: f64 = self
+            .ledger
+            .borrow()
+            .iter()
+            .filter_map(|d| match d {
+                Decision::Outage { from: a, until: b, .. } => {
+                    let s = (*a).max(from);
+                    let e = (*b).min(until);
+                    (e > s).then(|| e.duration_since(s).as_secs_f64())
+                }
+                _ => None,
+            })
+            .sum();
+        if total <= 0.0 {
+            100.0
+        } else {
+            (total - down) / total * 100.0
         }
     }
 
@@ -341,9 +494,31 @@ impl Desk for OperatorDesk {
         "operator"
     }
 
+    fn wake(&mut self, now: Timestamp, env: &mut DeskEnv<'_>) {
+        let due: Vec<_> = self.reports.iter().filter(|r| r.0 <= now).cloned().collect();
+        self.reports.retain(|r| r.0 > now);
+        for (_, app, from, until) in due {
+            let index = if self.clerk.has("bus-index-flattering") {
+                100.0
+            } else {
+                self.index(from, until)
+            };
+            let mut fields = BTreeMap::new();
+            fields.insert("index".to_string(), format!("{index:.2}"));
+            if let Some(s) = app.fields.get("service-id") {
+                fields.insert("service".to_string(), s.clone());
+            }
+            env.send_at(now, app.answer(DocKind::AvailabilityReport, Channel::Portal, fields, Vec::new()));
+        }
+    }
+
     fn receive(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
         if app.doc == DocKind::TestActRevocation {
             self.revoked(now, app, env);
+            return;
+        }
+        if app.doc == DocKind::AvailabilityAgreement {
+            self.agreed(now, app, env);
             return;
         }
         let Some(p) = PROCEDURES.iter().find(|p| p.application == app.doc) else {

@@ -89,6 +89,18 @@ impl SimBus {
         self.defects.contains(&d)
     }
 
+    /// The outage the bus is in at `at`, if any: (planned, until).
+    fn outage_at(&self, at: Timestamp) -> Option<(bool, Timestamp)> {
+        self.ledger.borrow().iter().find_map(|d| match d {
+            Decision::Outage {
+                from,
+                until,
+                planned,
+            } if *from <= at && at < *until => Some((*planned, *until)),
+            _ => None,
+        })
+    }
+
     /// The registry the bus routes by in an episode of `world`: decisions are instants, so
     /// one taken during the episode applies from then on.
     pub fn registry(&self, world: &BusWorld) -> Registry {
@@ -204,8 +216,10 @@ impl SimBus {
 impl BusGateway for SimBus {
     fn install(&self, sim: &mut turmoil::Sim<'_>, world: &BusWorld) {
         let at = world.at;
+        let outage = self.outage_at(at);
         let settings = Settings {
             defects: self.defects.clone(),
+            maintenance_until: outage.filter(|o| o.0).map(|o| o.1),
             // Minutes-long episodes: a failed push is retried within seconds.
             push_backoff: Duration::from_secs(2),
             ..Settings::default()
@@ -224,6 +238,14 @@ impl BusGateway for SimBus {
             (world.external.clone(), Gateway::External),
         ] {
             let shared = shared.clone();
+            if outage.is_some_and(|o| !o.0) {
+                // Down: the host is there and takes no connection.
+                sim.host(host, || async {
+                    std::future::pending::<()>().await;
+                    Ok(())
+                });
+                continue;
+            }
             sim.host(host, move || {
                 let shared = shared.clone();
                 async move {

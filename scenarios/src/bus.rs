@@ -58,6 +58,24 @@ pub struct BusSpec {
     #[serde(default)]
     pub connections: Vec<ConnectionSpec>,
     pub calls: Vec<CallSpec>,
+    /// Probes: the same episode again every `every-hours`, `times` times in all (instants on
+    /// the business calendar; each a short episode, never the hours between inside one).
+    #[serde(default)]
+    pub repeat: Option<RepeatSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RepeatSpec {
+    pub every_hours: f64,
+    pub times: u32,
+}
+
+impl RepeatSpec {
+    /// The offset of the `k`-th episode from the first.
+    pub fn offset(&self, k: u32) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_secs_f64(self.every_hours * 3600.0 * f64::from(k))
+    }
 }
 
 fn sixty() -> u64 {
@@ -145,6 +163,17 @@ impl BusSpec {
     pub fn validate(&self) -> Result<(), String> {
         if self.calls.is_empty() {
             return Err("a bus step needs `calls`".into());
+        }
+        if let Some(r) = &self.repeat
+            && !(r.every_hours * 3600.0 > self.episode_seconds() as f64
+                && r.every_hours <= 24.0 * 31.0
+                && r.times >= 1
+                && r.times <= 2000)
+        {
+            return Err(format!(
+                "repeat: every-hours {} and times {} (expected episodes that do not overlap, at most a month apart, 1 to 2000 of them)",
+                r.every_hours, r.times
+            ));
         }
         if self.seconds == 0 || self.seconds > 600 {
             return Err(format!(

@@ -47,6 +47,8 @@ enum Happening {
     Apply(qaqpa_sim::packetnet::PolicyAct),
     /// An observation a mail episode's probe made, at its simulated instant.
     Seen(Box<crate::mail::Seen>),
+    /// The `k`-th repetition of bus step `i` (probes over a period).
+    BusAgain(usize, u32),
 }
 
 /// The probe name of the harness's own records (what it sent and knows), as opposed to what
@@ -154,7 +156,9 @@ pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Sche
         }
         let episode = match step.action() {
             Action::Mail(spec) => Some(spec.seconds.saturating_add(crate::mail::CLOSING_GRACE_SECS)),
-            Action::Bus(spec) => Some(spec.episode_seconds()),
+            Action::Bus(spec) => Some(spec.repeat.as_ref().map_or(0, |r| {
+                r.offset(r.times.saturating_sub(1)).as_secs().max(0) as u64
+            }).saturating_add(spec.episode_seconds())),
             _ => None,
         };
         if let Some(lasts) = episode {
@@ -383,6 +387,13 @@ pub fn play(
                     }
                 }
                 Action::Bus(spec) => {
+                    if let Some(r) = &spec.repeat {
+                        for k in 1..r.times {
+                            if let Ok(t) = now.checked_add(r.offset(k)) {
+                                agenda.schedule(t, Happening::BusAgain(i, k));
+                            }
+                        }
+                    }
                     let label = format!("bus-step-{i}");
                     let seen = crate::bus::run_episode(spec, target, seed, now, &label).map_err(
                         |source| PlayError::Target {
@@ -407,6 +418,20 @@ pub fn play(
                     }
                 }
             },
+            Happening::BusAgain(i, k) => {
+                if let Action::Bus(spec) = scenario.steps[i].action() {
+                    let label = format!("bus-step-{i}-{k}");
+                    let seen = crate::bus::run_episode(spec, target, seed, now, &label).map_err(
+                        |source| PlayError::Target {
+                            file: file(),
+                            source,
+                        },
+                    )?;
+                    for s in seen {
+                        agenda.schedule(s.at, Happening::Seen(Box::new(s)));
+                    }
+                }
+            }
             Happening::Seen(s) => {
                 let s = *s;
                 trace.record(now, s.probe, s.subject, s.event);

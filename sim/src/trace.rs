@@ -432,6 +432,13 @@ pub enum DocKind {
     TestActRevocation,
     /// eint-65: the operator informs the parties that it suspended a system's interactions.
     SuspensionNotice,
+    /// eint-app7-1: the agreement (Appendix 7) setting a service's availability index for a
+    /// period, sent to the operator.
+    AvailabilityAgreement,
+    /// eint-app7-5.4: the operator announces a technological break (its `start` and `end`).
+    MaintenanceNotice,
+    /// eint-app7-7: the operator publishes the availability index it computed for a period.
+    AvailabilityReport,
 }
 
 impl DocKind {
@@ -453,6 +460,9 @@ impl DocKind {
             DocKind::InitiatorDisconnectionRequest => "initiator-disconnection-request",
             DocKind::TestActRevocation => "test-act-revocation",
             DocKind::SuspensionNotice => "suspension-notice",
+            DocKind::AvailabilityAgreement => "availability-agreement",
+            DocKind::MaintenanceNotice => "maintenance-notice",
+            DocKind::AvailabilityReport => "availability-report",
             DocKind::ConnectionUpdateApplication => "connection-update-application",
             DocKind::PublicationTestAct => "publication-test-act",
             DocKind::ConnectionTestAct => "connection-test-act",

@@ -107,6 +107,18 @@ fn judge_call(
     }
 }
 
+/// Many calls judged alike (probes over a month): when none fails, one line says how many
+/// passed (with the first one's evidence); otherwise the failing ones, each on its own.
+fn collapse(cases: Vec<CaseVerdict>, what: &str) -> Vec<CaseVerdict> {
+    if cases.len() <= 3 || cases.iter().any(|c| c.verdict != Verdict::Pass) {
+        return cases;
+    }
+    let n = cases.len();
+    let mut first = cases.into_iter().next().expect("more than three");
+    first.finding = format!("{n} {what}");
+    vec![first]
+}
+
 fn before(c: &BusCall, accepted: bool, evidence: Vec<Evidence>) -> CaseVerdict {
     CaseVerdict {
         verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
@@ -378,7 +390,10 @@ impl Oracle for AcceptedWithinAMinute {
                 }
             })
             .collect();
-        combine("eint-app7-5.3", cases)
+        combine(
+            "eint-app7-5.3",
+            collapse(cases, &format!("calls on the {} channel were all answered within 60 s", self.channel)),
+        )
     }
 }
 
@@ -527,5 +542,264 @@ impl Oracle for SuspensionAnnounced {
             });
         }
         combine("eint-65", cases)
+    }
+}
+
+/// The harness's availability agreements: (service, set index, period start, period end, the
+/// document and its observation).
+fn agreements<'t>(trace: &'t Trace) -> Vec<(String, Option<f64>, Timestamp, Timestamp, &'t Observation, &'t Document)> {
+    trace
+        .documents()
+        .filter(|(o, d)| d.doc == DocKind::AvailabilityAgreement && o.probe.starts_with("inbox:"))
+        .filter_map(|(o, d)| {
+            let date = |k: &str| d.fields.get(k)?.parse::<jiff::civil::Date>().ok();
+            let from = clock::instant(date("period-start")?.to_datetime(jiff::civil::Time::midnight())).ok()?;
+            let until = clock::end_of_day(date("period-end")?).ok()?;
+            let set = d.fields.get("availability-index").and_then(|v| v.trim().trim_end_matches('%').parse().ok());
+            Some((d.fields.get("service-id")?.clone(), set, from, until, o, d))
+        })
+        .collect()
+}
+
+/// The index the harness observed for `service` over `[from, until]`: each probe stands for
+/// the time until the next one (the last until `until`); a probe not accepted counts its
+/// span as unavailable. Returns (index, resolution in percentage points, probes) or `None`
+/// without probes.
+fn observed(trace: &Trace, service: &str, from: Timestamp, until: Timestamp) -> Option<(f64, f64, usize)> {
+    let probes: Vec<(Timestamp, bool)> = calls(trace)
+        .into_iter()
+        .filter(|(_, c)| c.service == service && c.sent >= from && c.sent <= until)
+        .map(|(_, c)| (c.sent, c.outcome == "accepted"))
+        .collect();
+    let first = probes.first()?.0;
+    let total = until.duration_since(from).as_secs_f64();
+    let mut down = 0.0;
+    let mut widest: f64 = first.duration_since(from).as_secs_f64();
+    for (i, (t, ok)) in probes.iter().enumerate() {
+        let next = probes.get(i + 1).map_or(until, |p| p.0);
+        let span = next.duration_since(*t).as_secs_f64();
+        widest = widest.max(span);
+        if !ok {
+            down += span;
+        }
+    }
+    // Time before the first probe is unknown: counted as available, and in the resolution.
+    Some(((total - down) / total * 100.0, widest / total * 100.0, probes.len()))
+}
+
+/// The operator's published index in the agreement's case.
+fn published<'t>(trace: &'t Trace, case: &str, to: &str) -> Option<(&'t Observation, &'t Document, f64)> {
+    trace.documents().find_map(|(o, d)| {
+        (d.case == case && d.doc == DocKind::AvailabilityReport && d.to == to)
+            .then(|| d.fields.get("index")?.trim().trim_end_matches('%').parse().ok().map(|v| (o, d, v)))
+            .flatten()
+    })
+}
+
+/// eint-app7-7: the published index is not better than (T − P) / T × 100 % as the harness's
+/// probes observed it, within the probes' resolution.
+pub struct IndexByFormula;
+
+impl Oracle for IndexByFormula {
+    fn clause(&self) -> &'static str {
+        "eint-app7-7"
+    }
+    fn obligation(&self) -> &'static str {
+        "index-computed-by-formula"
+    }
+    fn describe(&self) -> &'static str {
+        "the index the operator publishes for a period of an availability agreement is not higher than (T − P) / T × 100 % computed from the harness's own probes of the service (a probe not accepted counts the time to the next probe as unavailable), within one probe interval"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let mut cases = Vec::new();
+        for (service, _, from, until, ao, ad) in agreements(trace) {
+            let Some((index, resolution, n)) = observed(trace, &service, from, until) else {
+                continue;
+            };
+            let Some((po, pd, value)) = published(trace, &ad.case, &ad.from) else {
+                if ctx.end > until {
+                    cases.push(CaseVerdict {
+                        verdict: Verdict::Fail,
+                        finding: format!("no index was published for {service}"),
+                        evidence: vec![doc_evidence(ctx, ao, ad)],
+                    });
+                }
+                continue;
+            };
+            let ok = value <= index + resolution;
+            cases.push(CaseVerdict {
+                verdict: if ok { Verdict::Pass } else { Verdict::Fail },
+                finding: format!(
+                    "{service}: published {value:.2} %, observed {index:.2} % from {n} probes (± {resolution:.2})"
+                ),
+                evidence: vec![doc_evidence(ctx, ao, ad), doc_evidence(ctx, po, pd)],
+            });
+        }
+        combine("eint-app7-7", cases)
+    }
+}
+
+/// eint-app7-1: the index observed over the agreement's period is at least the index it set.
+pub struct IndexKept;
+
+impl Oracle for IndexKept {
+    fn clause(&self) -> &'static str {
+        "eint-app7-1"
+    }
+    fn obligation(&self) -> &'static str {
+        "index-kept"
+    }
+    fn describe(&self) -> &'static str {
+        "the availability index the harness's probes observe over an agreement's period is at least the index the agreement set, within one probe interval"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let mut cases = Vec::new();
+        for (service, set, from, until, ao, ad) in agreements(trace) {
+            let (Some(set), Some((index, resolution, n))) = (set, observed(trace, &service, from, until))
+            else {
+                continue;
+            };
+            let ok = index + resolution >= set;
+            let last = calls(trace)
+                .into_iter()
+                .filter(|(_, c)| c.service == service && c.sent <= until)
+                .last();
+            let mut evidence = vec![doc_evidence(ctx, ao, ad)];
+            if let Some((o, c)) = last {
+                evidence.push(call_evidence(ctx, o, c));
+            }
+            cases.push(CaseVerdict {
+                verdict: if ok { Verdict::Pass } else { Verdict::Fail },
+                finding: format!("{service}: observed {index:.2} % from {n} probes (± {resolution:.2}) against {set:.2} % set"),
+                evidence,
+            });
+        }
+        combine("eint-app7-1", cases)
+    }
+}
+
+/// The breaks the operator announced: (start, end, observation, notice).
+fn breaks(trace: &Trace) -> Vec<(Timestamp, Timestamp, &Observation, &Document)> {
+    trace
+        .documents()
+        .filter(|(_, d)| d.doc == DocKind::MaintenanceNotice)
+        .filter_map(|(o, d)| {
+            let t = |k: &str| d.fields.get(k)?.parse::<Timestamp>().ok();
+            Some((t("start")?, t("end")?, o, d))
+        })
+        .collect()
+}
+
+/// Whether a break's notice came at least 3 working days before its start (the day of the
+/// notice is day 0, the break's day at least day 3).
+fn agreed_in_advance(ctx: &OracleCtx<'_>, notice: Timestamp, start: Timestamp) -> bool {
+    ctx.calendar
+        .add_working_days(clock::local(notice).date(), 3)
+        .is_ok_and(|d| d <= clock::local(start).date())
+}
+
+/// Whether `[start, end]` lies in the default hours: 21:00–06:00, or a non-working day.
+fn default_hours(ctx: &OracleCtx<'_>, start: Timestamp, end: Timestamp) -> bool {
+    let mut t = start;
+    while t < end {
+        let l = clock::local(t);
+        let night = l.hour() >= 21 || l.hour() < 6;
+        let off = !ctx.calendar.is_working_day(l.date()).unwrap_or(true);
+        if !(night || off) {
+            return false;
+        }
+        t = match t.checked_add(jiff::SignedDuration::from_mins(15)) {
+            Ok(n) => n,
+            Err(_) => break,
+        };
+    }
+    true
+}
+
+/// eint-app7-5.4 `breaks-agreed-in-advance`.
+pub struct BreaksAgreedInAdvance;
+
+impl Oracle for BreaksAgreedInAdvance {
+    fn clause(&self) -> &'static str {
+        "eint-app7-5.4"
+    }
+    fn obligation(&self) -> &'static str {
+        "breaks-agreed-in-advance"
+    }
+    fn describe(&self) -> &'static str {
+        "every technological break the operator announces reaches the parties at least 3 working days before it starts; one outside 21:00–06:00 and working days is a warning (the default the rules set, unless agreed otherwise)"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let cases = breaks(trace)
+            .into_iter()
+            .map(|(start, end, o, d)| {
+                let ahead = agreed_in_advance(ctx, o.at, start);
+                let night = default_hours(ctx, start, end);
+                let (verdict, finding) = match (ahead, night) {
+                    (false, _) => (Verdict::Fail, format!("the break from {} was announced less than 3 working days ahead", clock::display(start))),
+                    (true, false) => (Verdict::Warning, format!("the break from {} falls outside the default hours", clock::display(start))),
+                    (true, true) => (Verdict::Pass, format!("the break from {} was announced in time, at night or on a day off", clock::display(start))),
+                };
+                CaseVerdict {
+                    verdict,
+                    finding,
+                    evidence: vec![doc_evidence(ctx, o, d)],
+                }
+            })
+            .collect();
+        combine("eint-app7-5.4", cases)
+    }
+}
+
+/// eint-app7-5.4 `other-outage-unavailable`: outside the breaks agreed in advance, the bus
+/// accepts the harness's probes; one it does not accept there is unavailability the rules
+/// do not allow.
+pub struct NoOutageOutsideBreaks;
+
+impl Oracle for NoOutageOutsideBreaks {
+    fn clause(&self) -> &'static str {
+        "eint-app7-5.4"
+    }
+    fn obligation(&self) -> &'static str {
+        "other-outage-unavailable"
+    }
+    fn describe(&self) -> &'static str {
+        "every probe of a service under an availability agreement, sent outside the breaks announced 3 working days ahead, is accepted (the harness's providers and connections are sound, so a refusal or silence is the bus's outage)"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let agreed: Vec<(Timestamp, Timestamp)> = breaks(trace)
+            .into_iter()
+            .filter(|(s, _, o, _)| agreed_in_advance(ctx, o.at, *s))
+            .map(|(s, e, _, _)| (s, e))
+            .collect();
+        let mut cases = Vec::new();
+        for (service, _, from, until, ao, ad) in agreements(trace) {
+            for (o, c) in calls(trace) {
+                if c.service != service || c.sent < from || c.sent > until {
+                    continue;
+                }
+                if agreed.iter().any(|(s, e)| c.sent >= *s && c.sent < *e) {
+                    continue;
+                }
+                let ok = c.outcome == "accepted";
+                cases.push(CaseVerdict {
+                    verdict: if ok { Verdict::Pass } else { Verdict::Fail },
+                    finding: if ok {
+                        format!("{service}: every probe outside the agreed breaks was accepted")
+                    } else {
+                        format!(
+                            "{service}: probe {} sent {} outside any agreed break was not accepted",
+                            c.label,
+                            clock::display(c.sent)
+                        )
+                    },
+                    evidence: vec![doc_evidence(ctx, ao, ad), call_evidence(ctx, o, c)],
+                });
+            }
+        }
+        combine(
+            "eint-app7-5.4",
+            collapse(cases, "probes outside the agreed breaks were all accepted"),
+        )
     }
 }

@@ -362,6 +362,10 @@ static ORACLES: &[&dyn Oracle] = &[
     &bus::NonStateOnlyViaExternal,
     &bus::SuspendedWithinAWorkingDay,
     &bus::SuspensionAnnounced,
+    &bus::IndexKept,
+    &bus::IndexByFormula,
+    &bus::BreaksAgreedInAdvance,
+    &bus::NoOutageOutsideBreaks,
     &bus::AcceptedWithinAMinute {
         obligation: "sync-accepted-within-a-minute",
         describe: "every call on the synchronous channel is answered (a response or an ErrorInfo fault) within 60 s of its sending, measured at the harness's client",
