@@ -78,14 +78,14 @@ pub const DEFECTS: &[Defect] = &[
         id: "bus-break-announced-late",
         system: "bus",
         description: "the operator announces its technological break one working day before it starts",
-        clauses: &["eint-app7-5.4"],
+        clauses: &["eint-app7-5.4", "eint-app7-5.2"],
         warns: &[],
     },
     Defect {
         id: "bus-unplanned-outage",
         system: "bus",
         description: "the bus is down six hours on a working day, outside any announced break (its published index counts it)",
-        clauses: &["eint-app7-5.4", "eint-app7-1"],
+        clauses: &["eint-app7-5.4", "eint-app7-1", "eint-app7-5.2"],
         warns: &[],
     },
     Defect {

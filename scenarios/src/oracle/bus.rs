@@ -751,21 +751,18 @@ impl Oracle for BreaksAgreedInAdvance {
     }
 }
 
-/// eint-app7-5.4 `other-outage-unavailable`: outside the breaks agreed in advance, the bus
-/// accepts the harness's probes; one it does not accept there is unavailability the rules
-/// do not allow.
-pub struct NoOutageOutsideBreaks;
+/// eint-app7-5.4 `other-outage-unavailable` and eint-app7-5.2: outside the breaks agreed in
+/// advance, the bus accepts the harness's probes; one it does not accept there is
+/// unavailability the rules do not allow.
+pub struct NoOutageOutsideBreaks {
+    pub clause: &'static str,
+    pub obligation: &'static str,
+    pub describe: &'static str,
+}
 
 impl Oracle for NoOutageOutsideBreaks {
-    fn clause(&self) -> &'static str {
-        "eint-app7-5.4"
-    }
-    fn obligation(&self) -> &'static str {
-        "other-outage-unavailable"
-    }
-    fn describe(&self) -> &'static str {
-        "every probe of a service under an availability agreement, sent outside the breaks announced 3 working days ahead, is accepted (the harness's providers and connections are sound, so a refusal or silence is the bus's outage)"
-    }
+    oracle_names!();
+
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         let agreed: Vec<(Timestamp, Timestamp)> = breaks(trace)
             .into_iter()
@@ -798,7 +795,7 @@ impl Oracle for NoOutageOutsideBreaks {
             }
         }
         combine(
-            "eint-app7-5.4",
+            self.clause,
             collapse(cases, "probes outside the agreed breaks were all accepted"),
         )
     }

@@ -365,7 +365,16 @@ static ORACLES: &[&dyn Oracle] = &[
     &bus::IndexKept,
     &bus::IndexByFormula,
     &bus::BreaksAgreedInAdvance,
-    &bus::NoOutageOutsideBreaks,
+    &bus::NoOutageOutsideBreaks {
+        clause: "eint-app7-5.4",
+        obligation: "other-outage-unavailable",
+        describe: "every probe of a service under an availability agreement, sent outside the breaks announced 3 working days ahead, is accepted (the harness's providers and connections are sound, so a refusal or silence is the bus's outage)",
+    },
+    &bus::NoOutageOutsideBreaks {
+        clause: "eint-app7-5.2",
+        obligation: "bus-accepts-round-the-clock",
+        describe: "the bus accepts the harness's probes round the clock, nights and days off included, outside the technological breaks announced 3 working days ahead",
+    },
     &bus::AcceptedWithinAMinute {
         obligation: "sync-accepted-within-a-minute",
         describe: "every call on the synchronous channel is answered (a response or an ErrorInfo fault) within 60 s of its sending, measured at the harness's client",
