@@ -3,6 +3,7 @@
 //! reference systems behind the suite's `Target` interfaces.
 
 pub mod bundle;
+pub mod bus_cmd;
 pub mod calendar_cmd;
 pub mod campaign_cmd;
 pub mod cli;

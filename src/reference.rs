@@ -12,7 +12,7 @@ pub fn defects() -> impl Iterator<Item = &'static Defect> {
         .chain(qaqpa_gateway::waf::DEFECTS)
         .chain(qaqpa_gateway::defacement::DEFECTS)
         .chain(qaqpa_mailgw::DEFECTS)
-        .chain(qaqpa_esb::DEFECTS)
+        .chain(qaqpa_esb::defects())
 }
 
 pub fn defects_breaking(clause: &str) -> Vec<&'static Defect> {
@@ -28,6 +28,9 @@ pub struct Reference {
     /// What the protection desk connected to defacement protection, per scenario: the desk
     /// and the guard of one scenario share it.
     defacement_ledgers: qaqpa_gateway::defacement::Ledgers,
+    /// What the bus operator's desk decided (publications, grants, removals), per scenario:
+    /// the desk and the bus of one scenario share it.
+    bus_ledgers: qaqpa_esb::desk::Ledgers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,7 @@ impl Reference {
             defects: on,
             mail_ledgers: Default::default(),
             defacement_ledgers: Default::default(),
+            bus_ledgers: Default::default(),
         })
     }
 }
@@ -87,9 +91,10 @@ impl Target for Reference {
             DeskKind::UgiaAccess => {
                 Box::new(qaqpa_gateway::access::AccessDesk::new(seed, &self.defects))
             }
-            DeskKind::BusOperator => {
-                Box::new(qaqpa_esb::desk::OperatorDesk::new(seed, &self.defects))
-            }
+            DeskKind::BusOperator => Box::new(
+                qaqpa_esb::desk::OperatorDesk::new(seed, &self.defects)
+                    .with_ledger(self.bus_ledgers.get(seed)),
+            ),
         })
     }
 
@@ -125,6 +130,17 @@ impl Target for Reference {
             Box::new(waf),
             self.defacement_ledgers.get(seed),
             qaqpa_gateway::defacement::GuardConfig::with_defects(&self.defects),
+        )))
+    }
+
+    fn bus_gateway(
+        &self,
+        seed: u64,
+    ) -> Result<Box<dyn qaqpa_sim::busnet::BusGateway>, TargetError> {
+        Ok(Box::new(qaqpa_esb::sim::SimBus::new(
+            seed,
+            &self.defects,
+            self.bus_ledgers.get(seed),
         )))
     }
 

@@ -89,6 +89,9 @@ pub enum Serve {
         #[arg(long)]
         root_out: Option<PathBuf>,
     },
+    /// The reference bus (ЭҮШ / ЭҮСШ): SHEP v10 SOAP at /SyncChannel/v10 and
+    /// /AsyncChannel/v10, their WSDLs at ?wsdl.
+    Bus(crate::bus_cmd::ServeBusArgs),
 }
 
 pub fn default_crs() -> PathBuf {
@@ -127,6 +130,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
             origin_ca,
             root_out,
         } => return crate::inspect_cmd::serve(listen, origin_ca, root_out.as_deref()),
+        Serve::Bus(bus) => return crate::bus_cmd::serve_bus(bus),
     };
     let crs = crs.clone().unwrap_or_else(default_crs);
     let crs = std::fs::canonicalize(&crs).map_err(|e| format!("{}: {e}", crs.display()))?;

@@ -103,6 +103,8 @@ fn every_trace_of_a_standard_run_fits_the_trace_schema() {
         "page-served",
         "tls-client",
         "tls-origin",
+        "bus-call",
+        "bus-received",
     ]
     .map(String::from)
     .into();

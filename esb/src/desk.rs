@@ -1,7 +1,9 @@
 //! The bus operator's desk: publication and connection test acts (eint-27, eint-45) and
 //! service and connection updates (eint-45-8 to eint-45-15).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use jiff::Timestamp;
 use qaqpa_sim::clock;
@@ -59,6 +61,41 @@ pub const DEFECTS: &[Defect] = &[
         warns: &["eint-45-11", "eint-45-15"],
     },
     Defect {
+        id: "bus-suspension-late",
+        system: "bus",
+        description: "the operator suspends a system whose test act was revoked on the 2nd working day after the revocation reached it",
+        clauses: &["eint-65"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-suspension-silent",
+        system: "bus",
+        description: "the operator suspends a system whose test act was revoked without telling anyone",
+        clauses: &["eint-65"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-break-announced-late",
+        system: "bus",
+        description: "the operator announces its technological break one working day before it starts",
+        clauses: &["eint-app7-5.4", "eint-app7-5.2"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-unplanned-outage",
+        system: "bus",
+        description: "the bus is down six hours on a working day, outside any announced break (its published index counts it)",
+        clauses: &["eint-app7-5.4", "eint-app7-1", "eint-app7-5.2"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-index-flattering",
+        system: "bus",
+        description: "the operator publishes an availability index of 100 % whatever its breaks and outages",
+        clauses: &["eint-app7-7"],
+        warns: &[],
+    },
+    Defect {
         id: "bus-test-act-unchecked",
         system: "bus",
         description: "the operator agrees test acts on their conclusion alone, whatever else of Appendix 4 is missing",
@@ -66,6 +103,50 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
 ];
+
+/// A decision of the operator that the bus routes by, from the instant its notice leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The service's passport is in the registry (eint-27).
+    Published { service: String, at: Timestamp },
+    /// Production access to the service: for the initiator named, or (after a publication
+    /// act) for every initiator whose connection waited on the service's publication.
+    Granted {
+        service: String,
+        initiator: Option<String>,
+        at: Timestamp,
+    },
+    /// The service is removed from the registry (eint-7).
+    Removed { service: String, at: Timestamp },
+    /// The initiator is disconnected from the service (eint-7).
+    Disconnected {
+        initiator: String,
+        service: String,
+        at: Timestamp,
+    },
+    /// Every interaction of the system is suspended (eint-65).
+    Suspended { system: String, at: Timestamp },
+    /// The bus does not serve between `from` and `until`: an announced technological break
+    /// (`planned`: it answers a Maintenance fault) or an outage (it takes no connection).
+    Outage {
+        from: Timestamp,
+        until: Timestamp,
+        planned: bool,
+    },
+}
+
+pub type Ledger = Rc<RefCell<Vec<Decision>>>;
+
+/// One ledger per scenario (by its seed), for the life of one run of the reference: the
+/// scenario's desk writes it, the scenario's bus routes by it.
+#[derive(Debug, Clone, Default)]
+pub struct Ledgers(Rc<RefCell<BTreeMap<u64, Ledger>>>);
+
+impl Ledgers {
+    pub fn get(&self, seed: u64) -> Ledger {
+        self.0.borrow_mut().entry(seed).or_default().clone()
+    }
+}
 
 /// What the operator does with one kind of application.
 struct Procedure {
@@ -135,17 +216,244 @@ const PROCEDURES: &[Procedure] = &[
         completions: &[DocKind::ProductionAccessGranted],
         completion_term: 10,
     },
+    // eint-7 sets no term for removals and disconnections: the desk's own pace.
+    Procedure {
+        application: DocKind::ServiceRemovalRequest,
+        required: &["service-id", "owner", "reason"],
+        check_term: None,
+        completions: &[DocKind::UpdateCompleted],
+        completion_term: 5,
+    },
+    Procedure {
+        application: DocKind::InitiatorDisconnectionRequest,
+        required: &["service-id", "initiator", "reason"],
+        check_term: None,
+        completions: &[DocKind::DisconnectionNotice],
+        completion_term: 5,
+    },
 ];
 
 pub struct OperatorDesk {
     clerk: Clerk,
+    ledger: Ledger,
+    /// Index reports due: (when, the agreement it answers, period start, period end).
+    reports: Vec<(Timestamp, Document, Timestamp, Timestamp)>,
 }
 
 impl OperatorDesk {
     pub fn new(seed: u64, defects: &[&'static str]) -> Self {
         OperatorDesk {
             clerk: Clerk::new(seed, "bus-operator-desk", defects),
+            ledger: Ledger::default(),
+            reports: Vec::new(),
         }
+    }
+
+    /// Records the desk's routing decisions in `ledger`, which the scenario's bus reads.
+    pub fn with_ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = ledger;
+        self
+    }
+
+    /// eint-65: a system's test act was revoked: its interactions are suspended within one
+    /// working day, and the requester told so.
+    fn revoked(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
+        let Some(system) = app.fields.get("system").filter(|s| !s.trim().is_empty()) else {
+            let at = env.answer_at(&mut self.clerk, clock::local(now).date(), 1);
+            if let Some(at) = at {
+                env.send_at(
+                    at,
+                    app.answer(
+                        DocKind::ReturnedForRework,
+                        Channel::Portal,
+                        BTreeMap::new(),
+                        vec!["system is missing or empty: which system's test act was revoked".into()],
+                    ),
+                );
+            }
+            return;
+        };
+        let days = if self.clerk.has("bus-suspension-late") { 2 } else { 1 };
+        let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), days) else {
+            return;
+        };
+        self.ledger.borrow_mut().push(Decision::Suspended {
+            system: system.clone(),
+            at,
+        });
+        if !self.clerk.has("bus-suspension-silent") {
+            env.send_at(
+                at,
+                app.answer(
+                    DocKind::SuspensionNotice,
+                    Channel::Portal,
+                    [("system".to_string(), system.clone())].into(),
+                    Vec::new(),
+                ),
+            );
+        }
+    }
+
+    /// eint-app7-1, 5.4, 7: an availability agreement for a period: the operator plans its
+    /// technological break in the period (a Saturday night, 23:00 to 03:00, announced at
+    /// least 3 working days ahead) and publishes the index of the period after it ends.
+    fn agreed(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
+        let date = |k: &str| {
+            app.fields
+                .get(k)
+                .and_then(|v| v.parse::<jiff::civil::Date>().ok())
+        };
+        let (Some(first), Some(last)) = (date("period-start"), date("period-end")) else {
+            if let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), 1) {
+                env.send_at(
+                    at,
+                    app.answer(
+                        DocKind::ReturnedForRework,
+                        Channel::Portal,
+                        BTreeMap::new(),
+                        vec!["period-start and period-end must be dates (YYYY-MM-DD)".into()],
+                    ),
+                );
+            }
+            return;
+        };
+        let (Ok(from), Ok(until)) = (
+            clock::instant(first.to_datetime(jiff::civil::Time::midnight())),
+            clock::end_of_day(last),
+        ) else {
+            return;
+        };
+        let today = clock::local(now).date();
+        // The first Saturday at least 4 working days away, inside the period.
+        let Ok(earliest) = env.calendar.add_working_days(today, 4) else {
+            return;
+        };
+        let mut day = earliest.max(first);
+        while day.weekday() != jiff::civil::Weekday::Saturday {
+            let Ok(next) = day.tomorrow() else { return };
+            day = next;
+        }
+        let start = clock::instant(day.at(23, 0, 0, 0));
+        let end = day.tomorrow().ok().map(|d| clock::instant(d.at(3, 0, 0, 0)));
+        if let (Ok(start), Some(Ok(end))) = (start, end)
+            && end <= until
+        {
+            let announce = if self.clerk.has("bus-break-announced-late") {
+                env.calendar
+                    .add_working_days(day, 0)
+                    .ok()
+                    .and_then(|_| {
+                        // one working day before the break's day
+                        let mut d = day.yesterday().ok()?;
+                        while !env.calendar.is_working_day(d).ok()? {
+                            d = d.yesterday().ok()?;
+                        }
+                        env.office_time(d, 60)
+                    })
+            } else {
+                env.office_time(today, 60).map(|t| t.max(now))
+            };
+            if let Some(at) = announce {
+                let mut fields = BTreeMap::new();
+                fields.insert("start".to_string(), clock::display(start));
+                fields.insert("end".to_string(), clock::display(end));
+                if let Some(s) = app.fields.get("service-id") {
+                    fields.insert("service".to_string(), s.clone());
+                }
+                env.send_at(at, app.answer(DocKind::MaintenanceNotice, Channel::Portal, fields, Vec::new()));
+                self.ledger.borrow_mut().push(Decision::Outage {
+                    from: start,
+                    until: end,
+                    planned: true,
+                });
+            }
+        }
+        if self.clerk.has("bus-unplanned-outage") {
+            // Six hours on the period's tenth working day, from 10:00.
+            if let Ok(d) = env.calendar.add_working_days(first, 9)
+                && let Ok(start) = clock::instant(d.at(10, 0, 0, 0))
+                && let Ok(end) = start.checked_add(jiff::SignedDuration::from_hours(6))
+            {
+                self.ledger.borrow_mut().push(Decision::Outage {
+                    from: start,
+                    until: end,
+                    planned: false,
+                });
+            }
+        }
+        if let Some(at) = env
+            .calendar
+            .add_working_days(last, 1)
+            .ok()
+            .and_then(|d| env.office_time(d, 30))
+        {
+            env.wake_at(at);
+            self.reports.push((at, app.clone(), from, until));
+        }
+    }
+
+    /// The index of `[from, until]`: (T − P) / T × 100, P the hours of every break and
+    /// outage the operator's ledger holds within it.
+    fn index(&self, from: Timestamp, until: Timestamp) -> f64 {
+        let total = until.duration_since(from).as_secs_f64();
+        let down: f64 = self
+            .ledger
+            .borrow()
+            .iter()
+            .filter_map(|d| match d {
+                Decision::Outage { from: a, until: b, .. } => {
+                    let s = (*a).max(from);
+                    let e = (*b).min(until);
+                    (e > s).then(|| e.duration_since(s).as_secs_f64())
+                }
+                _ => None,
+            })
+            .sum();
+        if total <= 0.0 {
+            100.0
+        } else {
+            (total - down) / total * 100.0
+        }
+    }
+
+    /// What completing `doc` for `app` means for routing, from `at`.
+    fn decide(&self, app: &Document, doc: DocKind, at: Timestamp) {
+        let Some(service) = app
+            .fields
+            .get("service-id")
+            .or(app.fields.get("service-key"))
+            .cloned()
+        else {
+            return;
+        };
+        let d = match (app.doc, doc) {
+            (_, DocKind::PassportPublished) => Decision::Published { service, at },
+            (DocKind::ConnectionTestAct, DocKind::ProductionAccessGranted) => Decision::Granted {
+                service,
+                initiator: Some(app.from.clone()),
+                at,
+            },
+            (_, DocKind::ProductionAccessGranted) => Decision::Granted {
+                service,
+                initiator: None,
+                at,
+            },
+            (DocKind::ServiceRemovalRequest, DocKind::UpdateCompleted) => {
+                Decision::Removed { service, at }
+            }
+            (DocKind::InitiatorDisconnectionRequest, DocKind::DisconnectionNotice) => {
+                let Some(initiator) = app.fields.get("initiator").cloned() else {
+                    return;
+                };
+                Decision::Disconnected {
+                    initiator,
+                    service,
+                    at,
+                }
+            }
+            _ => return,
+        };
+        self.ledger.borrow_mut().push(d);
     }
 
     fn problems(&self, p: &Procedure, app: &Document) -> Vec<String> {
@@ -186,7 +494,33 @@ impl Desk for OperatorDesk {
         "operator"
     }
 
+    fn wake(&mut self, now: Timestamp, env: &mut DeskEnv<'_>) {
+        let due: Vec<_> = self.reports.iter().filter(|r| r.0 <= now).cloned().collect();
+        self.reports.retain(|r| r.0 > now);
+        for (_, app, from, until) in due {
+            let index = if self.clerk.has("bus-index-flattering") {
+                100.0
+            } else {
+                self.index(from, until)
+            };
+            let mut fields = BTreeMap::new();
+            fields.insert("index".to_string(), format!("{index:.2}"));
+            if let Some(s) = app.fields.get("service-id") {
+                fields.insert("service".to_string(), s.clone());
+            }
+            env.send_at(now, app.answer(DocKind::AvailabilityReport, Channel::Portal, fields, Vec::new()));
+        }
+    }
+
     fn receive(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
+        if app.doc == DocKind::TestActRevocation {
+            self.revoked(now, app, env);
+            return;
+        }
+        if app.doc == DocKind::AvailabilityAgreement {
+            self.agreed(now, app, env);
+            return;
+        }
         let Some(p) = PROCEDURES.iter().find(|p| p.application == app.doc) else {
             return;
         };
@@ -233,6 +567,7 @@ impl Desk for OperatorDesk {
                 return;
             };
             env.send_at(at, reply(*doc, Vec::new()));
+            self.decide(app, *doc, at);
         }
     }
 }

@@ -108,6 +108,8 @@ enum Happening {
     Apply(qaqpa_sim::packetnet::PolicyAct),
     /// An observation a mail episode's probe made, at its simulated instant.
     Seen(Box<crate::mail::Seen>),
+    /// The `k`-th repetition of bus step `i` (probes over a period).
+    BusAgain(usize, u32),
 }
 
 /// The probe name of the harness's own records (what it sent and knows), as opposed to what
@@ -213,19 +215,25 @@ pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Sche
             )
             .into());
         }
-        if let Action::Mail(spec) = step.action() {
+        let episode = match step.action() {
+            Action::Mail(spec) => Some(spec.seconds.saturating_add(crate::mail::CLOSING_GRACE_SECS)),
+            Action::Bus(spec) => Some(spec.repeat.as_ref().map_or(0, |r| {
+                r.offset(r.times.saturating_sub(1)).as_secs().max(0) as u64
+            }).saturating_add(spec.episode_seconds())),
+            _ => None,
+        };
+        if let Some(lasts) = episode {
             // turmoil's clock is a SystemTime and refuses an epoch before 1970.
             if t < Timestamp::UNIX_EPOCH {
                 return Err(at(
                     loc,
                     format!(
-                        "the mail episode at `{when}` ({}) starts before 1970-01-01T00:00:00Z, where the network simulation's clock begins",
+                        "the network episode at `{when}` ({}) starts before 1970-01-01T00:00:00Z, where the network simulation's clock begins",
                         show(t)
                     ),
                 )
                 .into());
             }
-            let lasts = spec.seconds.saturating_add(crate::mail::CLOSING_GRACE_SECS);
             let episode_end = i64::try_from(lasts)
                 .ok()
                 .and_then(|secs| t.checked_add(jiff::SignedDuration::from_secs(secs)).ok());
@@ -235,7 +243,7 @@ pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Sche
                     return Err(at(
                         loc,
                         format!(
-                            "the mail episode at `{when}` ({}) lasts {} s with its closing grace and would end after the scenario's `until: {}` ({}): its last observations would be lost; start it earlier or extend `until`",
+                            "the network episode at `{when}` ({}) lasts {} s with its closing grace and would end after the scenario's `until: {}` ({}): its last observations would be lost; start it earlier or extend `until`",
                             show(t),
                             lasts,
                             until.value,
@@ -489,6 +497,25 @@ pub fn play(
                         agenda.schedule(s.at, Happening::Seen(Box::new(s)));
                     }
                 }
+                Action::Bus(spec) => {
+                    if let Some(r) = &spec.repeat {
+                        for k in 1..r.times {
+                            if let Ok(t) = now.checked_add(r.offset(k)) {
+                                agenda.schedule(t, Happening::BusAgain(i, k));
+                            }
+                        }
+                    }
+                    let label = format!("bus-step-{i}");
+                    let seen = crate::bus::run_episode(spec, target, seed, now, &label).map_err(
+                        |source| PlayError::Target {
+                            file: file(),
+                            source,
+                        },
+                    )?;
+                    for s in seen {
+                        agenda.schedule(s.at, Happening::Seen(Box::new(s)));
+                    }
+                }
                 Action::Mail(spec) => {
                     let label = format!("mail-step-{i}");
                     let seen = crate::mail::run_episode(spec, target, seed, now, &label).map_err(
@@ -502,6 +529,20 @@ pub fn play(
                     }
                 }
             },
+            Happening::BusAgain(i, k) => {
+                if let Action::Bus(spec) = scenario.steps[i].action() {
+                    let label = format!("bus-step-{i}-{k}");
+                    let seen = crate::bus::run_episode(spec, target, seed, now, &label).map_err(
+                        |source| PlayError::Target {
+                            file: file(),
+                            source,
+                        },
+                    )?;
+                    for s in seen {
+                        agenda.schedule(s.at, Happening::Seen(Box::new(s)));
+                    }
+                }
+            }
             Happening::Seen(s) => {
                 let s = *s;
                 trace.record(now, s.probe, s.subject, s.event);

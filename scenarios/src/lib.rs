@@ -3,6 +3,7 @@
 //! This crate must not depend on the reference systems (`gateway`, `mailgw`, `esb`): the same
 //! oracles judge a vendor's product. `tests/independence.rs` holds it to that.
 
+pub mod bus;
 pub mod faultplan;
 pub mod ftw;
 pub mod interpreter;

@@ -85,6 +85,9 @@ pub struct Step {
     /// front (ugia-17).
     #[serde(default)]
     pub web: Option<Spanned<crate::web::WebSpec>>,
+    /// Information systems calling the target's bus (SHEP v10 SOAP) in a turmoil episode.
+    #[serde(default)]
+    pub bus: Option<Spanned<crate::bus::BusSpec>>,
 }
 
 /// The action of a step, once checked that there is exactly one.
@@ -94,6 +97,7 @@ pub enum Action<'a> {
     Policy(&'a [qaqpa_sim::packetnet::PolicyAct]),
     Replay(&'a crate::oracle::network::replay::ReplaySpec),
     Web(&'a crate::web::WebSpec),
+    Bus(&'a crate::bus::BusSpec),
 }
 
 impl Step {
@@ -106,6 +110,9 @@ impl Step {
         }
         if let Some(w) = &self.web {
             return Action::Web(&w.value);
+        }
+        if let Some(b) = &self.bus {
+            return Action::Bus(&b.value);
         }
         match (&self.send, &self.mail) {
             (Some(s), _) => Action::Send(s),
@@ -120,6 +127,7 @@ impl Step {
             + usize::from(self.policy.is_some())
             + usize::from(self.replay.is_some())
             + usize::from(self.web.is_some())
+            + usize::from(self.bus.is_some())
     }
 }
 
@@ -267,7 +275,7 @@ impl Scenario {
             if step.actions_set() != 1 {
                 return Err(at(
                     &step.at.referenced,
-                    "a step needs exactly one action (expected one of: send, mail, policy, replay, web)"
+                    "a step needs exactly one action (expected one of: send, mail, policy, replay, web, bus)"
                         .into(),
                 ));
             }
@@ -282,6 +290,11 @@ impl Scenario {
                 Action::Web(spec) => {
                     let loc = &step.web.as_ref().expect("a web step").referenced;
                     spec.validate().map_err(|m| at(loc, format!("web: {m}")))?;
+                    continue;
+                }
+                Action::Bus(spec) => {
+                    let loc = &step.bus.as_ref().expect("a bus step").referenced;
+                    spec.validate().map_err(|m| at(loc, format!("bus: {m}")))?;
                     continue;
                 }
                 Action::Replay(spec) => {

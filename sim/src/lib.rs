@@ -2,6 +2,7 @@
 //! observations, network episodes and the `Target` interfaces.
 
 pub mod agenda;
+pub mod busnet;
 pub mod calendar;
 pub mod clock;
 pub mod eds;

@@ -177,6 +177,10 @@ pub enum TargetError {
     NoWebFront { target: String },
     #[error("target {target}: the web protection front cannot start: {message}")]
     WebFront { target: String, message: String },
+    #[error("target {target} has no bus to place among the harness's information systems")]
+    NoBus { target: String },
+    #[error("target {target}: the bus episode failed: {message}")]
+    Bus { target: String, message: String },
 }
 
 /// A system under test: it hands out the desks (and, later, network endpoints) the suite
@@ -216,6 +220,13 @@ pub trait Target {
     /// resources in a simulated web episode; `seed` is the scenario's.
     fn web_front(&self, _seed: u64) -> Result<Box<dyn crate::webnet::WebFront>, TargetError> {
         Err(TargetError::NoWebFront {
+            target: self.info().name,
+        })
+    }
+    /// The bus (ЭҮШ and ЭҮСШ) to place among the harness's systems in a simulated episode;
+    /// `seed` is the scenario's, so the bus routes by what that scenario's desk decided.
+    fn bus_gateway(&self, _seed: u64) -> Result<Box<dyn crate::busnet::BusGateway>, TargetError> {
+        Err(TargetError::NoBus {
             target: self.info().name,
         })
     }

@@ -91,6 +91,10 @@ pub enum Event {
     /// A harness TLS origin (a web server outside) served one connection: the name it was
     /// asked for, the chain it presented, and what it received and sent (ugia-20).
     TlsOrigin(TlsOriginSeen),
+    /// A harness system called the bus (SHEP v10) and got this answer, or none.
+    BusCall(BusCall),
+    /// A harness provider or push interface received a message from the bus.
+    BusReceived(BusReceived),
 }
 
 /// How many bytes, and their SHA-256 (lowercase hex): a stream's content without the bytes.
@@ -207,6 +211,56 @@ pub struct StreamSeen {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// What a harness system sent to the bus and what came back. The observation's instant is
+/// when the answer came (or the client gave up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusCall {
+    /// The scenario's name for the call.
+    pub label: String,
+    /// The calling system's id (`senderId` as sent).
+    pub from: String,
+    /// `serviceId` as sent.
+    pub service: String,
+    /// The gateway called: `inner` (ЭҮШ) or `external` (ЭҮСШ).
+    pub gateway: String,
+    /// `sync` or `async`.
+    pub channel: String,
+    /// The operation (`SendMessage`, `sendMessage`).
+    pub operation: String,
+    /// The `messageId` the harness sent (sync), or the label (async, where the bus sets it).
+    pub message_id: String,
+    /// When the request's first byte left.
+    pub sent: Timestamp,
+    /// `accepted` (a response), `fault` (an ErrorInfo fault), `no-answer`.
+    pub outcome: String,
+    /// The HTTP status of the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The fault's `errorCode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The fault's `errorMessage`, or why no answer came.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+/// A message as a harness endpoint received it from the bus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusReceived {
+    /// The receiving system's id.
+    pub system: String,
+    /// `provider` (a synchronous call relayed) or `push` (an asynchronous delivery).
+    pub endpoint: String,
+    /// The Body's operation as received.
+    pub operation: String,
+    /// `serviceId`, `senderId` and `messageId` as received (empty when absent).
+    pub service: String,
+    pub sender: String,
+    pub message_id: String,
 }
 
 /// A change the harness made to a page of a User's web resource, by its own clock.
@@ -527,6 +581,24 @@ pub enum DocKind {
     /// ugia-21: the STS sends the telecom operators a UGIA root certificate it generated
     /// (`certificate`: PEM), before the gateway mints certificates under it.
     RootCertificateNotice,
+    /// eint-7: the owner (or the authorised body) asks the operator to remove a service from
+    /// the registry.
+    ServiceRemovalRequest,
+    /// eint-7: the authorised body, the owner or the integrator asks the operator to disconnect
+    /// an initiator from a service carrying personal data.
+    InitiatorDisconnectionRequest,
+    /// eint-65: the authorised body tells the operator that a system's information-security
+    /// conformity test act was revoked.
+    TestActRevocation,
+    /// eint-65: the operator informs the parties that it suspended a system's interactions.
+    SuspensionNotice,
+    /// eint-app7-1: the agreement (Appendix 7) setting a service's availability index for a
+    /// period, sent to the operator.
+    AvailabilityAgreement,
+    /// eint-app7-5.4: the operator announces a technological break (its `start` and `end`).
+    MaintenanceNotice,
+    /// eint-app7-7: the operator publishes the availability index it computed for a period.
+    AvailabilityReport,
 }
 
 impl DocKind {
@@ -544,6 +616,13 @@ impl DocKind {
             DocKind::DisconnectionRequest => "disconnection-request",
             DocKind::DisconnectionNotice => "disconnection-notice",
             DocKind::DefacementNotice => "defacement-notice",
+            DocKind::ServiceRemovalRequest => "service-removal-request",
+            DocKind::InitiatorDisconnectionRequest => "initiator-disconnection-request",
+            DocKind::TestActRevocation => "test-act-revocation",
+            DocKind::SuspensionNotice => "suspension-notice",
+            DocKind::AvailabilityAgreement => "availability-agreement",
+            DocKind::MaintenanceNotice => "maintenance-notice",
+            DocKind::AvailabilityReport => "availability-report",
             DocKind::ConnectionUpdateApplication => "connection-update-application",
             DocKind::PublicationTestAct => "publication-test-act",
             DocKind::ConnectionTestAct => "connection-test-act",

@@ -19,6 +19,7 @@ macro_rules! oracle_names {
     };
 }
 
+mod bus;
 mod deadline;
 mod defacement;
 pub mod form;
@@ -350,6 +351,46 @@ static ORACLES: &[&dyn Oracle] = &[
         obligation: "returned-with-reasons",
         describe: REASONS,
         form: &form::TEST_ACT,
+    },
+    &bus::ProductionCallsSucceed {
+        clause: "eint-27",
+        obligation: "production-calls-succeed",
+        describe: "calls to a service whose publication test act the harness sent, from the initiators the harness laid out as waiting for it, are refused until the operator's grant of production access and succeed from it on",
+        act: DocKind::PublicationTestAct,
+    },
+    &bus::ProductionCallsSucceed {
+        clause: "eint-45",
+        obligation: "production-calls-succeed",
+        describe: "an initiator's calls to the service of its connection test act are refused until the operator's grant of production access and succeed from it on",
+        act: DocKind::ConnectionTestAct,
+    },
+    &bus::RemovedNotRoutable,
+    &bus::DisconnectedRefused,
+    &bus::NonStateOnlyViaExternal,
+    &bus::SuspendedWithinAWorkingDay,
+    &bus::SuspensionAnnounced,
+    &bus::IndexKept,
+    &bus::IndexByFormula,
+    &bus::BreaksAgreedInAdvance,
+    &bus::NoOutageOutsideBreaks {
+        clause: "eint-app7-5.4",
+        obligation: "other-outage-unavailable",
+        describe: "every probe of a service under an availability agreement, sent outside the breaks announced 3 working days ahead, is accepted (the harness's providers and connections are sound, so a refusal or silence is the bus's outage)",
+    },
+    &bus::NoOutageOutsideBreaks {
+        clause: "eint-app7-5.2",
+        obligation: "bus-accepts-round-the-clock",
+        describe: "the bus accepts the harness's probes round the clock, nights and days off included, outside the technological breaks announced 3 working days ahead",
+    },
+    &bus::AcceptedWithinAMinute {
+        obligation: "sync-accepted-within-a-minute",
+        describe: "every call on the synchronous channel is answered (a response or an ErrorInfo fault) within 60 s of its sending, measured at the harness's client",
+        channel: "sync",
+    },
+    &bus::AcceptedWithinAMinute {
+        obligation: "async-accepted-within-a-minute",
+        describe: "every sendMessage on the asynchronous channel is answered within 60 s of its sending, measured at the harness's client",
+        channel: "async",
     },
     &CompletionAfterCheck {
         clause: "eint-45",

@@ -1,0 +1,800 @@
+//! The harness's side of the bus: information systems that call it (SHEP v10 SOAP clients),
+//! owners' provider endpoints and receivers' push interfaces that it relays to, all playing in
+//! a turmoil episode around the target's bus, and recording what they sent and received.
+//!
+//! The SOAP here is the harness's own, written from the contract (shared/rules/BUS-CONTRACT.md),
+//! never the reference's: the same clients judge a vendor's bus.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use jiff::Timestamp;
+use qaqpa_sim::busnet::{
+    ASYNC_PATH, BUS_PORT, BusConnection, BusService, BusSystem, BusWorld, SYNC_PATH,
+};
+use qaqpa_sim::episode::Episode;
+use qaqpa_sim::target::{Target, TargetError};
+use qaqpa_sim::trace::{BusCall, BusReceived, Event, NetworkNote, Subject, SubjectKind};
+use serde::Deserialize;
+
+use crate::ftw::Answer;
+use crate::mail::Seen;
+use crate::web::exchange;
+
+pub const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+pub const SYNC_TYPES: &str = "http://bip.bee.kz/SyncChannel/v10/Types";
+pub const ASYNC_TYPES: &str = "http://bip.bee.kz/AsyncChannel/v10/Types";
+
+/// The hosts the target's gateways run as.
+pub const INNER_HOST: &str = "shep";
+pub const EXTERNAL_HOST: &str = "vshep";
+/// The port of every harness system's HTTP endpoints (provider and push interface).
+const SYSTEM_PORT: u16 = 8080;
+/// After the last call the episode runs this long for late answers and pushes.
+pub const CLOSING_GRACE_SECS: u64 = 120;
+/// How long a harness client waits for the bus's answer: past the minute the bus has, so a
+/// late answer is measured, not cut off.
+const CLIENT_WAIT: Duration = Duration::from_secs(100);
+
+/// A bus episode: the systems around the bus, the registry as the scenario's operator found
+/// it, and the calls the systems make.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BusSpec {
+    /// How long the calls take, in seconds (the last call at most this far in).
+    #[serde(default = "sixty")]
+    pub seconds: u64,
+    pub systems: Vec<SystemSpec>,
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+    #[serde(default)]
+    pub connections: Vec<ConnectionSpec>,
+    pub calls: Vec<CallSpec>,
+    /// Probes: the same episode again every `every-hours`, `times` times in all (instants on
+    /// the business calendar; each a short episode, never the hours between inside one).
+    #[serde(default)]
+    pub repeat: Option<RepeatSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RepeatSpec {
+    pub every_hours: f64,
+    pub times: u32,
+}
+
+impl RepeatSpec {
+    /// The offset of the `k`-th episode from the first.
+    pub fn offset(&self, k: u32) -> jiff::SignedDuration {
+        jiff::SignedDuration::from_secs_f64(self.every_hours * 3600.0 * f64::from(k))
+    }
+}
+
+fn sixty() -> u64 {
+    60
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SystemSpec {
+    /// The system's id (its `senderId`); a scenario party's key when the party owns it.
+    pub id: String,
+    /// A state body's system (`false`: a non-state one).
+    pub state: bool,
+    /// The system runs a push interface (AsyncChannel Client) for asynchronous delivery.
+    #[serde(default)]
+    pub push: bool,
+    /// Seconds the push interface takes to answer (a slow receiver).
+    #[serde(default)]
+    pub push_delay_seconds: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServiceSpec {
+    pub id: String,
+    pub owner: String,
+    /// `sync` or `async`.
+    pub mode: String,
+    /// `inner` (ЭҮШ) and/or `external` (ЭҮСШ).
+    pub published: Vec<String>,
+    #[serde(default)]
+    pub personal_data: bool,
+    /// In the registry when the scenario began (`false`: its test act is in the scenario).
+    #[serde(default = "yes")]
+    pub registered: bool,
+    /// Seconds the provider takes to answer.
+    #[serde(default)]
+    pub delay_seconds: f64,
+    /// The provider answers with a fault of its own.
+    #[serde(default)]
+    pub faulty: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConnectionSpec {
+    pub initiator: String,
+    pub service: String,
+    /// Production access existed when the scenario began (`false`: its grant is awaited).
+    #[serde(default = "yes")]
+    pub granted: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CallSpec {
+    pub label: String,
+    pub from: String,
+    pub service: String,
+    /// The gateway called: `inner` (ЭҮШ, the default) or `external` (ЭҮСШ).
+    #[serde(default = "inner")]
+    pub via: String,
+    /// `sync` or `async`; by default the service's mode.
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub at_seconds: f64,
+}
+
+fn inner() -> String {
+    "inner".into()
+}
+
+fn id_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl BusSpec {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.calls.is_empty() {
+            return Err("a bus step needs `calls`".into());
+        }
+        if let Some(r) = &self.repeat
+            && !(r.every_hours * 3600.0 > self.episode_seconds() as f64
+                && r.every_hours <= 24.0 * 31.0
+                && r.times >= 1
+                && r.times <= 2000)
+        {
+            return Err(format!(
+                "repeat: every-hours {} and times {} (expected episodes that do not overlap, at most a month apart, 1 to 2000 of them)",
+                r.every_hours, r.times
+            ));
+        }
+        if self.seconds == 0 || self.seconds > 600 {
+            return Err(format!(
+                "seconds {} (expected 1 to 600: an episode is minutes, never days)",
+                self.seconds
+            ));
+        }
+        if self.systems.len() > 12 {
+            return Err(format!(
+                "{} systems (at most 12: each is a simulated host)",
+                self.systems.len()
+            ));
+        }
+        let mut ids = Vec::new();
+        for s in &self.systems {
+            if !id_ok(&s.id) {
+                return Err(format!(
+                    "system id `{}` (expected letters, digits, - and _, at most 64)",
+                    s.id
+                ));
+            }
+            if ids.contains(&s.id.as_str()) {
+                return Err(format!("system `{}` is listed twice", s.id));
+            }
+            if !(s.push_delay_seconds >= 0.0 && s.push_delay_seconds <= 600.0) {
+                return Err(format!("system `{}`: push-delay-seconds out of 0..=600", s.id));
+            }
+            ids.push(&s.id);
+        }
+        let system = |id: &str, what: &str| {
+            if ids.contains(&id) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what} `{id}` is not among `systems` ({})",
+                    ids.join(", ")
+                ))
+            }
+        };
+        for s in &self.services {
+            system(&s.owner, &format!("service `{}`: owner", s.id))?;
+            if s.mode != "sync" && s.mode != "async" {
+                return Err(format!("service `{}`: mode `{}` (expected sync or async)", s.id, s.mode));
+            }
+            if s.published.is_empty()
+                || s.published.iter().any(|g| g != "inner" && g != "external")
+            {
+                return Err(format!(
+                    "service `{}`: published {:?} (expected inner and/or external)",
+                    s.id, s.published
+                ));
+            }
+            if !(s.delay_seconds >= 0.0 && s.delay_seconds <= 600.0) {
+                return Err(format!("service `{}`: delay-seconds out of 0..=600", s.id));
+            }
+        }
+        for c in &self.connections {
+            system(&c.initiator, "connection: initiator")?;
+            if !self.services.iter().any(|s| s.id == c.service) {
+                return Err(format!("connection: service `{}` is not among `services`", c.service));
+            }
+        }
+        for c in &self.calls {
+            system(&c.from, &format!("call `{}`: from", c.label))?;
+            if c.via != "inner" && c.via != "external" {
+                return Err(format!("call `{}`: via `{}` (expected inner or external)", c.label, c.via));
+            }
+            if let Some(ch) = &c.channel
+                && ch != "sync"
+                && ch != "async"
+            {
+                return Err(format!("call `{}`: channel `{ch}` (expected sync or async)", c.label));
+            }
+            if !(c.at_seconds >= 0.0 && c.at_seconds <= self.seconds as f64) {
+                return Err(format!(
+                    "call `{}`: at-seconds {} (expected 0 to seconds {})",
+                    c.label, c.at_seconds, self.seconds
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// How long the episode lasts, closing grace included.
+    pub fn episode_seconds(&self) -> u64 {
+        self.seconds.saturating_add(CLOSING_GRACE_SECS)
+    }
+
+    fn channel_of(&self, c: &CallSpec) -> String {
+        c.channel.clone().unwrap_or_else(|| {
+            self.services
+                .iter()
+                .find(|s| s.id == c.service)
+                .map(|s| s.mode.clone())
+                .unwrap_or_else(|| "sync".into())
+        })
+    }
+
+    fn world(&self, at: Timestamp) -> BusWorld {
+        BusWorld {
+            inner: INNER_HOST.into(),
+            external: EXTERNAL_HOST.into(),
+            systems: self
+                .systems
+                .iter()
+                .map(|s| BusSystem {
+                    id: s.id.clone(),
+                    state: s.state,
+                    push: s
+                        .push
+                        .then(|| format!("http://{}:{SYSTEM_PORT}/client", host_of(&s.id))),
+                })
+                .collect(),
+            services: self
+                .services
+                .iter()
+                .map(|s| BusService {
+                    id: s.id.clone(),
+                    owner: s.owner.clone(),
+                    provider: format!(
+                        "http://{}:{SYSTEM_PORT}/provider/{}",
+                        host_of(&s.owner),
+                        s.id
+                    ),
+                    mode: s.mode.clone(),
+                    inner: s.published.iter().any(|g| g == "inner"),
+                    external: s.published.iter().any(|g| g == "external"),
+                    personal_data: s.personal_data,
+                    registered: s.registered,
+                })
+                .collect(),
+            connections: self
+                .connections
+                .iter()
+                .map(|c| BusConnection {
+                    initiator: c.initiator.clone(),
+                    service: c.service.clone(),
+                    granted: c.granted,
+                })
+                .collect(),
+            at,
+        }
+    }
+}
+
+fn host_of(system: &str) -> String {
+    format!("sys-{system}")
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The SOAP request a harness system sends for a call.
+pub fn request(channel: &str, message_id: &str, from: &str, service: &str, date: Timestamp) -> String {
+    let body = if channel == "async" {
+        format!(
+            "<t:sendMessage xmlns:t=\"{ASYNC_TYPES}\"><request><messageInfo><serviceId>{}</serviceId><messageType>REQUEST</messageType><messageDate>{date}</messageDate><sender><senderId>{}</senderId></sender></messageInfo><messageData><data><q:query xmlns:q=\"urn:qaqpa:harness\">{}</q:query></data></messageData></request></t:sendMessage>",
+            escape(service),
+            escape(from),
+            escape(message_id)
+        )
+    } else {
+        format!(
+            "<t:SendMessage xmlns:t=\"{SYNC_TYPES}\"><request><requestInfo><messageId>{}</messageId><serviceId>{}</serviceId><messageDate>{date}</messageDate><sender><senderId>{}</senderId></sender></requestInfo><requestData><data><q:query xmlns:q=\"urn:qaqpa:harness\">{}</q:query></data></requestData></request></t:SendMessage>",
+            escape(message_id),
+            escape(service),
+            escape(from),
+            escape(message_id)
+        )
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{SOAP_ENV}\"><soap:Body>{body}</soap:Body></soap:Envelope>"
+    )
+}
+
+/// What a SOAP answer says, read with a real XML parser: the Body's first element (namespace,
+/// local name), and a fault's `errorCode` and `errorMessage` when it is one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SoapReading {
+    pub body_element: Option<(String, String)>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// Texts of unqualified leaf elements by local name (first occurrence): `messageId`,
+    /// `serviceId`, `senderId`.
+    pub fields: BTreeMap<String, String>,
+}
+
+impl SoapReading {
+    pub fn is_fault(&self) -> bool {
+        self.body_element
+            .as_ref()
+            .is_some_and(|(ns, n)| ns == SOAP_ENV && n == "Fault")
+    }
+}
+
+/// Reads a SOAP envelope's gist; `None` when it is not well-formed XML or has no Body.
+pub fn read_soap(xml: &[u8]) -> Option<SoapReading> {
+    use quick_xml::events::Event as X;
+    use quick_xml::name::ResolveResult;
+    let mut r = quick_xml::reader::NsReader::from_reader(xml);
+    let mut out = SoapReading::default();
+    let mut path: Vec<(String, String)> = Vec::new();
+    let mut in_body = false;
+    let mut saw_body = false;
+    let mut text = String::new();
+    loop {
+        let (res, ev) = r.read_resolved_event().ok()?;
+        let ns = match res {
+            ResolveResult::Bound(n) => String::from_utf8_lossy(n.0).into_owned(),
+            _ => String::new(),
+        };
+        match ev {
+            X::Start(ref e) | X::Empty(ref e) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if in_body && out.body_element.is_none() {
+                    out.body_element = Some((ns.clone(), name.clone()));
+                }
+                if ns == SOAP_ENV && name == "Body" {
+                    in_body = true;
+                    saw_body = true;
+                }
+                text.clear();
+                if matches!(ev, X::Start(_)) {
+                    path.push((ns, name));
+                    if path.len() > 256 {
+                        return None;
+                    }
+                }
+            }
+            X::End(_) => {
+                let (ns, name) = path.pop()?;
+                if ns == SOAP_ENV && name == "Body" {
+                    in_body = false;
+                }
+                if ns.is_empty() && !text.trim().is_empty() {
+                    let t = text.trim().to_string();
+                    match name.as_str() {
+                        "errorCode" if out.error_code.is_none() => out.error_code = Some(t),
+                        "errorMessage" if out.error_message.is_none() => {
+                            out.error_message = Some(t)
+                        }
+                        _ => {
+                            out.fields.entry(name).or_insert(t);
+                        }
+                    }
+                }
+                text.clear();
+            }
+            X::Text(t) => text.push_str(&t.decode().ok()?),
+            X::CData(t) => text.push_str(&t.decode().ok()?),
+            X::GeneralRef(g) => {
+                if g.is_char_ref() {
+                    if let Some(c) = g.resolve_char_ref().ok()? {
+                        text.push(c);
+                    }
+                } else {
+                    let name = g.decode().ok()?;
+                    text.push_str(quick_xml::escape::resolve_predefined_entity(&name)?);
+                }
+            }
+            X::DocType(_) => return None,
+            X::Eof => break,
+            _ => {}
+        }
+    }
+    saw_body.then_some(out)
+}
+
+/// What one harness system's endpoints received, with when (episode clock).
+#[derive(Default)]
+struct Inbox {
+    got: Vec<(Duration, BusReceived)>,
+}
+
+type SharedInbox = Rc<RefCell<Inbox>>;
+
+/// Serves one connection to a harness system's endpoints: `/provider/<service>` answers
+/// SendMessage (after the service's delay, or with its fault), `/client` takes pushes.
+async fn serve_system<IO>(
+    io: IO,
+    system: String,
+    services: Rc<Vec<ServiceSpec>>,
+    push_delay: f64,
+    inbox: SharedInbox,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let system = system.clone();
+        let services = services.clone();
+        let inbox = inbox.clone();
+        async move {
+            Ok::<_, Infallible>(endpoint(req, &system, &services, push_delay, &inbox).await)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), service)
+        .await;
+}
+
+fn soap_response(status: u16, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(Full::new(Bytes::from(format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{SOAP_ENV}\"><soap:Body>{body}</soap:Body></soap:Envelope>"
+        ))))
+        .expect("a valid response")
+}
+
+async fn endpoint(
+    req: Request<Incoming>,
+    system: &str,
+    services: &[ServiceSpec],
+    push_delay: f64,
+    inbox: &SharedInbox,
+) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let body = Limited::new(req.into_body(), 4 << 20)
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let reading = read_soap(&body).unwrap_or_default();
+    let (endpoint, delay) = if path == "/client" {
+        ("push", push_delay)
+    } else {
+        let svc = path
+            .strip_prefix("/provider/")
+            .and_then(|id| services.iter().find(|s| s.id == id));
+        ("provider", svc.map_or(0.0, |s| s.delay_seconds))
+    };
+    let field = |k: &str| reading.fields.get(k).cloned().unwrap_or_default();
+    inbox.borrow_mut().got.push((
+        turmoil::elapsed(),
+        BusReceived {
+            system: system.to_string(),
+            endpoint: endpoint.into(),
+            operation: reading
+                .body_element
+                .as_ref()
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default(),
+            service: field("serviceId"),
+            sender: field("senderId"),
+            message_id: field("messageId"),
+        },
+    ));
+    if delay > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(delay)).await;
+    }
+    if endpoint == "push" {
+        let op = reading
+            .body_element
+            .map(|(_, n)| n)
+            .unwrap_or_else(|| "sendMessage".into());
+        return soap_response(
+            200,
+            format!("<t:{op}Response xmlns:t=\"{ASYNC_TYPES}\"/>"),
+        );
+    }
+    let svc = path
+        .strip_prefix("/provider/")
+        .and_then(|id| services.iter().find(|s| s.id == id));
+    if svc.is_none_or(|s| s.faulty) {
+        return soap_response(
+            500,
+            format!(
+                "<soap:Fault><faultcode>soap:Server</faultcode><faultstring>provider error</faultstring><detail><t:SendMessageFault1_SendMessageFault xmlns:t=\"{SYNC_TYPES}\"><errorCode>PROVIDER-1</errorCode><errorMessage>the provider failed</errorMessage><errorDate>2025-01-01T00:00:00Z</errorDate></t:SendMessageFault1_SendMessageFault></detail></soap:Fault>"
+            ),
+        );
+    }
+    soap_response(
+        200,
+        format!(
+            "<t:SendMessageResponse xmlns:t=\"{SYNC_TYPES}\"><response><responseInfo><messageId>{system}-answer</messageId><correlationId>{}</correlationId><responseDate>2025-01-01T00:00:00Z</responseDate><status><code>OK</code><message>done</message></status></responseInfo><responseData><data><q:answer xmlns:q=\"urn:qaqpa:harness\">ok</q:answer></data></responseData></response></t:SendMessageResponse>",
+            escape(&field("messageId"))
+        ),
+    )
+}
+
+/// Runs the episode and returns what the harness's systems saw, in time order.
+pub fn run_episode(
+    spec: &BusSpec,
+    target: &dyn Target,
+    seed: u64,
+    start: Timestamp,
+    label: &str,
+) -> Result<Vec<Seen>, TargetError> {
+    let bus = target.bus_gateway(seed)?;
+    let mut ep = Episode::new(
+        start,
+        seed,
+        label,
+        Duration::from_secs(spec.episode_seconds()),
+    );
+    ep.tick = Duration::from_millis(10);
+    let world = spec.world(start);
+    let mut b = ep.builder();
+    b.min_message_latency(Duration::from_millis(1))
+        .max_message_latency(Duration::from_millis(5));
+    let mut sim = b.build();
+    bus.install(&mut sim, &world);
+    let services = Rc::new(spec.services.clone());
+    let mut inboxes: Vec<SharedInbox> = Vec::new();
+    for s in &spec.systems {
+        let inbox: SharedInbox = Rc::default();
+        inboxes.push(inbox.clone());
+        let id = s.id.clone();
+        let services = services.clone();
+        let delay = s.push_delay_seconds;
+        sim.host(host_of(&s.id), move || {
+            let inbox = inbox.clone();
+            let id = id.clone();
+            let services = services.clone();
+            async move {
+                let l = turmoil::net::TcpListener::bind(("0.0.0.0", SYSTEM_PORT)).await?;
+                loop {
+                    let (s, _) = l.accept().await?;
+                    tokio::task::spawn_local(serve_system(
+                        s,
+                        id.clone(),
+                        services.clone(),
+                        delay,
+                        inbox.clone(),
+                    ));
+                }
+            }
+        });
+    }
+    // One client per calling system, its calls in time order.
+    type Got = (usize, Duration, Duration, Answer);
+    let answers: Rc<RefCell<Vec<Got>>> = Rc::default();
+    let mut by_system: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, c) in spec.calls.iter().enumerate() {
+        by_system.entry(c.from.clone()).or_default().push(i);
+    }
+    for (system, mut calls) in by_system {
+        calls.sort_by(|a, b| spec.calls[*a].at_seconds.total_cmp(&spec.calls[*b].at_seconds));
+        let reqs: Vec<(usize, f64, String, String, String)> = calls
+            .iter()
+            .map(|&i| {
+                let c = &spec.calls[i];
+                let channel = spec.channel_of(c);
+                let when = ep.instant(Duration::from_secs_f64(c.at_seconds));
+                let path = if channel == "async" { ASYNC_PATH } else { SYNC_PATH };
+                let host = if c.via == "external" { EXTERNAL_HOST } else { INNER_HOST };
+                let xml = request(&channel, &c.label, &c.from, &c.service, when);
+                let http = format!(
+                    "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+                    xml.len()
+                );
+                (i, c.at_seconds, host.to_string(), http, String::new())
+            })
+            .collect();
+        let got = answers.clone();
+        // The client runs on the system's own host, beside its endpoints.
+        sim.client(format!("{}-client", host_of(&system)), async move {
+            let mut pending = Vec::new();
+            for (i, at, host, http, _) in reqs {
+                tokio::time::sleep(Duration::from_secs_f64(at).saturating_sub(turmoil::elapsed()))
+                    .await;
+                let got = got.clone();
+                // Calls do not wait for each other: a slow answer must not delay the next.
+                pending.push(tokio::task::spawn_local(async move {
+                    let sent = turmoil::elapsed();
+                    let ans = match turmoil::net::TcpStream::connect((host.as_str(), BUS_PORT)).await
+                    {
+                        Ok(s) => exchange(s, http.as_bytes(), CLIENT_WAIT).await,
+                        Err(e) => Answer::NoResponse(format!("connect: {e}")),
+                    };
+                    got.borrow_mut().push((i, sent, turmoil::elapsed(), ans));
+                }));
+            }
+            for p in pending {
+                let _ = p.await;
+            }
+            Ok(())
+        });
+    }
+    if let Err(e) = sim.run() {
+        return Err(TargetError::Bus {
+            target: target.info().name,
+            message: e.to_string(),
+        });
+    }
+    let mut seen = Vec::new();
+    let note = |what: &str, fields: &[(&str, String)]| Seen {
+        at: start,
+        probe: crate::interpreter::HARNESS.into(),
+        subject: Subject {
+            kind: SubjectKind::Service,
+            id: "bus".into(),
+        },
+        event: Event::Network(NetworkNote {
+            what: what.into(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        }),
+    };
+    // The harness's own record of the world: which systems are state ones, which services
+    // and connections it laid out and whether their grant was still awaited.
+    for s in &spec.systems {
+        seen.push(note(
+            "bus-system",
+            &[("system", s.id.clone()), ("state", s.state.to_string())],
+        ));
+    }
+    for s in &spec.services {
+        seen.push(note(
+            "bus-service",
+            &[
+                ("service", s.id.clone()),
+                ("owner", s.owner.clone()),
+                ("mode", s.mode.clone()),
+                ("registered", s.registered.to_string()),
+                ("delay-seconds", s.delay_seconds.to_string()),
+            ],
+        ));
+    }
+    for c in &spec.connections {
+        seen.push(note(
+            "bus-connection",
+            &[
+                ("initiator", c.initiator.clone()),
+                ("service", c.service.clone()),
+                ("granted", c.granted.to_string()),
+            ],
+        ));
+    }
+    for (i, sent, answered, ans) in answers.borrow().iter() {
+        let c = &spec.calls[*i];
+        let channel = spec.channel_of(c);
+        let (outcome, status, code, error) = match ans {
+            Answer::Response { status, body, .. } => match read_soap(body) {
+                Some(r) if r.is_fault() => (
+                    "fault",
+                    Some(*status),
+                    r.error_code.clone(),
+                    r.error_message.clone().unwrap_or_default(),
+                ),
+                Some(r) if *status == 200 && r.body_element.is_some() => {
+                    ("accepted", Some(*status), None, String::new())
+                }
+                _ => (
+                    "no-answer",
+                    Some(*status),
+                    None,
+                    format!("HTTP {status} without a SOAP answer"),
+                ),
+            },
+            Answer::NoResponse(why) => ("no-answer", None, None, why.clone()),
+        };
+        seen.push(Seen {
+            at: ep.instant(*answered),
+            probe: format!("client:{}", c.from),
+            subject: Subject {
+                kind: SubjectKind::Service,
+                id: c.service.clone(),
+            },
+            event: Event::BusCall(BusCall {
+                label: c.label.clone(),
+                from: c.from.clone(),
+                service: c.service.clone(),
+                gateway: c.via.clone(),
+                channel: channel.clone(),
+                operation: if channel == "async" { "sendMessage" } else { "SendMessage" }.into(),
+                message_id: c.label.clone(),
+                sent: ep.instant(*sent),
+                outcome: outcome.into(),
+                status,
+                error_code: code,
+                error,
+            }),
+        });
+    }
+    for inbox in &inboxes {
+        for (at, r) in inbox.borrow().got.iter() {
+            seen.push(Seen {
+                at: ep.instant(*at),
+                probe: format!("{}:{}", r.endpoint, r.system),
+                subject: Subject {
+                    kind: SubjectKind::Service,
+                    id: r.service.clone(),
+                },
+                event: Event::BusReceived(r.clone()),
+            });
+        }
+    }
+    seen.sort_by_key(|s| s.at);
+    Ok(seen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_harness_reads_faults_and_answers_with_its_own_parser() {
+        let fault = format!(
+            "<s:Envelope xmlns:s=\"{SOAP_ENV}\"><s:Body><s:Fault><faultcode>s:Client</faultcode><detail><t:X xmlns:t=\"urn:t\"><errorCode>SHEP-202</errorCode><errorMessage>no &amp; access</errorMessage></t:X></detail></s:Fault></s:Body></s:Envelope>"
+        );
+        let r = read_soap(fault.as_bytes()).unwrap();
+        assert!(r.is_fault());
+        assert_eq!(r.error_code.as_deref(), Some("SHEP-202"));
+        let req = request("sync", "m-1", "fund", "S&1", "2025-03-18T05:00:00Z".parse().unwrap());
+        let r = read_soap(req.as_bytes()).unwrap();
+        assert_eq!(
+            r.body_element,
+            Some((SYNC_TYPES.to_string(), "SendMessage".to_string()))
+        );
+        assert_eq!(r.fields["serviceId"], "S&1");
+        assert!(!r.is_fault());
+        assert!(read_soap(b"<a>").is_none());
+        assert!(read_soap(b"<a/>").is_none(), "no Body");
+    }
+}

@@ -1,0 +1,61 @@
+//! `qaqpa serve bus`: the reference bus as a real process, for stock SOAP clients (zeep, a
+//! SHEP client library) and for the benchmark.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use qaqpa_esb::bus::{Gateway, Registry, Settings, Shared};
+
+#[derive(clap::Args)]
+pub struct ServeBusArgs {
+    /// The address to listen on, `host:port` (`127.0.0.1:0` picks a free port; the address
+    /// is printed on standard error).
+    #[arg(long)]
+    pub listen: String,
+    /// The registry: systems, services and connections (TOML; see docs/bus.md). Without it
+    /// the bus knows nobody and refuses every call with an ErrorInfo fault.
+    #[arg(long)]
+    pub registry: Option<PathBuf>,
+    /// Which gateway this process is: `inner` (ЭҮШ) or `external` (ЭҮСШ).
+    #[arg(long, default_value = "inner", value_parser = ["inner", "external"])]
+    pub gateway: String,
+    /// Serving threads (each with its own runtime and provider connections).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub threads: u16,
+    /// The seed of the bus's identifiers (message and session GUIDs).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
+    let registry = match &args.registry {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            qaqpa_esb::config::read_registry(&text, &p.display().to_string())?
+        }
+        None => Registry::default(),
+    };
+    let gateway = if args.gateway == "external" {
+        Gateway::External
+    } else {
+        Gateway::Inner
+    };
+    let listener = std::net::TcpListener::bind(&args.listen)
+        .map_err(|e| format!("--listen {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    eprintln!(
+        "qaqpa: bus ({} gateway) listening on {addr}: http://{addr}/SyncChannel/v10?wsdl, http://{addr}/AsyncChannel/v10?wsdl; {} services, {} systems",
+        gateway.as_str(),
+        registry.services.len(),
+        registry.systems.len()
+    );
+    let shared = Shared::new(
+        registry,
+        Settings::default(),
+        args.seed,
+        Arc::new(jiff::Timestamp::now),
+    );
+    qaqpa_esb::http::serve_tcp(shared, gateway, listener, usize::from(args.threads))
+        .map_err(|e| format!("serving on {addr}: {e}"))
+}
