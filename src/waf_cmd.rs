@@ -74,6 +74,21 @@ pub enum Serve {
         #[arg(long)]
         print_conf: bool,
     },
+    /// The reference e-mail gateway (UGEM): SMTP relay, durable spool on disk, abnormal-traffic
+    /// guard, configured from a relay file (connected systems, routes, outbound address).
+    Ugem {
+        /// The address to listen on for SMTP, `host:port`.
+        #[arg(long)]
+        listen: String,
+        /// The directory of the durable queue (created if missing): a restart, or a crash and
+        /// a restart, delivers what it holds.
+        #[arg(long)]
+        spool: PathBuf,
+        /// The relay file (TOML): host name, outbound address, retry timings, connected
+        /// systems and routes to external exchangers (see the README).
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 pub fn default_crs() -> PathBuf {
@@ -99,13 +114,20 @@ pub fn parse_target(url: &str) -> Result<SocketAddr, String> {
 }
 
 pub fn serve(args: &ServeArgs) -> Result<(), String> {
-    let Serve::Waf {
-        listen,
-        upstream,
-        paranoia,
-        crs,
-        print_conf,
-    } = &args.what;
+    let (listen, upstream, paranoia, crs, print_conf) = match &args.what {
+        Serve::Waf {
+            listen,
+            upstream,
+            paranoia,
+            crs,
+            print_conf,
+        } => (listen, upstream, paranoia, crs, print_conf),
+        Serve::Ugem {
+            listen,
+            spool,
+            config,
+        } => return crate::mail_cmd::serve(listen, spool, config),
+    };
     let crs = crs.clone().unwrap_or_else(default_crs);
     let crs = std::fs::canonicalize(&crs).map_err(|e| format!("{}: {e}", crs.display()))?;
     let mut config = WafConfig::crs(&crs);
