@@ -70,7 +70,8 @@ enum Command {
     /// the responses (go-ftw's cloud mode); scores per rule family.
     WafScore(crate::waf_cmd::WafScoreArgs),
     /// Run a reference service as a real process (`serve waf --listen ADDR --upstream URL`,
-    /// `serve tls-inspect --listen ADDR --origin-ca PEM`).
+    /// `serve tls-inspect --listen ADDR --origin-ca PEM`, `serve bus --listen ADDR`,
+    /// `serve ugem --listen ADDR --spool DIR --config FILE`).
     Serve(crate::waf_cmd::ServeArgs),
     /// Pack a run's folder into a certification bundle signed with an Ed25519 key.
     Bundle(crate::bundle::BundleArgs),
@@ -109,38 +110,52 @@ impl SystemArg {
 pub struct RunArgs {
     /// Systems to certify (all when none is given); the others' clauses are not-applicable.
     #[arg(long = "system", value_name = "SYSTEM", value_enum, ignore_case = true)]
-    systems: Vec<SystemArg>,
+    pub(crate) systems: Vec<SystemArg>,
     /// Only these scenarios (ids as the reports list them; repeatable). With --clause, the
     /// scenarios named here and those that exercise the clauses run.
     #[arg(long = "scenario", value_name = "ID")]
-    scenarios: Vec<String>,
+    pub(crate) scenarios: Vec<String>,
     /// Only the scenarios that exercise these clauses (repeatable).
     #[arg(long = "clause", value_name = "ID")]
-    clauses: Vec<String>,
+    pub(crate) clauses: Vec<String>,
     /// The run's seed: every random choice descends from it, so a seed repeats a run exactly.
     #[arg(long, default_value_t = 1)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// The folder for the reports and traces. An earlier run's traces and reports in it are
     /// removed first; a non-empty folder that is not qaqpa's output is refused.
     #[arg(long, value_name = "DIR", default_value = "qaqpa-out")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Switch on a named defect of the reference (see `qaqpa defects`; repeatable).
     #[arg(long = "defect", value_name = "ID")]
-    defects: Vec<String>,
+    pub(crate) defects: Vec<String>,
     /// Further scenario files: every *.yaml under DIR joins the standard suite (repeatable).
     #[arg(long = "suite", value_name = "DIR")]
-    suites: Vec<PathBuf>,
+    pub(crate) suites: Vec<PathBuf>,
     /// A calendar file (the format of sim/data/calendar-kz.toml) that extends or overrides the
     /// built-in Kazakhstan calendar.
     #[arg(long, value_name = "FILE")]
-    calendar_file: Option<PathBuf>,
+    pub(crate) calendar_file: Option<PathBuf>,
     /// Treat warning clauses and stale waivers as failing: exit 1, and failures in report.xml.
     #[arg(long)]
-    warnings_fail: bool,
+    pub(crate) warnings_fail: bool,
+    /// What to certify: a target file (TOML) naming a live product and how to reach it, or
+    /// the reference (see "Certifying your product" in the README). Without it, the
+    /// simulated reference.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) target: Option<PathBuf>,
+    /// Recorded traces (`<scenario-id>.jsonl`, the format `judge` reads) for the scenarios a
+    /// live run cannot play, such as the desks' workflows over weeks: they are judged in
+    /// their place. Needs a live --target.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) evidence: Vec<PathBuf>,
+    /// Print what a live run would send where (the harness's listeners, each flow's source,
+    /// destination and envelope, each fault's command) and exit without sending anything.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
     /// Expected failures signed off until a date (TOML, see the README's "Waivers"): a
     /// failure a waiver in force covers is reported `waived` and does not fail the run.
     #[arg(long, value_name = "FILE")]
-    waivers: Option<PathBuf>,
+    pub(crate) waivers: Option<PathBuf>,
 }
 
 /// Standard output that stops quietly when its reader goes away (`qaqpa clauses | head`),
@@ -168,6 +183,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut stdout = QuietWhenClosed(std::io::stdout().lock());
     let result: Result<(), CliError> = match cli.command {
+        Command::Run(args) if args.dry_run => crate::live::dry_run(&args, &mut stdout),
         Command::Run(args) => return finish(run_to_disk(&args), &args.out, args.warnings_fail),
         Command::Judge(args) => {
             return finish(
@@ -288,13 +304,31 @@ pub fn tell_waivers(report: &qaqpa_reports::Report) {
 /// The main job: load, select, check, run, judge, write. Separate from `main` so tests drive
 /// it in process.
 pub fn run_to_disk(args: &RunArgs) -> Result<RunOutcome, CliError> {
+    let file = match &args.target {
+        Some(path) => {
+            Some(crate::target_file::TargetFile::load(path).map_err(|e| CliError::input(e.0))?)
+        }
+        None => None,
+    };
+    if let Some(f) = &file
+        && f.kind == crate::target_file::Kind::Live
+    {
+        return crate::live::run(args, f);
+    }
+    if args.dry_run || !args.evidence.is_empty() {
+        return Err(CliError::input(
+            "--dry-run and --evidence describe a live run: give a --target file of `kind = \"live\"`",
+        ));
+    }
     let calendar = load_calendar(args.calendar_file.as_deref())?;
     let waivers = load_waivers(args.waivers.as_deref())?;
     let mut suite = load_suite(&args.suites)?;
     let systems = chosen_systems(&args.systems);
     let selected = select_scenarios(&suite, &systems, &args.scenarios, &args.clauses)?;
     suite.scenarios.retain(|s| selected.contains(&s.id));
-    let defects = resolve_defects(&args.defects, &suite, &systems)?;
+    let mut given_defects = args.defects.clone();
+    given_defects.extend(file.iter().flat_map(|f| f.defects.iter().cloned()));
+    let defects = resolve_defects(&given_defects, &suite, &systems)?;
     check_schedules(&suite.scenarios, &calendar)?;
     let target = Reference::with_defects(&defects).map_err(|e| CliError::input(e.to_string()))?;
     output::prepare(&args.out)?;
@@ -350,6 +384,13 @@ pub fn load_suite(dirs: &[PathBuf]) -> Result<Suite, CliError> {
     Ok(suite)
 }
 
+pub(crate) fn given_systems(args: &RunArgs) -> Vec<SystemName> {
+    let mut s: Vec<SystemName> = args.systems.iter().map(|a| a.system()).collect();
+    s.sort();
+    s.dedup();
+    s
+}
+
 pub(crate) fn chosen_systems(args: &[SystemArg]) -> Vec<SystemName> {
     if args.is_empty() {
         return SystemName::ALL.to_vec();
@@ -360,7 +401,7 @@ pub(crate) fn chosen_systems(args: &[SystemArg]) -> Vec<SystemName> {
     s
 }
 
-fn systems_text(systems: &[SystemName]) -> String {
+pub(crate) fn systems_text(systems: &[SystemName]) -> String {
     systems
         .iter()
         .map(|s| s.as_str())
@@ -371,7 +412,7 @@ fn systems_text(systems: &[SystemName]) -> String {
 /// The ids of the scenarios to run: those of the chosen systems, narrowed by `--scenario`
 /// and `--clause` when either is given (their union). Unknown ids, and filters that leave
 /// nothing to run, are errors that say why.
-fn select_scenarios(
+pub(crate) fn select_scenarios(
     suite: &Suite,
     systems: &[SystemName],
     scenario_ids: &[String],
@@ -526,11 +567,26 @@ impl RunArgs {
             calendar_file: None,
             warnings_fail: false,
             waivers: None,
+            target: None,
+            evidence: vec![],
+            dry_run: false,
         }
     }
 
     pub fn waivers(mut self, file: PathBuf) -> RunArgs {
         self.waivers = Some(file);
+        self
+    }
+
+    /// Certifies what the target file describes.
+    pub fn target(mut self, file: PathBuf) -> RunArgs {
+        self.target = Some(file);
+        self
+    }
+
+    /// Recorded traces for what a live run cannot play.
+    pub fn evidence(mut self, dir: PathBuf) -> RunArgs {
+        self.evidence.push(dir);
         self
     }
 
@@ -586,7 +642,7 @@ pub fn load_calendar(path: Option<&Path>) -> Result<BusinessCalendar, CliError> 
     }
 }
 
-fn with_progress<T>(
+pub(crate) fn with_progress<T>(
     f: impl FnOnce(&mut dyn FnMut(usize, usize, &qaqpa_scenarios::Scenario)) -> T,
 ) -> T {
     if std::io::stderr().is_terminal() {

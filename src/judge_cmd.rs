@@ -65,65 +65,12 @@ pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, CliError> {
     let calendar = crate::cli::load_calendar(args.calendar_file.as_deref())?;
     let waivers = crate::cli::load_waivers(args.waivers.as_deref())?;
     let suite = crate::cli::load_suite(&args.suites)?;
-    let mut files = Vec::new();
-    for p in &args.traces {
-        let before = files.len();
-        collect(p, &mut files)
-            .map_err(|e| CliError::input(format!("{}: cannot read it: {e}", p.display())))?;
-        if files.len() == before {
-            return Err(CliError::input(format!(
-                "{}: no recorded traces (<scenario-id>.jsonl) in this folder: nothing to judge",
-                p.display()
-            )));
-        }
-    }
-    files.sort();
-    files.dedup();
-    refuse_inputs_inside_out(&files, &args.out)?;
-    let mut recorded = Vec::new();
-    let mut systems = Vec::new();
-    for f in &files {
-        let stem = f
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let id = ids::resolve(
-            "scenario",
-            &stem,
-            suite.scenarios.iter().map(|s| s.id.as_str()),
-            "a report's scenarios",
-        )
-        .map_err(|e| {
-            CliError::input(format!(
-                "{}: {e}: name a recorded trace after the scenario it was recorded for",
-                f.display()
-            ))
-        })?;
-        let scenario = suite
-            .scenarios
-            .iter()
-            .find(|s| s.id == id)
-            .expect("resolved against the suite");
-        if recorded.iter().any(|(r, _): &(String, Trace)| r == id) {
-            return Err(CliError::input(format!(
-                "{}: a second trace for scenario `{id}`",
-                f.display()
-            )));
-        }
-        systems.push(scenario.system);
-        let input = std::fs::File::open(f)
-            .map_err(|e| CliError::input(format!("{}: cannot read it: {e}", f.display())))?;
-        let trace = Trace::read_jsonl(std::io::BufReader::new(input), &f.display().to_string())
-            .map_err(|e| CliError::input(e.to_string()))?;
-        if trace.is_empty() {
-            return Err(CliError::input(format!(
-                "{}: the trace is empty: nothing was observed, so there is nothing to judge",
-                f.display()
-            )));
-        }
-        recorded.push((id.to_string(), trace));
-    }
+    let recorded = read_traces(&args.traces, &suite, Some(&args.out))?;
+    let mut systems: Vec<SystemName> = recorded
+        .iter()
+        .filter_map(|(id, _)| suite.scenarios.iter().find(|s| s.id == *id))
+        .map(|s| s.system)
+        .collect();
     crate::cli::check_schedules(
         &suite
             .scenarios
@@ -153,6 +100,7 @@ pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, CliError> {
     let target = TargetInfo {
         kind: "recorded".into(),
         name,
+        version: None,
         defects: vec![],
     };
     output::prepare(&args.out)?;
@@ -161,6 +109,72 @@ pub fn judge(args: &JudgeArgs) -> Result<RunOutcome, CliError> {
     crate::cli::apply_waivers(&mut outcome.report, waivers.as_ref());
     output::write_judged(&args.out, &outcome, args.warnings_fail, waivers.as_ref())?;
     Ok(outcome)
+}
+
+/// Reads recorded traces: `<scenario-id>.jsonl` files, or folders of them, each paired with
+/// the suite's scenario of that id. A folder without traces, an unknown scenario, a second
+/// trace for one scenario, a malformed line or an empty trace is an error naming the file;
+/// so is a trace inside `out`, which a run starts clean.
+pub(crate) fn read_traces(
+    paths: &[PathBuf],
+    suite: &suite::Suite,
+    out: Option<&Path>,
+) -> Result<Vec<(String, Trace)>, CliError> {
+    let mut files = Vec::new();
+    for p in paths {
+        let before = files.len();
+        collect(p, &mut files)
+            .map_err(|e| CliError::input(format!("{}: cannot read it: {e}", p.display())))?;
+        if files.len() == before {
+            return Err(CliError::input(format!(
+                "{}: no recorded traces (<scenario-id>.jsonl) in this folder: nothing to judge",
+                p.display()
+            )));
+        }
+    }
+    files.sort();
+    files.dedup();
+    if let Some(out) = out {
+        refuse_inputs_inside_out(&files, out)?;
+    }
+    let mut recorded = Vec::new();
+    for f in &files {
+        let stem = f
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let id = ids::resolve(
+            "scenario",
+            &stem,
+            suite.scenarios.iter().map(|s| s.id.as_str()),
+            "a report's scenarios",
+        )
+        .map_err(|e| {
+            CliError::input(format!(
+                "{}: {e}: name a recorded trace after the scenario it was recorded for",
+                f.display()
+            ))
+        })?;
+        if recorded.iter().any(|(r, _): &(String, Trace)| r == id) {
+            return Err(CliError::input(format!(
+                "{}: a second trace for scenario `{id}`",
+                f.display()
+            )));
+        }
+        let input = std::fs::File::open(f)
+            .map_err(|e| CliError::input(format!("{}: cannot read it: {e}", f.display())))?;
+        let trace = Trace::read_jsonl(std::io::BufReader::new(input), &f.display().to_string())
+            .map_err(|e| CliError::input(e.to_string()))?;
+        if trace.is_empty() {
+            return Err(CliError::input(format!(
+                "{}: the trace is empty: nothing was observed, so there is nothing to judge",
+                f.display()
+            )));
+        }
+        recorded.push((id.to_string(), trace));
+    }
+    Ok(recorded)
 }
 
 /// Starting `out` clean removes its `traces/`: judging those very traces into it would delete

@@ -70,6 +70,7 @@ impl Target for Reference {
         TargetInfo {
             kind: "reference".into(),
             name: "qaqpa reference".into(),
+            version: None,
             defects: self.defects.iter().map(|d| d.to_string()).collect(),
         }
     }

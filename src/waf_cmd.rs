@@ -92,6 +92,21 @@ pub enum Serve {
     /// The reference bus (ЭҮШ / ЭҮСШ): SHEP v10 SOAP at /SyncChannel/v10 and
     /// /AsyncChannel/v10, their WSDLs at ?wsdl.
     Bus(crate::bus_cmd::ServeBusArgs),
+    /// The reference e-mail gateway (UGEM): SMTP relay, durable spool on disk, abnormal-traffic
+    /// guard, configured from a relay file (connected systems, routes, outbound address).
+    Ugem {
+        /// The address to listen on for SMTP, `host:port`.
+        #[arg(long)]
+        listen: String,
+        /// The directory of the durable queue (created if missing): a restart, or a crash and
+        /// a restart, delivers what it holds.
+        #[arg(long)]
+        spool: PathBuf,
+        /// The relay file (TOML): host name, outbound address, retry timings, connected
+        /// systems and routes to external exchangers (see the README).
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 pub fn default_crs() -> PathBuf {
@@ -131,6 +146,11 @@ pub fn serve(args: &ServeArgs) -> Result<(), String> {
             root_out,
         } => return crate::inspect_cmd::serve(listen, origin_ca, root_out.as_deref()),
         Serve::Bus(bus) => return crate::bus_cmd::serve_bus(bus),
+        Serve::Ugem {
+            listen,
+            spool,
+            config,
+        } => return crate::mail_cmd::serve(listen, spool, config),
     };
     let crs = crs.clone().unwrap_or_else(default_crs);
     let crs = std::fs::canonicalize(&crs).map_err(|e| format!("{}: {e}", crs.display()))?;

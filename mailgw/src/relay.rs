@@ -681,13 +681,18 @@ impl<N: Net> Relay<N> {
     fn route(&self, rcpt: &str) -> Option<SocketAddr> {
         let cfg = &self.inner.cfg;
         let d = domain_of(rcpt)?;
+        // An explicit route wins: a served gateway's configuration names where each connected
+        // system's server receives, which need not be port `system_port` of its address.
+        if let Some(to) = cfg.routes.get(&d) {
+            return Some(*to);
+        }
         if let Some(sys) = cfg.registry.by_domain(&d) {
             return sys
                 .servers
                 .first()
                 .map(|ip| SocketAddr::new(*ip, cfg.system_port));
         }
-        cfg.routes.get(&d).or_else(|| cfg.routes.get("*")).copied()
+        cfg.routes.get("*").copied()
     }
 
     async fn deliver(&self, id: &str) {

@@ -66,6 +66,37 @@ impl Net for TokioNet {
     }
 }
 
+/// Real sockets whose outbound connections leave from a chosen address (a served gateway's
+/// configured outbound address), or from whatever the system picks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BoundNet {
+    pub source: Option<std::net::IpAddr>,
+}
+
+impl Net for BoundNet {
+    type Stream = tokio::net::TcpStream;
+    type Listener = tokio::net::TcpListener;
+    async fn connect(&self, addr: SocketAddr) -> io::Result<Self::Stream> {
+        let Some(source) = self.source else {
+            return TokioNet.connect(addr).await;
+        };
+        let sock = match addr {
+            SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        sock.bind(SocketAddr::new(source, 0))?;
+        let s = sock.connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+    async fn accept(&self, l: &Self::Listener) -> io::Result<(Self::Stream, SocketAddr)> {
+        TokioNet.accept(l).await
+    }
+    fn now_ms(&self) -> u64 {
+        TokioNet.now_ms()
+    }
+}
+
 #[derive(Debug)]
 pub enum LineError {
     Io(io::Error),

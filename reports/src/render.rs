@@ -678,6 +678,7 @@ mod tests {
             target: qaqpa_sim::target::TargetInfo {
                 kind: "reference".into(),
                 name: "ref".into(),
+                version: None,
                 defects: vec!["d1".into()],
             },
             systems: vec!["ugia".into()],

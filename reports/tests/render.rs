@@ -115,6 +115,7 @@ fn report() -> Report {
         target: qaqpa_sim::target::TargetInfo {
             kind: "reference".into(),
             name: "test".into(),
+            version: None,
             defects: vec![],
         },
         systems: vec!["ugia".into(), "ugem".into(), "bus".into()],

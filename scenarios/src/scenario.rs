@@ -340,6 +340,37 @@ impl Scenario {
     pub fn clauses(&self) -> Vec<String> {
         self.expect.iter().map(|e| e.clause.value.clone()).collect()
     }
+
+    /// Whether a live run can play the scenario on the wall clock: only mail episodes, no
+    /// desk. A desk's workflow runs over working days and weeks (applications, answers,
+    /// connections); its evidence comes recorded (`--evidence`), not played.
+    pub fn live_playable(&self) -> Result<(), String> {
+        if let Some(desk) = self.desk {
+            return Err(format!(
+                "its workflow at the {} desk takes days to weeks (until {}), longer than a live run; supply its recorded trace with --evidence DIR",
+                desk.as_str(),
+                self.until.value
+            ));
+        }
+        for step in &self.steps {
+            match step.action() {
+                Action::Mail(_) => {}
+                Action::Send(_) => {
+                    return Err("its applications need the target's desk".into());
+                }
+                Action::Policy(_) | Action::Replay(_) | Action::Web(_) => {
+                    return Err(format!(
+                        "its {} steps need the target's packet or web path, which a live target does not yet offer; supply its recorded trace with --evidence DIR",
+                        self.system.as_str()
+                    ));
+                }
+            }
+        }
+        if self.steps.is_empty() {
+            return Err("it has no steps".into());
+        }
+        Ok(())
+    }
 }
 
 /// A document the harness signs names its signer's BIN and leaves the signature to it.

@@ -149,13 +149,42 @@ pub fn run(
     config: &RunConfig<'_>,
     progress: &mut dyn FnMut(usize, usize, &Scenario),
 ) -> Result<RunOutcome, SuiteError> {
+    run_planned(suite, target, config, &mut |_| Plan::Play, progress)
+}
+
+/// What a run does with one scenario.
+#[derive(Debug)]
+pub enum Plan {
+    /// Play it against the target.
+    Play,
+    /// Judge this trace, recorded elsewhere, in its place (a live run's `--evidence`).
+    Recorded(Trace),
+    /// Neither: every obligation the scenario would judge is not-tested, for this reason.
+    Skip(String),
+}
+
+/// Like [`run`], with `plan` deciding for each scenario whether it is played, judged from a
+/// recorded trace, or left out with a reason (a live run leaves out what it cannot play).
+pub fn run_planned(
+    suite: &Suite,
+    target: &dyn Target,
+    config: &RunConfig<'_>,
+    plan: &mut dyn FnMut(&Scenario) -> Plan,
+    progress: &mut dyn FnMut(usize, usize, &Scenario),
+) -> Result<RunOutcome, SuiteError> {
     let selected = suite.for_systems(&config.systems);
     let mut judged = Judged::default();
     for (i, scenario) in selected.iter().enumerate() {
         progress(i, selected.len(), scenario);
-        let scenario_seed = seed::derive(config.seed, &scenario.id);
-        let trace = play(scenario, config.calendar, target, scenario_seed)?;
-        judged.judge(scenario, trace, config.calendar)?;
+        match plan(scenario) {
+            Plan::Play => {
+                let scenario_seed = seed::derive(config.seed, &scenario.id);
+                let trace = play(scenario, config.calendar, target, scenario_seed)?;
+                judged.judge(scenario, trace, config.calendar)?;
+            }
+            Plan::Recorded(trace) => judged.judge(scenario, trace, config.calendar)?,
+            Plan::Skip(reason) => judged.skip(scenario, &reason),
+        }
     }
     Ok(judged.report(config, target.info()))
 }
@@ -189,6 +218,29 @@ struct Judged {
 }
 
 impl Judged {
+    /// A scenario the run did not play: its obligations are not-tested, saying why. It has
+    /// no trace, so it is not among the report's scenarios.
+    fn skip(&mut self, scenario: &Scenario, reason: &str) {
+        for clause in scenario.clauses() {
+            for oracle in oracle::for_clause(&clause) {
+                self.judgements
+                    .entry(clause.clone())
+                    .or_default()
+                    .entry(oracle.obligation().to_string())
+                    .or_default()
+                    .by_scenario
+                    .push((
+                        scenario.id.clone(),
+                        qaqpa_reports::Judgement {
+                            verdict: qaqpa_reports::Verdict::NotTested,
+                            finding: format!("not played: {reason}"),
+                            evidence: vec![],
+                        },
+                    ));
+            }
+        }
+    }
+
     fn judge(
         &mut self,
         scenario: &Scenario,

@@ -158,6 +158,9 @@ pub struct TargetInfo {
     /// `reference`, `live` or `recorded`.
     pub kind: String,
     pub name: String,
+    /// The product's version, as a live target file states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
     /// Named defects switched on (reference only).
     #[serde(default)]
     pub defects: Vec<String>,
@@ -181,6 +184,8 @@ pub enum TargetError {
     NoBus { target: String },
     #[error("target {target}: the bus episode failed: {message}")]
     Bus { target: String, message: String },
+    #[error("target {target}: {message}")]
+    Live { target: String, message: String },
 }
 
 /// A system under test: it hands out the desks (and, later, network endpoints) the suite
@@ -197,6 +202,11 @@ pub trait Target {
         Err(TargetError::NoMailGateway {
             target: self.info().name,
         })
+    }
+    /// The e-mail gateway as a live product on real sockets, when the target is one: mail
+    /// episodes then run on the wall clock against it instead of in the simulation.
+    fn live_mail(&self) -> Option<crate::mailnet::LiveMail> {
+        None
     }
     /// The access gateway's (UGIA's) Internet egress rule for the hosts of a mail episode;
     /// `None` when the target has none (nothing is filtered then).

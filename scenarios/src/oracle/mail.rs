@@ -68,6 +68,31 @@ pub(super) fn gateway_ip(trace: &Trace) -> Option<String> {
     notes(trace, "gateway").find_map(|n| n.fields.get("ip").cloned())
 }
 
+/// Every address the gateway's outbound mail may come from: its `ip`, and a live product's
+/// further `outbound` addresses (comma-separated).
+pub(super) fn gateway_ips(trace: &Trace) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for n in notes(trace, "gateway") {
+        out.extend(n.fields.get("ip").cloned());
+        if let Some(list) = n.fields.get("outbound") {
+            out.extend(
+                list.split(',')
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty()),
+            );
+        }
+    }
+    out
+}
+
+/// Where the harness's clients reach the gateway: a live product's `listen` address, or port
+/// 25 of its address in the simulation.
+pub(super) fn gateway_listener(trace: &Trace, ip: &str) -> String {
+    notes(trace, "gateway")
+        .find_map(|n| n.fields.get("listen").cloned())
+        .unwrap_or_else(|| format!("{ip}:25"))
+}
+
 pub(super) fn is_final(r: &SmtpReply) -> bool {
     r.command.starts_with("end of data")
 }
@@ -104,7 +129,7 @@ impl Oracle for RelayOnlyConnected {
     }
 
     fn describe(&self) -> &'static str {
-        "in mail episodes, every probe message (open-relay attempts, unregistered servers claiming a connected domain, a system sending as another domain) is refused before it is accepted, and ordinary mail between connected and external domains reaches its mailbox from the gateway's address"
+        "in mail episodes, every probe message (open-relay attempts, unregistered servers claiming a connected domain, a system sending as another domain) is refused before it is accepted, and ordinary mail between connected and external domains is accepted (not refused, not left unanswered) and reaches its mailbox from the gateway's address"
     }
 
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
@@ -115,6 +140,7 @@ impl Oracle for RelayOnlyConnected {
                 vec![],
             );
         };
+        let gws = gateway_ips(trace);
         let mut evidence = Vec::new();
         let mut faults = Vec::new();
         let mut probes = BTreeSet::new();
@@ -134,6 +160,39 @@ impl Oracle for RelayOnlyConnected {
             .filter(|(_, r)| r.flow_kind == "normal" && is_final(r) && r.code / 100 == 2)
             .filter_map(|(_, r)| r.message.clone())
             .collect();
+        // Ordinary mail the gateway never accepted, with the last reply it got: refused, or
+        // no reply at all (a gateway that hangs or drops the connection relays nothing).
+        let mut last_reply: BTreeMap<String, (&Observation, &SmtpReply)> = BTreeMap::new();
+        for (o, r) in replies(trace).filter(|(_, r)| r.flow_kind == "normal") {
+            if let Some(m) = &r.message {
+                last_reply.insert(m.clone(), (o, r));
+            }
+        }
+        let refused: Vec<(&Observation, &SmtpReply)> = last_reply
+            .iter()
+            .filter(|(m, _)| !normal.contains(*m))
+            .map(|(_, v)| *v)
+            .collect();
+        for (o, r) in refused.iter().take(5) {
+            faults.push(format!(
+                "ordinary message {} of flow `{}` from {} was never accepted: {}",
+                r.message.clone().unwrap_or_default(),
+                r.flow,
+                r.client,
+                if r.code == 0 {
+                    format!("{} got {}", r.command, r.text)
+                } else {
+                    format!("{} → {} {}", r.command, r.code, r.text)
+                }
+            ));
+            evidence.push(reply_ev(ctx, o, r));
+        }
+        if refused.len() > 5 {
+            faults.push(format!(
+                "and {} more ordinary message(s)",
+                refused.len() - 5
+            ));
+        }
         for (o, d) in deliveries(trace) {
             let Some(id) = &d.message_id else { continue };
             if probes.contains(id) {
@@ -145,7 +204,7 @@ impl Oracle for RelayOnlyConnected {
                 ));
             }
             if normal.contains(id) {
-                if d.peer == gw {
+                if gws.contains(&d.peer) {
                     relayed += 1;
                 } else {
                     faults.push(format!(
@@ -156,7 +215,7 @@ impl Oracle for RelayOnlyConnected {
                 }
             }
         }
-        if probes.is_empty() && relayed == 0 {
+        if probes.is_empty() && relayed == 0 && refused.is_empty() {
             return finish(
                 Verdict::NotTested,
                 "the episode sent neither probes nor ordinary mail".into(),
@@ -609,7 +668,8 @@ impl Oracle for OnlyThroughGateway {
                 vec![],
             );
         };
-        let gw_addr = format!("{gw}:25");
+        let gw_addr = gateway_listener(trace, &gw);
+        let gws = gateway_ips(trace);
         let servers: BTreeMap<String, String> = notes(trace, "system")
             .filter_map(|n| Some((n.fields.get("server")?.clone(), n.fields.get("id")?.clone())))
             .collect();
@@ -645,7 +705,7 @@ impl Oracle for OnlyThroughGateway {
                     d.peer
                 ));
                 evidence.push(ev(ctx, o, format!("delivered from {}", d.peer)));
-            } else if d.peer == gw {
+            } else if gws.contains(&d.peer) {
                 via_gateway += 1;
             }
         }

@@ -116,7 +116,7 @@ type Outcome<'t> = (&'t Observation, &'t SmtpReply);
 /// The final (or refusing) replies the gateway gave to `systems`' ordinary mail after `after`.
 fn outcomes_after<'t>(trace: &'t Trace, systems: &[String], after: Timestamp) -> Vec<Outcome<'t>> {
     let gw = mail::gateway_ip(trace)
-        .map(|g| format!("{g}:25"))
+        .map(|g| mail::gateway_listener(trace, &g))
         .unwrap_or_default();
     mail::replies(trace)
         .filter(|(o, r)| {

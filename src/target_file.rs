@@ -1,0 +1,452 @@
+//! The target file (`qaqpa run --target FILE`): what is under test and what the harness needs
+//! to reach it. TOML; every table refuses fields it does not know, and every error names the
+//! file and the field. The README's "Certifying your product" documents it field by field.
+//!
+//! One file describes every system a product offers: `[ugem]` (implemented), `[bus]` and
+//! `[ugia]` (their shape is fixed here and documented; a run refuses them until the bus's
+//! SOAP side and UGIA's two-port interface exist).
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TargetFile {
+    /// `live`: a product on real sockets; `reference`: the simulated reference (the default
+    /// without `--target`).
+    pub kind: Kind,
+    /// What the reports call the product.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The product's version, as its vendor states it.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Named defects of the reference to switch on (`reference` only).
+    #[serde(default)]
+    pub defects: Vec<String>,
+    #[serde(default)]
+    pub ugem: Option<Ugem>,
+    #[serde(default)]
+    pub bus: Option<Bus>,
+    #[serde(default)]
+    pub ugia: Option<Ugia>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Live,
+    Reference,
+}
+
+/// The e-mail gateway (UGEM) under test.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Ugem {
+    /// The product's SMTP listener, `IP:PORT`: where connected systems, external exchangers
+    /// and strangers submit.
+    pub listen: SocketAddr,
+    /// The addresses the product's outbound mail comes from (at least one).
+    pub outbound: Vec<IpAddr>,
+    /// Connected departmental mail systems: the product relays for them.
+    #[serde(default)]
+    pub connected: Vec<Connected>,
+    /// External domains: the product's transport map sends their mail to the harness.
+    #[serde(default)]
+    pub external: Vec<External>,
+    /// Addresses the harness's strangers (neither connected nor external) connect from.
+    #[serde(default)]
+    pub strangers: Vec<IpAddr>,
+    /// How the harness stops, kills and starts the product (fault scenarios).
+    #[serde(default)]
+    pub control: Control,
+}
+
+/// A connected system, as the product is configured for it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Connected {
+    /// The system's mail domain (the scenarios name systems by domain).
+    pub domain: String,
+    /// Where the harness plays the system's mail server, `IP:PORT`: it submits to the product
+    /// from this IP and receives the system's mail on this address (the product's relay map
+    /// points here).
+    pub server: SocketAddr,
+}
+
+/// An external domain, as the product's transport map routes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct External {
+    pub domain: String,
+    /// Where the harness plays the domain's mail exchanger, `IP:PORT`; its own mail to the
+    /// product comes from this IP.
+    pub exchanger: SocketAddr,
+}
+
+/// Shell commands (`sh -c`) the harness may run to stop, kill and start the product.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Control {
+    /// An orderly shutdown (the `stop` fault).
+    #[serde(default)]
+    pub stop: Option<String>,
+    /// An abrupt end of every process of the product, as `kill -9` (the `crash` fault).
+    #[serde(default)]
+    pub kill: Option<String>,
+    /// Start it; may return before it listens (the `restart` fault).
+    #[serde(default)]
+    pub start: Option<String>,
+    /// The most each command may take, in seconds (default 60).
+    #[serde(default = "sixty")]
+    pub timeout_seconds: u64,
+    /// The most the listener may take to greet again after `start`, in seconds (default 30).
+    #[serde(default = "thirty")]
+    pub start_timeout_seconds: u64,
+}
+
+fn sixty() -> u64 {
+    60
+}
+fn thirty() -> u64 {
+    30
+}
+
+/// The bus (SHEP) under test: not yet run live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Bus {
+    /// The product's synchronous SOAP endpoint, `https://…`.
+    pub sync_url: String,
+    /// Its asynchronous SOAP endpoint.
+    pub async_url: String,
+    /// The CA root (PEM) the product trusts: the harness's signing certificate chains to it.
+    pub ca_root: PathBuf,
+    /// The harness's signing certificate (PEM).
+    pub signing_certificate: PathBuf,
+    /// The harness's signing key (PEM). A secret: never copied into reports or bundles.
+    pub signing_key: PathBuf,
+}
+
+/// The access gateway (UGIA) under test: not yet run live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Ugia {
+    /// The network interface (TAP or veth) the harness writes the Users' traffic into: the
+    /// product's inside port.
+    pub inside: String,
+    /// The interface on the product's main outside channel, where the harness reads what it
+    /// forwards.
+    pub outside_main: String,
+    /// The interface on its backup outside channel.
+    pub outside_backup: String,
+}
+
+/// A target file that cannot be used, named with the file and the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetFileError(pub String);
+
+impl std::fmt::Display for TargetFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TargetFile {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<TargetFile, TargetFileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            TargetFileError(format!(
+                "{}: cannot read the target file: {e}",
+                path.display()
+            ))
+        })?;
+        TargetFile::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks the text of the file `origin`.
+    pub fn parse(text: &str, origin: &str) -> Result<TargetFile, TargetFileError> {
+        let file: TargetFile = toml::from_str(text).map_err(|e| {
+            // toml names the line, the column and the key; keep its message whole.
+            TargetFileError(format!("{origin}: {}", e.to_string().trim_end()))
+        })?;
+        file.check()
+            .map_err(|(field, why)| TargetFileError(format!("{origin}: {field}: {why}")))?;
+        Ok(file)
+    }
+
+    /// The checks a type cannot express; an error names the field.
+    fn check(&self) -> Result<(), (String, String)> {
+        match self.kind {
+            Kind::Reference => {
+                for (section, present) in [
+                    ("ugem", self.ugem.is_some()),
+                    ("bus", self.bus.is_some()),
+                    ("ugia", self.ugia.is_some()),
+                ] {
+                    if present {
+                        return Err((
+                            section.into(),
+                            "a `reference` target is the simulated reference: it takes no system sections (did you mean `kind = \"live\"`?)".into(),
+                        ));
+                    }
+                }
+            }
+            Kind::Live => {
+                if !self.defects.is_empty() {
+                    return Err((
+                        "defects".into(),
+                        "named defects belong to the simulated reference; a live target is what it is".into(),
+                    ));
+                }
+                if self.ugem.is_none() && self.bus.is_none() && self.ugia.is_none() {
+                    return Err((
+                        "kind".into(),
+                        "a live target needs at least one system section: [ugem], [bus] or [ugia]"
+                            .into(),
+                    ));
+                }
+                if self.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+                    return Err((
+                        "name".into(),
+                        "a live target needs a name: the reports say what was tested".into(),
+                    ));
+                }
+            }
+        }
+        if let Some(u) = &self.ugem {
+            u.check()?;
+        }
+        Ok(())
+    }
+
+    /// The name the reports give the target.
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| "qaqpa reference".into())
+    }
+
+    /// Refuses sections of systems a live run cannot drive yet, naming them and what they
+    /// wait for.
+    pub fn refuse_unsupported(&self, origin: &str) -> Result<(), TargetFileError> {
+        if self.bus.is_some() {
+            return Err(TargetFileError(format!(
+                "{origin}: [bus]: live runs of the bus are not yet supported (they wait for `qaqpa serve bus` and the bus's SOAP side); remove the section, or run the bus against the reference"
+            )));
+        }
+        if self.ugia.is_some() {
+            return Err(TargetFileError(format!(
+                "{origin}: [ugia]: live runs of UGIA are not yet supported (they wait for the two-port packet interface); remove the section, or run UGIA against the reference"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Ugem {
+    fn check(&self) -> Result<(), (String, String)> {
+        if self.outbound.is_empty() {
+            return Err((
+                "ugem.outbound".into(),
+                "give at least one address the product's outbound mail comes from".into(),
+            ));
+        }
+        // The product tells connected systems, external exchangers and strangers apart by
+        // their addresses, and the harness knows the gateway by its outbound ones: no address
+        // may stand for two of them.
+        let mut ips: Vec<(IpAddr, String)> = Vec::new();
+        let mut place = |ip: IpAddr, field: String| -> Result<(), (String, String)> {
+            if let Some((_, other)) = ips.iter().find(|(x, _)| *x == ip) {
+                return Err((
+                    field,
+                    format!("{ip} is already {other}: every host needs an address of its own"),
+                ));
+            }
+            ips.push((ip, field));
+            Ok(())
+        };
+        for (i, ip) in self.outbound.iter().enumerate() {
+            place(*ip, format!("ugem.outbound[{i}]"))?;
+        }
+        let mut domains = BTreeSet::new();
+        let mut domain = |d: &str, field: String| -> Result<(), (String, String)> {
+            let d = d.trim().to_ascii_lowercase();
+            if d.is_empty() || !d.contains('.') || d.contains(['@', ' ']) {
+                return Err((
+                    field,
+                    format!("`{d}` is not a mail domain (expected e.g. minfin.gov.kz)"),
+                ));
+            }
+            if !domains.insert(d.clone()) {
+                return Err((field, format!("`{d}` is listed twice")));
+            }
+            Ok(())
+        };
+        for (i, c) in self.connected.iter().enumerate() {
+            domain(&c.domain, format!("ugem.connected[{i}].domain"))?;
+            place(c.server.ip(), format!("ugem.connected[{i}].server"))?;
+        }
+        for (i, e) in self.external.iter().enumerate() {
+            domain(&e.domain, format!("ugem.external[{i}].domain"))?;
+            place(e.exchanger.ip(), format!("ugem.external[{i}].exchanger"))?;
+        }
+        for (i, s) in self.strangers.iter().enumerate() {
+            place(*s, format!("ugem.strangers[{i}]"))?;
+        }
+        for (field, v) in [
+            ("ugem.control.timeout-seconds", self.control.timeout_seconds),
+            (
+                "ugem.control.start-timeout-seconds",
+                self.control.start_timeout_seconds,
+            ),
+        ] {
+            if !(1..=600).contains(&v) {
+                return Err((field.into(), format!("{v}: expected 1 to 600 seconds")));
+            }
+        }
+        for (field, c) in [
+            ("ugem.control.stop", &self.control.stop),
+            ("ugem.control.kill", &self.control.kill),
+            ("ugem.control.start", &self.control.start),
+        ] {
+            if c.as_deref().is_some_and(|c| c.trim().is_empty()) {
+                return Err((field.into(), "an empty command; leave the field out".into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub const GOOD: &str = r#"
+kind = "live"
+name = "Postfix as UGEM"
+version = "3.7.11"
+
+[ugem]
+listen = "127.0.0.1:2525"
+outbound = ["127.0.0.25"]
+strangers = ["127.0.66.1"]
+
+[ugem.control]
+kill = "kill -9 1"
+start = "true"
+
+[[ugem.connected]]
+domain = "minfin.gov.kz"
+server = "127.0.10.10:10025"
+
+[[ugem.external]]
+domain = "partner.example"
+exchanger = "127.0.20.25:10025"
+"#;
+
+    fn err(text: &str) -> String {
+        TargetFile::parse(text, "t.toml").unwrap_err().0
+    }
+
+    #[test]
+    fn a_good_file_parses() {
+        let f = TargetFile::parse(GOOD, "t.toml").unwrap();
+        assert_eq!(f.kind, Kind::Live);
+        let u = f.ugem.unwrap();
+        assert_eq!(u.listen, "127.0.0.1:2525".parse().unwrap());
+        assert_eq!(u.connected[0].server.port(), 10025);
+        assert_eq!(u.control.timeout_seconds, 60);
+        assert_eq!(u.control.stop, None);
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_their_line() {
+        let e = err(&GOOD.replace("strangers =", "strangerz ="));
+        assert!(e.starts_with("t.toml: ") && e.contains("strangerz"), "{e}");
+        assert!(e.contains("line 9"), "{e}");
+        let e = err(&GOOD.replace("kill = ", "restart = "));
+        assert!(e.contains("restart") && e.contains("line 12"), "{e}");
+        let e = err(&GOOD.replace("[[ugem.external]]", "[[ugem.externals]]"));
+        assert!(e.contains("externals"), "{e}");
+        let e = err(&GOOD.replace("kind = \"live\"", "kind = \"alive\""));
+        assert!(e.contains("alive") && e.contains("live"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let e = err(&GOOD.replace("127.0.10.10:10025", "127.0.10.10"));
+        assert!(e.contains("line 17") && e.contains("socket address"), "{e}");
+        let e = err(&GOOD.replace("127.0.20.25:10025", "127.0.10.10:10026"));
+        assert!(
+            e.contains("ugem.external[0].exchanger") && e.contains("ugem.connected[0].server"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("127.0.66.1", "127.0.0.25"));
+        assert!(
+            e.contains("ugem.strangers[0]") && e.contains("outbound"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("partner.example", "minfin.gov.kz"));
+        assert!(
+            e.contains("ugem.external[0].domain") && e.contains("twice"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("outbound = [\"127.0.0.25\"]", "outbound = []"));
+        assert!(e.contains("ugem.outbound"), "{e}");
+        let e = err(&GOOD.replace("start = \"true\"", "start = \" \""));
+        assert!(e.contains("ugem.control.start"), "{e}");
+        let e = err(&GOOD.replace("name = \"Postfix as UGEM\"\n", ""));
+        assert!(e.contains("t.toml: name:"), "{e}");
+    }
+
+    #[test]
+    fn kinds_and_sections_must_agree() {
+        let e = err(&GOOD.replace("kind = \"live\"", "kind = \"reference\""));
+        assert!(
+            e.contains("t.toml: ugem:") && e.contains("reference"),
+            "{e}"
+        );
+        let e = err("kind = \"live\"\nname = \"x\"\n");
+        assert!(e.contains("at least one system section"), "{e}");
+        let e = err(&GOOD.replace("version = \"3.7.11\"", "defects = [\"ugem-open-relay\"]"));
+        assert!(e.contains("t.toml: defects:"), "{e}");
+        let r = TargetFile::parse(
+            "kind = \"reference\"\ndefects = [\"ugem-open-relay\"]\n",
+            "r",
+        )
+        .unwrap();
+        assert_eq!(r.defects, ["ugem-open-relay"]);
+    }
+
+    #[test]
+    fn bus_and_ugia_sections_parse_but_are_refused() {
+        let bus = format!(
+            "{GOOD}\n[bus]\nsync-url = \"https://127.0.0.1:8443/sync\"\nasync-url = \"https://127.0.0.1:8443/async\"\nca-root = \"ca.pem\"\nsigning-certificate = \"c.pem\"\nsigning-key = \"k.pem\"\n"
+        );
+        let f = TargetFile::parse(&bus, "t.toml").unwrap();
+        let e = f.refuse_unsupported("t.toml").unwrap_err().0;
+        assert!(
+            e.contains("[bus]") && e.contains("not yet supported"),
+            "{e}"
+        );
+        let e = err(&bus.replace("signing-key", "signing-keys"));
+        assert!(e.contains("signing-keys"), "{e}");
+        let ugia = format!(
+            "{GOOD}\n[ugia]\ninside = \"tap0\"\noutside-main = \"tap1\"\noutside-backup = \"tap2\"\n"
+        );
+        let f = TargetFile::parse(&ugia, "t.toml").unwrap();
+        let e = f.refuse_unsupported("t.toml").unwrap_err().0;
+        assert!(e.contains("[ugia]") && e.contains("two-port"), "{e}");
+        assert!(
+            TargetFile::parse(GOOD, "t.toml")
+                .unwrap()
+                .refuse_unsupported("t.toml")
+                .is_ok()
+        );
+    }
+}
