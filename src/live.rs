@@ -411,6 +411,7 @@ fn plan(args: &RunArgs, file: &TargetFile) -> Result<LiveRun, CliError> {
 /// not-tested, saying why.
 pub fn run(args: &RunArgs, file: &TargetFile) -> Result<qaqpa_scenarios::RunOutcome, CliError> {
     let live = plan(args, file)?;
+    let waivers = crate::cli::load_waivers(args.waivers.as_deref())?;
     preflight(file, &live.origin).map_err(CliError::input)?;
     crate::output::prepare(&args.out)?;
     let config = qaqpa_scenarios::RunConfig {
@@ -419,7 +420,7 @@ pub fn run(args: &RunArgs, file: &TargetFile) -> Result<qaqpa_scenarios::RunOutc
         calendar: &live.calendar,
     };
     let mut evidence = live.evidence.clone();
-    let outcome = crate::cli::with_progress(|progress| {
+    let mut outcome = crate::cli::with_progress(|progress| {
         qaqpa_scenarios::suite::run_planned(
             &live.suite,
             &live.target,
@@ -435,7 +436,15 @@ pub fn run(args: &RunArgs, file: &TargetFile) -> Result<qaqpa_scenarios::RunOutc
         )
     })
     .map_err(|e| CliError::input(e.to_string()))?;
-    crate::output::write_judged(&args.out, &outcome, args.warnings_fail)?;
+    crate::cli::apply_waivers(&mut outcome.report, waivers.as_ref());
+    crate::output::write_judged(&args.out, &outcome, args.warnings_fail, waivers.as_ref())?;
+    // The target file as certified, beside the reports: `qaqpa bundle` needs it for a live
+    // run and redacts its secrets there.
+    if let Some(path) = &args.target {
+        let text = std::fs::read(path)
+            .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+        crate::output::write_atomically(&args.out.join(crate::output::TARGET_FILE), &text)?;
+    }
     Ok(outcome)
 }
 

@@ -22,13 +22,17 @@ pub const WAIVERS: &str = crate::waivers::COPY;
 /// Which qaqpa wrote the folder and when (see [`provenance_json`]).
 pub const PROVENANCE: &str = "provenance.json";
 
+/// The live target file the run certified, copied beside the reports (`qaqpa bundle` packs it
+/// with its secrets redacted).
+pub const TARGET_FILE: &str = crate::bundle::TARGET;
+
 /// Temporary files are named `.<name>.qaqpa-tmp` next to their final name.
 const TMP_SUFFIX: &str = ".qaqpa-tmp";
 
 /// Whether `name` is something qaqpa itself writes into an output folder.
 fn is_ours(name: &str) -> bool {
     REPORT_FILES.contains(&name)
-        || [TRACES, WAIVERS, PROVENANCE].contains(&name)
+        || [TRACES, WAIVERS, PROVENANCE, TARGET_FILE].contains(&name)
         || name.ends_with(TMP_SUFFIX)
 }
 

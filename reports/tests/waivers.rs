@@ -78,6 +78,7 @@ fn assemble(j: &Judgements) -> Report {
         target: qaqpa_sim::target::TargetInfo {
             kind: "reference".into(),
             name: "test".into(),
+            version: None,
             defects: vec![],
         },
         systems: vec!["ugia".into(), "ugem".into(), "bus".into()],
