@@ -362,6 +362,7 @@ static ORACLES: &[&dyn Oracle] = &[
     &bus::NonStateOnlyViaExternal,
     &bus::SuspendedWithinAWorkingDay,
     &bus::SuspensionAnnounced,
+    &bus::ConsentRequired,
     &bus::IndexKept,
     &bus::IndexByFormula,
     &bus::BreaksAgreedInAdvance,
