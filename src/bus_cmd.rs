@@ -22,9 +22,11 @@ pub struct ServeBusArgs {
     /// Serving threads (each with its own runtime and provider connections).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: u16,
-    /// The seed of the bus's identifiers (message and session GUIDs).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// The seed of the bus's identifiers (message and session GUIDs), to repeat a session's
+    /// identifiers exactly; by default the start time, so a restarted bus never hands out
+    /// the identifiers of its previous run again.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
@@ -53,7 +55,10 @@ pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
     let shared = Shared::new(
         registry,
         Settings::default(),
-        args.seed,
+        args.seed.unwrap_or_else(|| {
+            let t = jiff::Timestamp::now();
+            (t.as_second() as u64) ^ u64::from(t.subsec_nanosecond().unsigned_abs()).rotate_left(32)
+        }),
         Arc::new(jiff::Timestamp::now),
     );
     qaqpa_esb::http::serve_tcp(shared, gateway, listener, usize::from(args.threads))

@@ -94,6 +94,9 @@ pub struct Registry {
     pub systems: BTreeMap<String, SystemEntry>,
     pub services: BTreeMap<String, ServiceEntry>,
     pub connections: Vec<Connection>,
+    /// The state service for access control to personal data (eint-app7-6.5), `http://…`:
+    /// asked before a personal-data service is called.
+    pub consent: Option<String>,
 }
 
 impl Registry {
@@ -441,6 +444,60 @@ impl Bus {
         Ok(svc.clone())
     }
 
+    /// eint-app7-6.5: a personal-data service is called only with the subject's consent,
+    /// which the state service for access control to personal data confirms. The subject is
+    /// the `subject` property (the person's IIN), agreed with the bus as properties are.
+    async fn consent(
+        &self,
+        svc: &ServiceEntry,
+        sender: &str,
+        properties: &[crate::contract::Property],
+        out: &dyn Outbound,
+    ) -> Result<(), ErrorInfo> {
+        if !svc.personal_data || self.shared.settings.has("bus-ignores-consent") {
+            return Ok(());
+        }
+        let Some(subject) = properties
+            .iter()
+            .find(|p| p.key == "subject" && !p.value.trim().is_empty())
+        else {
+            return Err(ErrorInfo::new(
+                ErrorCode::ConsentRequired,
+                format!(
+                    "`{}` carries personal data: the call must name its subject (property `subject`, the person's IIN)",
+                    svc.id
+                ),
+            ));
+        };
+        let url = self.shared.registry.lock().expect("registry").consent.clone();
+        let Some(url) = url else {
+            return Err(ErrorInfo::new(
+                ErrorCode::ConsentRequired,
+                "no consent service is configured: personal-data services cannot be called",
+            ));
+        };
+        let query = format!(
+            "<consentQuery><subject>{}</subject><service>{}</service><initiator>{}</initiator></consentQuery>",
+            escape(subject.value.trim()),
+            escape(&svc.id),
+            escape(sender)
+        );
+        match out.post(&url, query, Duration::from_secs(10)).await {
+            Ok((200, _)) => Ok(()),
+            Ok((status, _)) => Err(ErrorInfo::new(
+                ErrorCode::ConsentRequired,
+                format!(
+                    "the consent service has no consent of the subject for `{sender}` to `{}` (HTTP {status})",
+                    svc.id
+                ),
+            )),
+            Err(why) => Err(ErrorInfo::new(
+                ErrorCode::ConsentRequired,
+                format!("the consent service could not confirm consent: {why}"),
+            )),
+        }
+    }
+
     async fn send_sync(&self, mut r: SyncRequest, out: &dyn Outbound) -> Answer {
         let path = SYNC_PATH;
         if r.info.session_id.is_some() {
@@ -462,6 +519,12 @@ impl Bus {
             Ok(s) => s,
             Err(e) => return fail(e),
         };
+        if let Err(e) = self
+            .consent(&svc, &r.info.sender.sender_id, &r.info.properties, out)
+            .await
+        {
+            return fail(e);
+        }
         r.info.session_id = Some(session.clone());
         let envelope = contract::envelope(&r.write());
         let timeout = if self.shared.settings.has("bus-sync-waits-for-provider") {
@@ -578,6 +641,7 @@ impl Bus {
                     ));
                 }
                 let svc = self.route(&sender, &service, Mode::Async)?;
+                self.consent(&svc, &sender, &m.info.properties, out).await?;
                 (self.shared.guid(), svc.owner)
             }
             t => {

@@ -11,6 +11,9 @@ use crate::bus::{Connection, Mode, Registry, ServiceEntry, SystemEntry};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct File {
+    /// The consent service for personal-data services.
+    #[serde(default)]
+    consent: Option<String>,
     #[serde(default)]
     system: Vec<SystemFile>,
     #[serde(default)]
@@ -55,6 +58,10 @@ struct ConnectionFile {
 pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
     let f: File = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
     let mut reg = Registry::default();
+    if let Some(c) = &f.consent {
+        crate::http::split_url(c).map_err(|e| format!("{origin}: consent: {e}"))?;
+    }
+    reg.consent = f.consent;
     for s in f.system {
         if let Some(p) = &s.push {
             crate::http::split_url(p).map_err(|e| format!("{origin}: system `{}`: push: {e}", s.id))?;

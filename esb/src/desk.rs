@@ -96,6 +96,13 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "bus-update-any-channel",
+        system: "bus",
+        description: "the operator's desk carries out update applications whatever channel they came by, e-mail included, not only through the portal after authorisation",
+        clauses: &["eint-45-9", "eint-45-13"],
+        warns: &[],
+    },
+    Defect {
         id: "bus-test-act-unchecked",
         system: "bus",
         description: "the operator agrees test acts on their conclusion alone, whatever else of Appendix 4 is missing",
@@ -466,6 +473,16 @@ impl OperatorDesk {
             .filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty()))
             .map(|f| format!("{f} is missing or empty"))
             .collect();
+        // eint-45-9, 45-13: updates are applied for on the portal, after authorisation.
+        if p.check_term.is_some()
+            && app.channel != Channel::Portal
+            && !self.clerk.has("bus-update-any-channel")
+        {
+            problems.push(format!(
+                "the application came by {}: update applications are made on the e-government portal after authorisation",
+                app.channel.as_str()
+            ));
+        }
         if p.required.contains(&"conclusion")
             && let Some(c) = app.fields.get("conclusion")
             && !c.trim().is_empty()

@@ -54,6 +54,13 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "bus-ignores-consent",
+        system: "bus",
+        description: "the bus relays calls to personal-data services without asking for the subject's consent",
+        clauses: &["eint-app7-6.5"],
+        warns: &[],
+    },
+    Defect {
         id: "bus-sync-waits-for-provider",
         system: "bus",
         description: "the synchronous channel waits for a slow provider however long it takes, so its caller is not answered within the minute",
@@ -104,7 +111,10 @@ impl SimBus {
     /// The registry the bus routes by in an episode of `world`: decisions are instants, so
     /// one taken during the episode applies from then on.
     pub fn registry(&self, world: &BusWorld) -> Registry {
-        let mut reg = Registry::default();
+        let mut reg = Registry {
+            consent: world.consent.clone(),
+            ..Registry::default()
+        };
         for s in &world.systems {
             reg.systems.insert(
                 s.id.clone(),

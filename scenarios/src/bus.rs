@@ -58,10 +58,22 @@ pub struct BusSpec {
     #[serde(default)]
     pub connections: Vec<ConnectionSpec>,
     pub calls: Vec<CallSpec>,
+    /// The consents the harness's consent service holds (eint-app7-6.5): which subject let
+    /// which initiator reach which personal-data service.
+    #[serde(default)]
+    pub consents: Vec<ConsentSpec>,
     /// Probes: the same episode again every `every-hours`, `times` times in all (instants on
     /// the business calendar; each a short episode, never the hours between inside one).
     #[serde(default)]
     pub repeat: Option<RepeatSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConsentSpec {
+    pub subject: String,
+    pub service: String,
+    pub initiator: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,6 +159,9 @@ pub struct CallSpec {
     pub channel: Option<String>,
     #[serde(default)]
     pub at_seconds: f64,
+    /// The personal-data subject (an IIN) the call names, as its `subject` property.
+    #[serde(default)]
+    pub subject: Option<String>,
 }
 
 fn inner() -> String {
@@ -314,10 +329,14 @@ impl BusSpec {
                     granted: c.granted,
                 })
                 .collect(),
+            consent: Some(format!("http://{CONSENT_HOST}:{SYSTEM_PORT}/consent")),
             at,
         }
     }
 }
+
+/// The harness's consent service host.
+const CONSENT_HOST: &str = "consent";
 
 fn host_of(system: &str) -> String {
     format!("sys-{system}")
@@ -331,17 +350,27 @@ fn escape(s: &str) -> String {
 }
 
 /// The SOAP request a harness system sends for a call.
-pub fn request(channel: &str, message_id: &str, from: &str, service: &str, date: Timestamp) -> String {
+pub fn request(
+    channel: &str,
+    message_id: &str,
+    from: &str,
+    service: &str,
+    date: Timestamp,
+    subject: Option<&str>,
+) -> String {
+    let props = subject
+        .map(|s| format!("<properties><key>subject</key><value>{}</value></properties>", escape(s)))
+        .unwrap_or_default();
     let body = if channel == "async" {
         format!(
-            "<t:sendMessage xmlns:t=\"{ASYNC_TYPES}\"><request><messageInfo><serviceId>{}</serviceId><messageType>REQUEST</messageType><messageDate>{date}</messageDate><sender><senderId>{}</senderId></sender></messageInfo><messageData><data><q:query xmlns:q=\"urn:qaqpa:harness\">{}</q:query></data></messageData></request></t:sendMessage>",
+            "<t:sendMessage xmlns:t=\"{ASYNC_TYPES}\"><request><messageInfo><serviceId>{}</serviceId><messageType>REQUEST</messageType><messageDate>{date}</messageDate><sender><senderId>{}</senderId></sender>{props}</messageInfo><messageData><data><q:query xmlns:q=\"urn:qaqpa:harness\">{}</q:query></data></messageData></request></t:sendMessage>",
             escape(service),
             escape(from),
             escape(message_id)
         )
     } else {
         format!(
-            "<t:SendMessage xmlns:t=\"{SYNC_TYPES}\"><request><requestInfo><messageId>{}</messageId><serviceId>{}</serviceId><messageDate>{date}</messageDate><sender><senderId>{}</senderId></sender></requestInfo><requestData><data><q:query xmlns:q=\"urn:qaqpa:harness\">{}</q:query></data></requestData></request></t:SendMessage>",
+            "<t:SendMessage xmlns:t=\"{SYNC_TYPES}\"><request><requestInfo><messageId>{}</messageId><serviceId>{}</serviceId><messageDate>{date}</messageDate><sender><senderId>{}</senderId></sender>{props}</requestInfo><requestData><data><q:query xmlns:q=\"urn:qaqpa:harness\">{}</q:query></data></requestData></request></t:SendMessage>",
             escape(message_id),
             escape(service),
             escape(from),
@@ -444,6 +473,32 @@ pub fn read_soap(xml: &[u8]) -> Option<SoapReading> {
         }
     }
     saw_body.then_some(out)
+}
+
+/// A consent query's subject, service and initiator.
+fn read_query(body: &[u8]) -> Option<(String, String, String)> {
+    let mut r = quick_xml::reader::Reader::from_reader(body);
+    let mut cur = String::new();
+    let (mut s, mut v, mut i) = (None, None, None);
+    loop {
+        match r.read_event().ok()? {
+            quick_xml::events::Event::Start(e) => {
+                cur = String::from_utf8_lossy(e.local_name().as_ref()).into_owned()
+            }
+            quick_xml::events::Event::Text(t) => {
+                let t = t.decode().ok()?.trim().to_string();
+                match cur.as_str() {
+                    "subject" => s = Some(t),
+                    "service" => v = Some(t),
+                    "initiator" => i = Some(t),
+                    _ => {}
+                }
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    Some((s?, v?, i?))
 }
 
 /// What one harness system's endpoints received, with when (episode clock).
@@ -609,6 +664,49 @@ pub fn run_episode(
             }
         });
     }
+    // The state service for access control to personal data, as the harness plays it.
+    let consents: Rc<Vec<(String, String, String)>> = Rc::new(
+        spec.consents
+            .iter()
+            .map(|c| (c.subject.clone(), c.service.clone(), c.initiator.clone()))
+            .collect(),
+    );
+    sim.host(CONSENT_HOST, move || {
+        let consents = consents.clone();
+        async move {
+            let l = turmoil::net::TcpListener::bind(("0.0.0.0", SYSTEM_PORT)).await?;
+            loop {
+                let (s, _) = l.accept().await?;
+                let consents = consents.clone();
+                tokio::task::spawn_local(async move {
+                    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let consents = consents.clone();
+                        async move {
+                            let body = Limited::new(req.into_body(), 64 * 1024)
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes().to_vec())
+                                .unwrap_or_default();
+                            let q = read_query(&body);
+                            let yes = q.is_some_and(|(s, v, i)| {
+                                consents.iter().any(|c| c.0 == s && c.1 == v && c.2 == i)
+                            });
+                            Ok::<_, Infallible>(
+                                Response::builder()
+                                    .status(if yes { 200 } else { 403 })
+                                    .body(Full::new(Bytes::from_static(b"")))
+                                    .expect("a valid response"),
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(s), service)
+                        .await;
+                });
+            }
+        }
+    });
     // One client per calling system, its calls in time order.
     type Got = (usize, Duration, Duration, Answer);
     let answers: Rc<RefCell<Vec<Got>>> = Rc::default();
@@ -626,7 +724,7 @@ pub fn run_episode(
                 let when = ep.instant(Duration::from_secs_f64(c.at_seconds));
                 let path = if channel == "async" { ASYNC_PATH } else { SYNC_PATH };
                 let host = if c.via == "external" { EXTERNAL_HOST } else { INNER_HOST };
-                let xml = request(&channel, &c.label, &c.from, &c.service, when);
+                let xml = request(&channel, &c.label, &c.from, &c.service, when, c.subject.as_deref());
                 let http = format!(
                     "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
                     xml.len()
@@ -697,7 +795,18 @@ pub fn run_episode(
                 ("owner", s.owner.clone()),
                 ("mode", s.mode.clone()),
                 ("registered", s.registered.to_string()),
+                ("personal-data", s.personal_data.to_string()),
                 ("delay-seconds", s.delay_seconds.to_string()),
+            ],
+        ));
+    }
+    for c in &spec.consents {
+        seen.push(note(
+            "bus-consent",
+            &[
+                ("subject", c.subject.clone()),
+                ("service", c.service.clone()),
+                ("initiator", c.initiator.clone()),
             ],
         ));
     }
@@ -749,6 +858,7 @@ pub fn run_episode(
                 channel: channel.clone(),
                 operation: if channel == "async" { "sendMessage" } else { "SendMessage" }.into(),
                 message_id: c.label.clone(),
+                subject: c.subject.clone(),
                 sent: ep.instant(*sent),
                 outcome: outcome.into(),
                 status,
@@ -786,13 +896,14 @@ mod tests {
         let r = read_soap(fault.as_bytes()).unwrap();
         assert!(r.is_fault());
         assert_eq!(r.error_code.as_deref(), Some("SHEP-202"));
-        let req = request("sync", "m-1", "fund", "S&1", "2025-03-18T05:00:00Z".parse().unwrap());
+        let req = request("sync", "m-1", "fund", "S&1", "2025-03-18T05:00:00Z".parse().unwrap(), Some("900101300123"));
         let r = read_soap(req.as_bytes()).unwrap();
         assert_eq!(
             r.body_element,
             Some((SYNC_TYPES.to_string(), "SendMessage".to_string()))
         );
         assert_eq!(r.fields["serviceId"], "S&1");
+        assert_eq!(r.fields["value"], "900101300123");
         assert!(!r.is_fault());
         assert!(read_soap(b"<a>").is_none());
         assert!(read_soap(b"<a/>").is_none(), "no Body");

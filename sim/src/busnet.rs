@@ -55,6 +55,10 @@ pub struct BusWorld {
     pub systems: Vec<BusSystem>,
     pub services: Vec<BusService>,
     pub connections: Vec<BusConnection>,
+    /// The harness's state service for access control to personal data (eint-app7-6.5):
+    /// `POST` of `<consentQuery><subject/><service/><initiator/></consentQuery>` answers 200
+    /// when the subject consented to that initiator's access to that service, 403 otherwise.
+    pub consent: Option<String>,
     /// The instant the episode starts (the business calendar's).
     pub at: jiff::Timestamp,
 }

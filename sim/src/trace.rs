@@ -232,6 +232,9 @@ pub struct BusCall {
     pub operation: String,
     /// The `messageId` the harness sent (sync), or the label (async, where the bus sets it).
     pub message_id: String,
+    /// The personal-data subject the call names (its `subject` property), when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// When the request's first byte left.
     pub sent: Timestamp,
     /// `accepted` (a response), `fault` (an ErrorInfo fault), `no-answer`.

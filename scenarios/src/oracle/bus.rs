@@ -800,3 +800,51 @@ impl Oracle for NoOutageOutsideBreaks {
         )
     }
 }
+
+/// eint-app7-6.5: a call to a personal-data service without the subject's consent (as the
+/// harness's consent service holds it) is refused.
+pub struct ConsentRequired;
+
+impl Oracle for ConsentRequired {
+    fn clause(&self) -> &'static str {
+        "eint-app7-6.5"
+    }
+    fn obligation(&self) -> &'static str {
+        "consent-required"
+    }
+    fn describe(&self) -> &'static str {
+        "every call to a service the harness laid out as carrying personal data, whose subject gave the caller no consent in the harness's consent service (or that names no subject), is refused"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let personal: Vec<String> = notes(trace, "bus-service")
+            .filter(|f| f.get("personal-data").map(String::as_str) == Some("true"))
+            .filter_map(|f| f.get("service").cloned())
+            .collect();
+        let consents: Vec<(String, String, String)> = notes(trace, "bus-consent")
+            .filter_map(|f| Some((f.get("subject")?.clone(), f.get("service")?.clone(), f.get("initiator")?.clone())))
+            .collect();
+        let cases = calls(trace)
+            .into_iter()
+            .filter(|(_, c)| personal.contains(&c.service))
+            .filter(|(_, c)| {
+                !c.subject.as_ref().is_some_and(|s| {
+                    consents.iter().any(|k| &k.0 == s && k.1 == c.service && k.2 == c.from)
+                })
+            })
+            .map(|(o, c)| {
+                let accepted = c.outcome == "accepted";
+                CaseVerdict {
+                    verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+                    finding: format!(
+                        "call {} to {} without the subject's consent {}",
+                        c.label,
+                        c.service,
+                        if accepted { "was relayed" } else { "was refused" }
+                    ),
+                    evidence: vec![call_evidence(ctx, o, c)],
+                }
+            })
+            .collect();
+        combine("eint-app7-6.5", cases)
+    }
+}
