@@ -425,6 +425,15 @@ fn evidence_is_judged_and_unplayed_scenarios_say_why() {
         "{:?}",
         ugem10.obligations
     );
+    // The clause, none of whose obligations was judged, gives their reasons.
+    assert!(
+        ugem10.finding.starts_with("0 of 3 obligations judged: ")
+            && ugem10
+                .finding
+                .contains("not played: a live run does not play this scenario"),
+        "{}",
+        ugem10.finding
+    );
     let ids: Vec<&str> = r.scenarios.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["ugem-state-body-connects", "live-short-relay"]);
     assert!(
