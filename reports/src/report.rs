@@ -241,6 +241,9 @@ pub struct UnionError {
     pub b: String,
 }
 
+/// The finding of an obligation no scenario of the run judged.
+const NOT_EXERCISED: &str = "no scenario of this run exercises it";
+
 /// The judgements of one obligation, scenario by scenario, before they are combined.
 #[derive(Debug, Default)]
 pub struct ObligationJudgements {
@@ -268,11 +271,7 @@ impl ObligationResult {
             v
         } else {
             match judged.filter(|j| !j.by_scenario.is_empty()) {
-                None => (
-                    Verdict::NotTested,
-                    "no scenario of this run exercises it".to_string(),
-                    vec![],
-                ),
+                None => (Verdict::NotTested, NOT_EXERCISED.to_string(), vec![]),
                 Some(j) => {
                     let worst = j
                         .by_scenario
@@ -464,7 +463,19 @@ fn summarise(machine_checkable: bool, in_scope: bool, obligations: &[ObligationR
             if checkable.len() == 1 { "" } else { "s" }
         );
         let finding = if judged_ones.is_empty() {
-            format!("{counted}: no scenario of this run exercises it")
+            // Why nothing was judged, when the obligations say more than that no scenario
+            // exercised them (a live run's scenarios it did not play, say).
+            let mut why: Vec<&str> = Vec::new();
+            for o in &checkable {
+                if o.finding != NOT_EXERCISED && !why.contains(&o.finding.as_str()) {
+                    why.push(&o.finding);
+                }
+            }
+            if why.is_empty() {
+                format!("{counted}: {NOT_EXERCISED}")
+            } else {
+                format!("{counted}: {}", why.join("; "))
+            }
         } else {
             let mut parts: Vec<String> = Vec::new();
             let mut order: Vec<&&ObligationResult> = judged_ones.iter().collect();

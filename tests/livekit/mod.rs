@@ -191,3 +191,73 @@ pub fn kill_pid_file(path: &Path) {
         }
     }
 }
+
+/// Every crash and restart of a live trace ran its command without error, and the product
+/// greeted again after each restart; at least `crashes` crashes happened.
+pub fn assert_faults_injected(trace: &Path, crashes: usize) {
+    let text = std::fs::read_to_string(trace).unwrap();
+    let mut seen = 0;
+    for line in text.lines() {
+        let o: serde_json::Value = serde_json::from_str(line).unwrap();
+        if o["probe"] != "fault-injector" {
+            continue;
+        }
+        let what = o["event"]["what"].as_str().unwrap_or_default();
+        let fields = &o["event"]["fields"];
+        if !matches!(what, "crash" | "restart" | "stop") {
+            continue;
+        }
+        assert!(
+            fields.get("error").is_none() && fields.get("not-ready").is_none(),
+            "{}: the {what} did not work: {fields}",
+            trace.display()
+        );
+        if what == "restart" {
+            assert!(fields.get("ready-after-ms").is_some(), "{fields}");
+        }
+        seen += usize::from(what == "crash");
+    }
+    assert!(seen >= crashes, "{}: {seen} crash(es)", trace.display());
+}
+
+/// How many messages the product had accepted (250 after DATA) before the trace's first
+/// crash and delivered only after it: what the crash could have lost.
+pub fn held_across_crash(trace: &Path) -> usize {
+    let text = std::fs::read_to_string(trace).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let Some(crash) = lines
+        .iter()
+        .position(|o| o["probe"] == "fault-injector" && o["event"]["what"] == "crash")
+    else {
+        return 0;
+    };
+    let accepted_before: std::collections::BTreeSet<&str> = lines[..crash]
+        .iter()
+        .filter(|o| {
+            let e = &o["event"];
+            e["kind"] == "smtp-reply"
+                && e["command"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("end of data"))
+                && e["code"].as_u64().is_some_and(|c| (200..300).contains(&c))
+        })
+        .filter_map(|o| o["event"]["message"].as_str())
+        .collect();
+    let delivered_before: std::collections::BTreeSet<&str> = lines[..crash]
+        .iter()
+        .filter(|o| o["event"]["kind"] == "mail-delivered")
+        .filter_map(|o| o["event"]["message_id"].as_str())
+        .collect();
+    let delivered_after: std::collections::BTreeSet<&str> = lines[crash..]
+        .iter()
+        .filter(|o| o["event"]["kind"] == "mail-delivered")
+        .filter_map(|o| o["event"]["message_id"].as_str())
+        .collect();
+    accepted_before
+        .iter()
+        .filter(|m| !delivered_before.contains(*m) && delivered_after.contains(*m))
+        .count()
+}

@@ -449,7 +449,16 @@ async fn episode(
             fields.extend(ready);
         }
         let answers = greets(product.listen, Duration::from_secs(1)).await.is_ok();
-        fault_notes.push((eps.net.elapsed(), "down-at-start".into(), fields));
+        // The harness's finding, not a fault it injected.
+        eps.push(
+            eps.net.elapsed(),
+            "topology",
+            super::endpoints::subject(qaqpa_sim::trace::SubjectKind::Host, &listen),
+            qaqpa_sim::trace::Event::Network(qaqpa_sim::trace::NetworkNote {
+                what: "gateway-down-at-start".into(),
+                fields,
+            }),
+        );
         if !answers {
             return Err(format!(
                 "the product does not answer on {listen} at the start of the episode ({why}), and could not be started"

@@ -304,15 +304,23 @@ impl Oracle for NothingLost {
             }
             bounced.extend(d.mentions.iter().cloned());
         }
-        let faults_seen: Vec<String> = trace
+        // A fault whose injection failed (a live product's command that did not work) is
+        // no fault the gateway went through.
+        let mut faults_seen: Vec<String> = Vec::new();
+        let mut not_injected: Vec<String> = Vec::new();
+        for o in trace
             .observations()
             .iter()
             .filter(|o| o.probe == "fault-injector")
-            .filter_map(|o| match &o.event {
-                Event::Network(n) => Some(format!("{} at {}", n.what, clock::display(o.at))),
-                _ => None,
-            })
-            .collect();
+        {
+            if let Event::Network(n) = &o.event {
+                let what = format!("{} at {}", n.what, clock::display(o.at));
+                match n.fields.get("error") {
+                    None => faults_seen.push(what),
+                    Some(e) => not_injected.push(format!("{what} ({e})")),
+                }
+            }
+        }
         let mut lost = Vec::new();
         let mut evidence = Vec::new();
         let (mut n_delivered, mut n_bounced) = (0, 0);
@@ -352,7 +360,7 @@ impl Oracle for NothingLost {
                 }
             }
         }
-        let summary = format!(
+        let mut summary = format!(
             "{} message(s) accepted: {n_delivered} delivered, {n_bounced} bounced, {} lost; faults: {}",
             accepted.len(),
             lost.len(),
@@ -362,6 +370,9 @@ impl Oracle for NothingLost {
                 faults_seen.join(", ")
             }
         );
+        if !not_injected.is_empty() {
+            summary.push_str(&format!("; not injected: {}", not_injected.join(", ")));
+        }
         evidence.insert(0, computed(ctx, trace, summary.clone()));
         if lost.is_empty() && faults_seen.is_empty() {
             // A fault-free episode shows nothing of keeping mail across faults.
