@@ -88,6 +88,37 @@ struct Conn {
     first: Timestamp,
 }
 
+impl Conn {
+    /// A connection just set up on either side (an inside client's connect, an outside
+    /// listener's accept): nothing sent, received or closed yet.
+    fn new(
+        handle: SocketHandle,
+        outside: bool,
+        local: SocketAddr,
+        remote: SocketAddr,
+        label: String,
+        app: Box<dyn StreamApp>,
+        first: Timestamp,
+    ) -> Conn {
+        Conn {
+            handle,
+            outside,
+            local,
+            remote,
+            label,
+            app,
+            pending: Vec::new(),
+            opened: false,
+            closing: false,
+            done: false,
+            reset: false,
+            sent: 0,
+            received: 0,
+            first,
+        }
+    }
+}
+
 struct UdpEnd {
     handle: SocketHandle,
     outside: bool,
@@ -270,10 +301,7 @@ impl PacketWorld {
                 });
             }
         }
-        self.schedule(
-            at,
-            Act::Datagrams { local, remote },
-        );
+        self.schedule(at, Act::Datagrams { local, remote });
         Ok(())
     }
 
@@ -407,22 +435,9 @@ impl PacketWorld {
                 app,
                 label,
             } => match self.inside.connect(local, remote) {
-                Ok(handle) => self.conns.push(Conn {
-                    handle,
-                    outside: false,
-                    local,
-                    remote,
-                    label,
-                    app,
-                    pending: Vec::new(),
-                    opened: false,
-                    closing: false,
-                    done: false,
-                    reset: false,
-                    sent: 0,
-                    received: 0,
-                    first: now,
-                }),
+                Ok(handle) => self
+                    .conns
+                    .push(Conn::new(handle, false, local, remote, label, app, now)),
                 Err(e) => self.refused.push((now, "inside", e)),
             },
             Act::Datagrams { local, remote, .. } => {
@@ -476,7 +491,10 @@ impl PacketWorld {
                     Port::OutsideBackup
                 }
             });
-            (port, packetnet::ethernet(packetnet::mac_of(h.dst), ROUTER_MAC, &ip))
+            (
+                port,
+                packetnet::ethernet(packetnet::mac_of(h.dst), ROUTER_MAC, &ip),
+            )
         } else {
             (
                 Port::Inside,
@@ -638,22 +656,9 @@ impl PacketWorld {
         for (addr, h, remote) in taken {
             changed = true;
             match self.servers.get_mut(&addr).and_then(|f| f(remote)) {
-                Some((label, app)) => self.conns.push(Conn {
-                    handle: h,
-                    outside: true,
-                    local: addr,
-                    remote,
-                    label,
-                    app,
-                    pending: Vec::new(),
-                    opened: false,
-                    closing: false,
-                    done: false,
-                    reset: false,
-                    sent: 0,
-                    received: 0,
-                    first: now,
-                }),
+                Some((label, app)) => self
+                    .conns
+                    .push(Conn::new(h, true, addr, remote, label, app, now)),
                 None => self.internet.tcp(h).abort(),
             }
         }
@@ -1165,8 +1170,14 @@ mod tests {
         assert_eq!(c[&Port::OutsideMain].server_bytes, 14);
         assert_eq!(c[&Port::OutsideBackup], PortCount::default());
         assert!(c[&Port::Inside].client_stream.is_some());
-        assert_eq!(c[&Port::Inside].client_stream, c[&Port::OutsideMain].client_stream);
-        assert_ne!(c[&Port::Inside].client_stream, c[&Port::Inside].server_stream);
+        assert_eq!(
+            c[&Port::Inside].client_stream,
+            c[&Port::OutsideMain].client_stream
+        );
+        assert_ne!(
+            c[&Port::Inside].client_stream,
+            c[&Port::Inside].server_stream
+        );
         // every tapped frame is a valid Ethernet/IP frame
         for t in &taps {
             let (ip, _, _) = packetnet::ip_of_ethernet(&t.frame).unwrap();
