@@ -74,6 +74,13 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "ugia-smtp-egress-open",
+        system: "ugia",
+        description: "UGIA lets departmental mail servers open SMTP connections to the Internet, so mail can bypass UGEM (the device's SMTP egress rule is off)",
+        clauses: &["ureq-128.6"],
+        warns: &[],
+    },
+    Defect {
         id: "ugia-no-failover",
         system: "ugia",
         description: "when the main channel's carrier goes down the device keeps sending on it instead of moving to the backup channel",

@@ -602,7 +602,7 @@ mod tests {
         assert_eq!(e.line, 10, "{e}");
     }
 
-    /// Found by mutating ugem/no-bypass.yaml: turmoil panicked on an epoch before 1970.
+    /// Found by mutating a mail scenario (the former ugem/no-bypass.yaml): turmoil panicked on an epoch before 1970.
     #[test]
     fn a_mail_episode_before_1970_is_an_error() {
         let text = mail_scenario("1969-12-31T23:00");

@@ -46,11 +46,3 @@ pub trait MailGateway {
     /// restart is what it put on its own durable storage.
     fn install(&self, sim: &mut turmoil::Sim<'_>, world: &MailWorld);
 }
-
-/// The Internet egress rule of the access gateway (UGIA) as it bears on mail: whether a host
-/// inside the e-government networks may open a TCP connection to `dst:port` on the Internet.
-/// The harness applies it to the simulated links of a mail episode (ureq-128.6: departmental
-/// mail reaches external mail systems only through the e-mail gateway).
-pub trait EgressFilter {
-    fn permits(&self, src: IpAddr, dst: IpAddr, port: u16) -> bool;
-}

@@ -76,6 +76,10 @@ pub struct SyntheticFlow {
     /// The site category the scenario asserts (ugia-20's `finance`, …).
     #[serde(default)]
     pub category: Option<String>,
+    /// What the client host is, when a clause turns on it: `departmental-mail-server` or
+    /// `mail-gateway` (ureq-128.6).
+    #[serde(default)]
+    pub role: Option<String>,
     /// Messages in the conversation, both ways together (the client speaks first).
     #[serde(default = "default_packets")]
     pub packets: u32,
@@ -112,7 +116,11 @@ pub const KINDS: &[&str] = &[
     "bittorrent",
     "opaque",
     "opaque-udp",
+    "smtp",
 ];
+
+/// The client roles a scenario may state.
+pub const ROLES: &[&str] = &["departmental-mail-server", "mail-gateway"];
 
 fn udp_kind(kind: &str) -> bool {
     matches!(kind, "wireguard" | "opaque-udp")
@@ -165,6 +173,11 @@ impl ReplaySpec {
             for a in [&f.src, &f.dst] {
                 a.parse::<IpAddr>()
                     .map_err(|_| format!("`{a}` is not an IP address"))?;
+            }
+            if let Some(r) = &f.role
+                && !ROLES.contains(&r.as_str())
+            {
+                return Err(format!("role `{r}`: expected one of {}", ROLES.join(", ")));
             }
             if f.kind == "tls" && f.name.is_none() {
                 return Err("a tls flow needs its `name` (the SNI)".into());
@@ -346,6 +359,7 @@ fn proto_name(p: u8) -> String {
 }
 
 struct Truth {
+    role: Option<String>,
     class: Option<String>,
     app: Option<String>,
     category: Option<String>,
@@ -380,6 +394,7 @@ fn labels(capture: &Path) -> Result<BTreeMap<Key, Truth>, String> {
         out.insert(
             key(a, b, p).0,
             Truth {
+                role: None,
                 class: f.class().map(str::to_string),
                 app: Some(format!("ndpi:{}", f.proto)),
                 category: None,
@@ -909,6 +924,7 @@ pub fn run(
                 + SignedDuration::from_secs_f64(f.after)
                 + SignedDuration::from_secs_f64(f.every * f64::from(n));
             let truth = Truth {
+                role: f.role.clone(),
                 class: Some(
                     match f.kind.as_str() {
                         "wireguard" => "vpn",
@@ -990,6 +1006,7 @@ pub fn run(
                 truth_category: truth.and_then(|x| x.category.clone()),
                 tls: truth.is_some_and(|x| x.tls),
                 sni: truth.and_then(|x| x.sni.clone()),
+                role: truth.and_then(|x| x.role.clone()),
                 script: p.script,
                 taps: counts,
                 first: p.start,
@@ -1068,6 +1085,34 @@ fn synthesise(f: &SyntheticFlow, variant: &Variant) -> Script {
                 data.extend(opaque.take(12 + 16 * 8));
                 out.push((k % 2 == 0, data));
             }
+            return out;
+        }
+        "smtp" => {
+            // an SMTP transaction (RFC 5321 §3): the server speaks first
+            let host = f.name.as_deref().unwrap_or("mx.example.org");
+            let lines: [(bool, String); 12] = [
+                (false, format!("220 {host} ESMTP\r\n")),
+                (true, "EHLO mail.gov.kz\r\n".into()),
+                (false, format!("250-{host}\r\n250 8BITMIME\r\n")),
+                (true, "MAIL FROM:<clerk@gov.kz>\r\n".into()),
+                (false, "250 2.1.0 Ok\r\n".into()),
+                (true, "RCPT TO:<buh@partner.example>\r\n".into()),
+                (false, "250 2.1.5 Ok\r\n".into()),
+                (true, "DATA\r\n".into()),
+                (false, "354 End data with <CR><LF>.<CR><LF>\r\n".into()),
+                (true, {
+                    let mut m = String::from("Subject: report\r\n\r\n");
+                    for k in 0..(n.max(12) * 10) {
+                        m.push_str(&format!("line {k} of the quarterly report\r\n"));
+                    }
+                    m.push_str(".\r\n");
+                    m
+                }),
+                (false, "250 2.0.0 Ok: queued\r\n".into()),
+                (true, "QUIT\r\n".into()),
+            ];
+            out.extend(lines.into_iter().map(|(c, l)| (c, l.into_bytes())));
+            out.push((false, b"221 2.0.0 Bye\r\n".to_vec()));
             return out;
         }
         "opaque-udp" => {
