@@ -446,13 +446,18 @@ impl PacketWorld {
             return;
         };
         let (port, frame) = if outside {
-            let port = self.return_port.get(&h.dst).copied().unwrap_or_else(|| {
-                if self.carrier[&Port::OutsideMain] {
-                    Port::OutsideMain
-                } else {
-                    Port::OutsideBackup
-                }
-            });
+            // the Internet answers over the channel the inside host's traffic last came from,
+            // while that channel's cable is up; else over whichever is up
+            let up = |p: &Port| self.carrier[p];
+            let port = self
+                .return_port
+                .get(&h.dst)
+                .copied()
+                .filter(up)
+                .or_else(|| Port::OUTSIDE.into_iter().find(up));
+            let Some(port) = port else {
+                return; // both channels cut: the Internet cannot reach the device at all
+            };
             (port, packetnet::ethernet(packetnet::mac_of(h.dst), ROUTER_MAC, &ip))
         } else {
             (
@@ -460,15 +465,16 @@ impl PacketWorld {
                 packetnet::ethernet(ROUTER_MAC, packetnet::mac_of(h.src), &ip),
             )
         };
+        if !self.carrier[&port] {
+            return; // a cut cable carries nothing, and its tap sees nothing from this side
+        }
         self.taps.push(TapFrame {
             at: now,
             port,
             to_device: true,
             frame: frame.clone(),
         });
-        if self.carrier[&port] {
-            self.device.receive(now, port, &frame);
-        }
+        self.device.receive(now, port, &frame);
     }
 
     /// Moves every packet the stacks and the device have for each other; whether any moved.
