@@ -91,7 +91,10 @@ fn same_seed_gives_byte_identical_reports() {
             pcaps += 1;
         }
     }
-    assert!(pcaps >= 3 * 7, "every packet scenario writes one capture per port: {pcaps}");
+    assert!(
+        pcaps >= 3 * 7,
+        "every packet scenario writes one capture per port: {pcaps}"
+    );
 }
 
 /// ureq-134-1's evidence covers every default-blocked class: the default-blocking scenario
@@ -114,7 +117,11 @@ fn every_default_blocked_class_has_flows_long_enough_to_judge() {
                 _ => false,
             })
             .count();
-        assert!(n > 0, "no {class} flow long enough to judge in {}", path.display());
+        assert!(
+            n > 0,
+            "no {class} flow long enough to judge in {}",
+            path.display()
+        );
     }
 }
 

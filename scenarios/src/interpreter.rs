@@ -40,7 +40,9 @@ fn packet_wires<'g>(
     Ok(slot.as_mut().expect("just set"))
 }
 
-fn device(w: &mut Wires) -> Result<&mut (dyn qaqpa_sim::packetnet::PacketDevice + 'static), String> {
+fn device(
+    w: &mut Wires,
+) -> Result<&mut (dyn qaqpa_sim::packetnet::PacketDevice + 'static), String> {
     match w.device.as_mut() {
         Some(d) => Ok(d.as_mut()),
         None => Err("the device was lost by an earlier episode".to_string()),

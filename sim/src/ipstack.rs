@@ -164,14 +164,8 @@ impl IpStack {
 
     /// A UDP socket bound to `local`.
     pub fn bind_udp(&mut self, local: SocketAddr) -> Result<SocketHandle, String> {
-        let rx = udp::PacketBuffer::new(
-            vec![udp::PacketMetadata::EMPTY; 64],
-            vec![0; TCP_BUFFER],
-        );
-        let tx = udp::PacketBuffer::new(
-            vec![udp::PacketMetadata::EMPTY; 64],
-            vec![0; TCP_BUFFER],
-        );
+        let rx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 64], vec![0; TCP_BUFFER]);
+        let tx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 64], vec![0; TCP_BUFFER]);
         let mut s = udp::Socket::new(rx, tx);
         s.bind(endpoint(local))
             .map_err(|e| format!("bind {local}: {e}"))?;
@@ -267,7 +261,12 @@ pub fn headers(ip: &[u8]) -> Option<Headers<'_>> {
             }
             let s: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
             let d: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            (IpAddr::from(s), IpAddr::from(d), *ip.get(6)?, &ip[40..40 + plen])
+            (
+                IpAddr::from(s),
+                IpAddr::from(d),
+                *ip.get(6)?,
+                &ip[40..40 + plen],
+            )
         }
         _ => return None,
     };
@@ -366,7 +365,8 @@ mod tests {
         let mut b = IpStack::new(2, at(0));
         let server: SocketAddr = "203.0.113.5:80".parse().unwrap();
         let l = b.listen(server).unwrap();
-        a.connect("10.1.2.3:40000".parse().unwrap(), server).unwrap();
+        a.connect("10.1.2.3:40000".parse().unwrap(), server)
+            .unwrap();
         let syn = a.poll(at(0)).remove(0);
         let mut bad = syn.clone();
         let last = bad.len() - 1;
@@ -382,7 +382,9 @@ mod tests {
     fn headers_refuse_short_and_contradictory_packets() {
         assert!(headers(&[]).is_none());
         assert!(headers(&[0x45, 0, 0, 10]).is_none());
-        let mut p = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut p = vec![
+            0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
         p.extend_from_slice(&[0, 53, 0, 54, 0, 8, 0, 0]);
         let h = headers(&p).unwrap();
         assert_eq!((h.proto, h.sport, h.dport), (UDP, 53, 54));

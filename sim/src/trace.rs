@@ -285,7 +285,9 @@ impl FlowSeen {
         crate::packetnet::Port::OUTSIDE
             .into_iter()
             .map(|p| self.on(p))
-            .fold((0, 0), |(n, b), c| (n + c.client_packets, b + c.client_bytes))
+            .fold((0, 0), |(n, b), c| {
+                (n + c.client_packets, b + c.client_bytes)
+            })
     }
 }
 

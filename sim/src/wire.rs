@@ -249,10 +249,7 @@ impl PacketWorld {
                 });
             }
         }
-        self.schedule(
-            at,
-            Act::Datagrams { local, remote },
-        );
+        self.schedule(at, Act::Datagrams { local, remote });
         Ok(())
     }
 
@@ -458,7 +455,10 @@ impl PacketWorld {
             let Some(port) = port else {
                 return; // both channels cut: the Internet cannot reach the device at all
             };
-            (port, packetnet::ethernet(packetnet::mac_of(h.dst), ROUTER_MAC, &ip))
+            (
+                port,
+                packetnet::ethernet(packetnet::mac_of(h.dst), ROUTER_MAC, &ip),
+            )
         } else {
             (
                 Port::Inside,
@@ -679,14 +679,13 @@ impl PacketWorld {
                 }
             }
         }
-        if !c.pending.is_empty() && s.can_send() {
-            if let Ok(n) = s.send_slice(&c.pending) {
-                if n > 0 {
-                    changed = true;
-                }
-                c.sent += n as u64;
-                c.pending.drain(..n);
-            }
+        if !c.pending.is_empty()
+            && s.can_send()
+            && let Ok(n) = s.send_slice(&c.pending)
+        {
+            changed |= n > 0;
+            c.sent += n as u64;
+            c.pending.drain(..n);
         }
         if c.opened && !c.closing && c.pending.is_empty() && c.app.finished() {
             s.close();
@@ -1148,8 +1147,14 @@ mod tests {
         assert_eq!(c[&Port::OutsideMain].server_bytes, 14);
         assert_eq!(c[&Port::OutsideBackup], PortCount::default());
         assert!(c[&Port::Inside].client_stream.is_some());
-        assert_eq!(c[&Port::Inside].client_stream, c[&Port::OutsideMain].client_stream);
-        assert_ne!(c[&Port::Inside].client_stream, c[&Port::Inside].server_stream);
+        assert_eq!(
+            c[&Port::Inside].client_stream,
+            c[&Port::OutsideMain].client_stream
+        );
+        assert_ne!(
+            c[&Port::Inside].client_stream,
+            c[&Port::Inside].server_stream
+        );
         // every tapped frame is a valid Ethernet/IP frame
         for t in &taps {
             let (ip, _, _) = packetnet::ip_of_ethernet(&t.frame).unwrap();

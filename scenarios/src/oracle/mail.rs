@@ -582,4 +582,3 @@ fn bystanders_flow(
         }
     }
 }
-

@@ -293,7 +293,11 @@ fn describe(f: &FlowSeen) -> String {
         f.script.client_messages,
         f.script.client_bytes,
         f.script.server_bytes,
-        if ports.is_empty() { "none".to_string() } else { ports.join(", ") },
+        if ports.is_empty() {
+            "none".to_string()
+        } else {
+            ports.join(", ")
+        },
         n,
         b,
         f.on(Port::Inside).server_bytes,
