@@ -154,14 +154,4 @@ impl Target for Reference {
                 .with_ledger(self.mail_ledgers.get(seed)),
         ))
     }
-
-    fn internet_egress(
-        &self,
-        world: &qaqpa_sim::mailnet::MailWorld,
-    ) -> Option<Box<dyn qaqpa_sim::mailnet::EgressFilter>> {
-        Some(Box::new(qaqpa_mailgw::egress::MailEgress::new(
-            world,
-            &self.defects,
-        )))
-    }
 }

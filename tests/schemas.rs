@@ -209,9 +209,11 @@ fn the_schema_refuses_what_the_reader_refuses() {
         ("a frame count below zero", flow.clone(), |v| {
             v["event"]["taps"]["inside"]["client_frames"] = (-3).into()
         }),
-        ("a tap on a port the device does not have", flow.clone(), |v| {
-            v["event"]["taps"]["outside"] = v["event"]["taps"]["inside"].clone()
-        }),
+        (
+            "a tap on a port the device does not have",
+            flow.clone(),
+            |v| v["event"]["taps"]["outside"] = v["event"]["taps"]["inside"].clone(),
+        ),
         ("a flow without its script", flow.clone(), |v| {
             v["event"].as_object_mut().unwrap().remove("script");
         }),
@@ -253,12 +255,16 @@ fn the_schema_refuses_what_the_reader_refuses() {
         ("no fields", document.clone(), |v| {
             v["event"].as_object_mut().unwrap().remove("fields");
         }),
-        ("a port the flow never crossed, left out", flow.clone(), |v| {
-            v["event"]["taps"]
-                .as_object_mut()
-                .unwrap()
-                .remove("outside-backup");
-        }),
+        (
+            "a port the flow never crossed, left out",
+            flow.clone(),
+            |v| {
+                v["event"]["taps"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("outside-backup");
+            },
+        ),
         ("a port count without its streams", flow.clone(), |v| {
             let c = v["event"]["taps"]["inside"].as_object_mut().unwrap();
             c.remove("client_stream");

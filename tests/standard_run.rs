@@ -93,7 +93,10 @@ fn same_seed_gives_byte_identical_reports() {
             pcaps += 1;
         }
     }
-    assert!(pcaps >= 3 * 7, "every packet scenario writes one capture per port: {pcaps}");
+    assert!(
+        pcaps >= 3 * 7,
+        "every packet scenario writes one capture per port: {pcaps}"
+    );
 }
 
 /// Two captures are the same frame for frame: the same instants, lengths and bytes, except
@@ -162,7 +165,11 @@ fn every_default_blocked_class_has_flows_long_enough_to_judge() {
                 _ => false,
             })
             .count();
-        assert!(n > 0, "no {class} flow long enough to judge in {}", path.display());
+        assert!(
+            n > 0,
+            "no {class} flow long enough to judge in {}",
+            path.display()
+        );
     }
 }
 

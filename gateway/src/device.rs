@@ -56,6 +56,11 @@ pub struct ReferenceDevice {
     /// The TLS inspection plugged in with [`Self::with_tls_inspection`]: its authority
     /// announces roots and takes the STS's acts on them.
     tls: Option<std::rc::Rc<std::cell::RefCell<crate::inspect::Inspection>>>,
+    /// Defect `ugia-smtp-egress-open`: the SMTP egress rule (ureq-128.6) is not applied.
+    smtp_open: bool,
+    /// ureq-128.6: the e-mail gateway's addresses, as the STS configured them (in memory and
+    /// on storage alike).
+    mail_gateways: Vec<IpAddr>,
     /// Defect `ugia-no-failover`: traffic stays on the main channel whatever its carrier.
     no_failover: bool,
     /// Defect `ugia-exemptions-lost-on-restart`: exemptions are kept in memory only.
@@ -72,6 +77,10 @@ pub struct ReferenceDevice {
     proxy_wake: Option<Timestamp>,
     pub counters: Counters,
 }
+
+/// SMTP submission and relay ports (RFC 5321 relay, RFC 8314 implicit TLS, RFC 6409
+/// submission).
+const SMTP_PORTS: [u16; 3] = [25, 465, 587];
 
 /// pcap's link type for raw IP packets, what [`segment`] builds.
 const LINK_RAW_IP: u32 = 101;
@@ -163,6 +172,8 @@ impl ReferenceDevice {
             exempt_blocked: on("ugia-exempt-sites-blocked"),
             exempt_resigned: on("ugia-exempt-resigned"),
             tls: None,
+            smtp_open: on("ugia-smtp-egress-open"),
+            mail_gateways: Vec::new(),
             no_failover: on("ugia-no-failover"),
             exemptions_volatile: on("ugia-exemptions-lost-on-restart"),
             carrier: Port::ALL.into_iter().map(|p| (p, true)).collect(),
@@ -380,6 +391,17 @@ impl PacketDevice for ReferenceDevice {
                 p.add_exemption(organisation, c, sources, at, None)?;
                 act.clone()
             }
+            PolicyAct::MailGateway { addresses } => {
+                for a in addresses {
+                    let ip: IpAddr = a.parse().map_err(|_| {
+                        format!("mail-gateway address `{a}`: expected an IP address")
+                    })?;
+                    if !self.mail_gateways.contains(&ip) {
+                        self.mail_gateways.push(ip);
+                    }
+                }
+                act.clone()
+            }
             PolicyAct::VpnChannel {
                 organisation,
                 src,
@@ -426,6 +448,16 @@ impl PacketDevice for ReferenceDevice {
         }
         let us = micros(at);
         if h.proto == ipstack::TCP {
+            // ureq-128.6: SMTP leaves for the Internet only from the e-mail gateway; nothing
+            // of anyone else's, from the SYN on, reaches the outside
+            if port == Port::Inside
+                && SMTP_PORTS.contains(&h.dport)
+                && !self.smtp_open
+                && !self.mail_gateways.contains(&h.src)
+            {
+                self.counters.blocked += 1;
+                return;
+            }
             if port == Port::Inside && h.dport == proxy::HTTPS {
                 // The proxy terminates the connection; the engine follows the flow from the
                 // client's frames without payload (the handshake, the close) and is shown

@@ -5,8 +5,8 @@ pub mod bench;
 pub mod dataplane;
 pub mod defacement;
 pub mod desk;
-pub mod eds;
 pub mod device;
+pub mod eds;
 pub mod inspect;
 pub mod protection;
 pub mod proxy;
@@ -72,6 +72,13 @@ pub const DEFECTS: &[Defect] = &[
         system: "ugia",
         description: "TLS to the categories exempt from inspection (banks, government, health, updates) is reset instead of passed through untouched",
         clauses: &["ugia-20"],
+        warns: &[],
+    },
+    Defect {
+        id: "ugia-smtp-egress-open",
+        system: "ugia",
+        description: "UGIA lets departmental mail servers open SMTP connections to the Internet, so mail can bypass UGEM (the device's SMTP egress rule is off)",
+        clauses: &["ureq-128.6"],
         warns: &[],
     },
     Defect {

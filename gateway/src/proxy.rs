@@ -112,7 +112,8 @@ pub fn opening_ready(held: &[u8]) -> bool {
         hs.extend_from_slice(&held[i + 5..i + 5 + len]);
         i += 5 + len;
         if hs.len() >= 4 {
-            let need = 4 + (usize::from(hs[1]) << 16 | usize::from(hs[2]) << 8 | usize::from(hs[3]));
+            let need =
+                4 + (usize::from(hs[1]) << 16 | usize::from(hs[2]) << 8 | usize::from(hs[3]));
             if hs.len() >= need {
                 return true;
             }
@@ -187,8 +188,11 @@ impl Proxy {
             .sessions
             .iter()
             .any(|s| s.client == client && s.server == server && !matches!(s.phase, Phase::Over));
-        if !known && h.flags & (ipstack::SYN | ipstack::ACK) == ipstack::SYN {
-            if let Ok(inner) = self.inside.listen(server) {
+        if !known
+            && h.flags & (ipstack::SYN | ipstack::ACK) == ipstack::SYN
+            && let Ok(inner) = self.inside.listen(server)
+        {
+            {
                 self.counters.sessions += 1;
                 self.sessions.push(Session {
                     client,

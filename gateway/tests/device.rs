@@ -176,7 +176,10 @@ fn an_exempt_bank_is_spliced_byte_for_byte() {
     assert_eq!(server.received, hello + 3 * 700, "{r:?}", r = r.streams);
     assert_eq!(client.received, 4 * 900);
     let c = counts(&r, "203.0.113.40:443");
-    assert_eq!(c[&Port::Inside].client_bytes, c[&Port::OutsideMain].client_bytes);
+    assert_eq!(
+        c[&Port::Inside].client_bytes,
+        c[&Port::OutsideMain].client_bytes
+    );
     assert_eq!(c[&Port::OutsideBackup], wire::PortCount::default());
 }
 
@@ -261,7 +264,10 @@ fn remote_access_is_blocked_after_its_first_bytes_and_passes_when_exempted() {
 /// `ugia-exemptions-lost-on-restart` defect it is not.
 #[test]
 fn a_restart_keeps_the_policy_unless_the_defect_loses_exemptions() {
-    for (defects, passes) in [(&[][..], true), (&["ugia-exemptions-lost-on-restart"][..], false)] {
+    for (defects, passes) in [
+        (&[][..], true),
+        (&["ugia-exemptions-lost-on-restart"][..], false),
+    ] {
         let r = run(
             ReferenceDevice::new(defects, 1),
             |w| {
@@ -287,10 +293,7 @@ fn a_restart_keeps_the_policy_unless_the_defect_loses_exemptions() {
                 w.serve(
                     server,
                     Box::new(|_| {
-                        Some((
-                            "ssh".to_string(),
-                            Script::server(vec![vec![7; 300]; 30], 1),
-                        ))
+                        Some(("ssh".to_string(), Script::server(vec![vec![7; 300]; 30], 1)))
                     }),
                 );
                 w.connect_at(
@@ -320,7 +323,11 @@ fn with_main_cut_sessions_leave_on_backup_and_the_no_failover_defect_keeps_to_ma
             60,
         );
         let c = counts(&r, "203.0.113.40:443");
-        assert_eq!(c[&Port::OutsideBackup].client_bytes > 0, backup, "{defects:?}");
+        assert_eq!(
+            c[&Port::OutsideBackup].client_bytes > 0,
+            backup,
+            "{defects:?}"
+        );
         assert_eq!(r.stream("server", "tls").is_some(), backup);
     }
 }

@@ -9,7 +9,6 @@
 
 pub mod corpus;
 pub mod desk;
-pub mod egress;
 pub mod guard;
 pub mod loopback;
 pub mod pcapsmtp;
@@ -106,13 +105,6 @@ pub const DEFECTS: &[Defect] = &[
         system: "ugem",
         description: "the STS desk sends the disconnection notice but leaves the mail system registered on the relay, which keeps relaying its mail",
         clauses: &["ugem-11"],
-        warns: &[],
-    },
-    Defect {
-        id: "ugia-smtp-egress-open",
-        system: "ugia",
-        description: "UGIA lets departmental mail servers open SMTP connections to the Internet, so mail can bypass UGEM (the minimal egress rule the reference wires for mail episodes is off)",
-        clauses: &["ureq-128.6"],
         warns: &[],
     },
     Defect {

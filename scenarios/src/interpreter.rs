@@ -93,7 +93,9 @@ fn deliver_notices(w: &mut Wires, agenda: &mut Agenda<Happening>) {
     }
 }
 
-fn device(w: &mut Wires) -> Result<&mut (dyn qaqpa_sim::packetnet::PacketDevice + 'static), String> {
+fn device(
+    w: &mut Wires,
+) -> Result<&mut (dyn qaqpa_sim::packetnet::PacketDevice + 'static), String> {
     match w.device.as_mut() {
         Some(d) => Ok(d.as_mut()),
         None => Err("the device was lost by an earlier episode".to_string()),
@@ -704,7 +706,7 @@ mod tests {
         assert_eq!(e.line, 10, "{e}");
     }
 
-    /// Found by mutating ugem/no-bypass.yaml: turmoil panicked on an epoch before 1970.
+    /// Found by mutating a mail scenario (the former ugem/no-bypass.yaml): turmoil panicked on an epoch before 1970.
     #[test]
     fn a_mail_episode_before_1970_is_an_error() {
         let text = mail_scenario("1969-12-31T23:00");

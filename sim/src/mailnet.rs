@@ -47,14 +47,6 @@ pub trait MailGateway {
     fn install(&self, sim: &mut turmoil::Sim<'_>, world: &MailWorld);
 }
 
-/// The Internet egress rule of the access gateway (UGIA) as it bears on mail: whether a host
-/// inside the e-government networks may open a TCP connection to `dst:port` on the Internet.
-/// The harness applies it to the simulated links of a mail episode (ureq-128.6: departmental
-/// mail reaches external mail systems only through the e-mail gateway).
-pub trait EgressFilter {
-    fn permits(&self, src: IpAddr, dst: IpAddr, port: u16) -> bool;
-}
-
 /// A mail gateway that runs as a real product on real sockets (a live target), as its target
 /// file describes it: where it listens, where its outbound mail comes from, where the
 /// harness's endpoints must listen because the product's relay map points there, and how the

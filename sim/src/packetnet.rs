@@ -82,6 +82,9 @@ pub enum PolicyAct {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         sources: Vec<String>,
     },
+    /// ureq-128.6: the e-mail gateway's (UGEM's) addresses: the only sources inside from
+    /// which SMTP may reach the Internet.
+    MailGateway { addresses: Vec<String> },
     /// ureq-133.4: a VPN channel declared with its exact source, destination, port and
     /// protocol, opened for one calendar year.
     VpnChannel {

@@ -208,14 +208,6 @@ pub trait Target {
     fn live_mail(&self) -> Option<crate::mailnet::LiveMail> {
         None
     }
-    /// The access gateway's (UGIA's) Internet egress rule for the hosts of a mail episode;
-    /// `None` when the target has none (nothing is filtered then).
-    fn internet_egress(
-        &self,
-        _world: &crate::mailnet::MailWorld,
-    ) -> Option<Box<dyn crate::mailnet::EgressFilter>> {
-        None
-    }
     /// The Internet access gateway (UGIA) as a device between the harness's wires, fresh
     /// for one scenario; `seed` is the scenario's.
     fn packet_device(

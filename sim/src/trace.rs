@@ -392,6 +392,10 @@ pub struct FlowSeen {
     pub tls: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
+    /// What the scenario says the client host is (`departmental-mail-server`,
+    /// `mail-gateway`: ureq-128.6), when it matters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// What the harness's script for the flow holds, each way.
     pub script: FlowScript,
     /// What the taps saw of the flow, by port (`inside`, `outside-main`, `outside-backup`).

@@ -484,13 +484,18 @@ impl PacketWorld {
             return;
         };
         let (port, frame) = if outside {
-            let port = self.return_port.get(&h.dst).copied().unwrap_or_else(|| {
-                if self.carrier[&Port::OutsideMain] {
-                    Port::OutsideMain
-                } else {
-                    Port::OutsideBackup
-                }
-            });
+            // the Internet answers over the channel the inside host's traffic last came from,
+            // while that channel's cable is up; else over whichever is up
+            let up = |p: &Port| self.carrier[p];
+            let port = self
+                .return_port
+                .get(&h.dst)
+                .copied()
+                .filter(up)
+                .or_else(|| Port::OUTSIDE.into_iter().find(up));
+            let Some(port) = port else {
+                return; // both channels cut: the Internet cannot reach the device at all
+            };
             (
                 port,
                 packetnet::ethernet(packetnet::mac_of(h.dst), ROUTER_MAC, &ip),
@@ -501,15 +506,16 @@ impl PacketWorld {
                 packetnet::ethernet(ROUTER_MAC, packetnet::mac_of(h.src), &ip),
             )
         };
+        if !self.carrier[&port] {
+            return; // a cut cable carries nothing, and its tap sees nothing from this side
+        }
         self.taps.push(TapFrame {
             at: now,
             port,
             to_device: true,
             frame: frame.clone(),
         });
-        if self.carrier[&port] {
-            self.device.receive(now, port, &frame);
-        }
+        self.device.receive(now, port, &frame);
     }
 
     /// Moves every packet the stacks and the device have for each other; whether any moved.
@@ -701,14 +707,13 @@ impl PacketWorld {
                 }
             }
         }
-        if !c.pending.is_empty() && s.can_send() {
-            if let Ok(n) = s.send_slice(&c.pending) {
-                if n > 0 {
-                    changed = true;
-                }
-                c.sent += n as u64;
-                c.pending.drain(..n);
-            }
+        if !c.pending.is_empty()
+            && s.can_send()
+            && let Ok(n) = s.send_slice(&c.pending)
+        {
+            changed |= n > 0;
+            c.sent += n as u64;
+            c.pending.drain(..n);
         }
         if c.opened && !c.closing && c.pending.is_empty() && c.app.finished() {
             s.close();

@@ -137,7 +137,9 @@ pub struct FlowSpec {
     #[serde(default = "one_f")]
     pub every: f64,
     /// The sending server bypasses the gateway and connects straight to the exchanger of the
-    /// first recipient's domain (ureq-128.6 probe).
+    /// first recipient's domain. The mail world has no access gateway between departmental
+    /// servers and the Internet: whether UGIA stops such a session (ureq-128.6) is judged in
+    /// the packet world (a `replay` flow of kind `smtp`).
     #[serde(default)]
     pub direct: bool,
 }
@@ -510,50 +512,6 @@ pub fn run_episode(
             eps.run_host(plan, end).await?;
             Ok(())
         });
-    }
-
-    // The access gateway's egress rule, applied to the links from departmental servers to the
-    // Internet's exchangers.
-    let egress = target.internet_egress(&world);
-    let mut egress_notes = Vec::new();
-    for sys in &spec.systems {
-        for e in &spec.external {
-            let blocked = egress
-                .as_ref()
-                .is_some_and(|f| !f.permits(sys.server, e.mx, 25));
-            if blocked {
-                sim.partition(sys.server, e.mx);
-            }
-            egress_notes.push(BTreeMap::from([
-                ("from".to_string(), format!("{} ({})", sys.id, sys.server)),
-                (
-                    "to".to_string(),
-                    format!("external:{} ({}:25)", e.domain, e.mx),
-                ),
-                (
-                    "verdict".to_string(),
-                    match (&egress, blocked) {
-                        (None, _) => "no egress rule from the target".to_string(),
-                        (Some(_), true) => "blocked by UGIA".to_string(),
-                        (Some(_), false) => "permitted by UGIA".to_string(),
-                    },
-                ),
-            ]));
-        }
-    }
-    for fields in egress_notes {
-        eps.push(
-            Duration::ZERO,
-            "topology",
-            subject(
-                SubjectKind::Host,
-                fields.get("from").map(String::as_str).unwrap_or(""),
-            ),
-            Event::Network(NetworkNote {
-                what: "egress".into(),
-                fields,
-            }),
-        );
     }
 
     // Faults, in time order, while stepping: the fixed ones and the seed's draw from the budget.

@@ -38,7 +38,7 @@ use qaqpa_sim::trace::{Channel, DocKind, Document, Observation, Trace};
 
 pub use deadline::AnswerDeadline;
 pub use form::{CompleteNotRefused, FormCheck, ReasonedRefusal};
-pub use mail::{GuardPart, NothingLost, OnlyThroughGateway, RelayOnlyConnected, TrafficGuard};
+pub use mail::{GuardPart, NothingLost, RelayOnlyConnected, TrafficGuard};
 pub use ugem_desk::{MailFlowsAfterConnection, NothingRelayedAfterDisconnection, ResubmissionWait};
 pub use update::CompletionAfterCheck;
 
@@ -248,7 +248,7 @@ static ORACLES: &[&dyn Oracle] = &[
     &TrafficGuard(GuardPart::OffenderSuspended),
     &TrafficGuard(GuardPart::OwnerNotified),
     &TrafficGuard(GuardPart::OthersKeepFlowing),
-    &OnlyThroughGateway,
+    &network::SmtpOnlyFromGateway,
     &FormCheck {
         clause: "ugem-7",
         obligation: "other-channels-never-connected",

@@ -50,7 +50,12 @@ pub fn faults(trace: &Trace) -> Vec<(Timestamp, Fault)> {
 
 /// Whether `port`'s cable is cut over the whole of `[from, to]`: cut at or before `from` and
 /// not plugged again before `to`.
-fn down_throughout(faults: &[(Timestamp, Fault)], port: Port, from: Timestamp, to: Timestamp) -> bool {
+fn down_throughout(
+    faults: &[(Timestamp, Fault)],
+    port: Port,
+    from: Timestamp,
+    to: Timestamp,
+) -> bool {
     let mut down = false;
     for (at, f) in faults {
         if *at > to {

@@ -293,7 +293,11 @@ fn describe(f: &FlowSeen) -> String {
         f.script.client_messages,
         f.script.client_bytes,
         f.script.server_bytes,
-        if ports.is_empty() { "none".to_string() } else { ports.join(", ") },
+        if ports.is_empty() {
+            "none".to_string()
+        } else {
+            ports.join(", ")
+        },
         n,
         b,
         f.on(Port::Inside).server_bytes,
@@ -827,6 +831,59 @@ impl Oracle for PolicyInForce {
                     clock::display(notice.at)
                 )
             });
+        }
+        t.judge(ctx)
+    }
+}
+
+/// ureq-128.6 on the wire: a departmental mail server's SMTP to an Internet exchanger is
+/// offered to the gateway from inside; nothing of it may reach an outside port, not even its
+/// SYN. The e-mail gateway's own SMTP must cross: departmental mail reaches external mail
+/// systems only through it, so a gateway that stopped it too would cut mail off, not route it.
+/// Who each client is comes from the scenario (`role`).
+pub struct SmtpOnlyFromGateway;
+
+impl Oracle for SmtpOnlyFromGateway {
+    fn clause(&self) -> &'static str {
+        "ureq-128.6"
+    }
+    fn obligation(&self) -> &'static str {
+        "no-direct-external-smtp"
+    }
+    fn describe(&self) -> &'static str {
+        "no frame of a departmental mail server's SMTP session to an Internet exchanger reaches an outside port; the e-mail gateway's own SMTP sessions carry their whole conversation"
+    }
+    fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let mut t = Tally::new(
+            self.clause(),
+            "SMTP from a departmental mail server: no frame on either outside port; SMTP from the e-mail gateway: the whole transaction crosses",
+        );
+        for (o, f) in flows(trace) {
+            match f.role.as_deref() {
+                Some("departmental-mail-server") => {
+                    let frames: u64 = Port::OUTSIDE.iter().map(|p| f.on(*p).client_frames).sum();
+                    if frames == 0 {
+                        t.pass(o, f);
+                    } else {
+                        t.fail(
+                            o,
+                            f,
+                            format!(
+                                "{frames} frame(s) of the departmental mail server's SMTP session {} reached an outside port ({} bytes of it)",
+                                flow_id(f),
+                                f.client_outside().1
+                            ),
+                        );
+                    }
+                }
+                Some("mail-gateway") => t.expect_passed(o, f, || {
+                    format!(
+                        "the e-mail gateway's own SMTP session {} did not carry its transaction",
+                        flow_id(f)
+                    )
+                }),
+                _ => {}
+            }
         }
         t.judge(ctx)
     }

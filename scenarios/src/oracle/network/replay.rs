@@ -80,6 +80,10 @@ pub struct SyntheticFlow {
     /// The site category the scenario asserts (ugia-20's `finance`, …).
     #[serde(default)]
     pub category: Option<String>,
+    /// What the client host is, when a clause turns on it: `departmental-mail-server` or
+    /// `mail-gateway` (ureq-128.6).
+    #[serde(default)]
+    pub role: Option<String>,
     /// Messages in the conversation, both ways together (the client speaks first).
     #[serde(default = "default_packets")]
     pub packets: u32,
@@ -116,7 +120,11 @@ pub const KINDS: &[&str] = &[
     "bittorrent",
     "opaque",
     "opaque-udp",
+    "smtp",
 ];
+
+/// The client roles a scenario may state.
+pub const ROLES: &[&str] = &["departmental-mail-server", "mail-gateway"];
 
 fn udp_kind(kind: &str) -> bool {
     matches!(kind, "wireguard" | "opaque-udp")
@@ -132,7 +140,9 @@ pub const UDP_PATIENCE: SignedDuration = SignedDuration::from_millis(200);
 
 impl WireAct {
     fn validate(&self) -> Result<(), String> {
-        let n = usize::from(self.cut.is_some()) + usize::from(self.plug.is_some()) + usize::from(self.restart);
+        let n = usize::from(self.cut.is_some())
+            + usize::from(self.plug.is_some())
+            + usize::from(self.restart);
         if n != 1 {
             return Err("a wire act needs exactly one of `cut`, `plug`, `restart: true`".into());
         }
@@ -144,7 +154,10 @@ impl WireAct {
             }
         }
         if !(self.after.is_finite() && (0.0..=3600.0).contains(&self.after)) {
-            return Err(format!("after: {} is not between 0 and 3600 seconds", self.after));
+            return Err(format!(
+                "after: {} is not between 0 and 3600 seconds",
+                self.after
+            ));
         }
         Ok(())
     }
@@ -173,6 +186,11 @@ impl ReplaySpec {
             for a in [&f.src, &f.dst] {
                 a.parse::<IpAddr>()
                     .map_err(|_| format!("`{a}` is not an IP address"))?;
+            }
+            if let Some(r) = &f.role
+                && !ROLES.contains(&r.as_str())
+            {
+                return Err(format!("role `{r}`: expected one of {}", ROLES.join(", ")));
             }
             if f.kind == "tls" && f.name.is_none() {
                 return Err("a tls flow needs its `name` (the SNI)".into());
@@ -354,6 +372,7 @@ fn proto_name(p: u8) -> String {
 }
 
 struct Truth {
+    role: Option<String>,
     class: Option<String>,
     app: Option<String>,
     category: Option<String>,
@@ -388,6 +407,7 @@ fn labels(capture: &Path) -> Result<BTreeMap<Key, Truth>, String> {
         out.insert(
             key(a, b, p).0,
             Truth {
+                role: None,
                 class: f.class().map(str::to_string),
                 app: Some(format!("ndpi:{}", f.proto)),
                 category: None,
@@ -444,6 +464,16 @@ fn read_capture(path: &Path) -> Result<Vec<(u64, u32, Vec<u8>)>, String> {
 
 /// A conversation: messages in order, each from the client (`true`) or the server.
 type Script = Vec<(bool, Vec<u8>)>;
+
+/// Raw IP packets of a flow that no socket carries: the client's, then the server's.
+type RawPackets = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+/// One captured flow as the harness replays it: its key, whether the client is the key's
+/// endpoint `a`, its script, and its raw packets (protocols without ports).
+type CapturedFlow = (Key, bool, Script, Vec<Vec<u8>>, Vec<Vec<u8>>);
+
+/// The outside servers: by server address, the script for each client.
+type ServerTable = Rc<RefCell<BTreeMap<SocketAddr, BTreeMap<SocketAddr, Rc<Script>>>>>;
 
 fn script_of(s: &Script) -> FlowScript {
     let mut f = FlowScript::default();
@@ -532,7 +562,10 @@ struct DatagramEnd {
 
 impl DatagramEnd {
     fn peer_before(&self, i: usize) -> usize {
-        self.script[..i].iter().filter(|(c, _)| *c != self.client).count()
+        self.script[..i]
+            .iter()
+            .filter(|(c, _)| *c != self.client)
+            .count()
     }
 
     fn due(&mut self, at: Timestamp, impatient: bool) -> Vec<Vec<u8>> {
@@ -560,7 +593,11 @@ impl DatagramEnd {
 
 impl DatagramApp for DatagramEnd {
     fn on_start(&mut self, at: Timestamp) -> Vec<Vec<u8>> {
-        if self.client { self.due(at, false) } else { Vec::new() }
+        if self.client {
+            self.due(at, false)
+        } else {
+            Vec::new()
+        }
     }
     fn on_datagram(&mut self, at: Timestamp, _data: &[u8]) -> Vec<Vec<u8>> {
         self.heard += 1;
@@ -597,7 +634,7 @@ struct Planned {
 fn capture_flows(
     frames: &[(u64, u32, Vec<u8>)],
     truth: &mut BTreeMap<Key, Truth>,
-) -> Vec<(Key, bool, Script, Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+) -> Vec<CapturedFlow> {
     struct Acc {
         /// The client is endpoint `a` of the key.
         client_is_a: Option<bool>,
@@ -779,10 +816,11 @@ pub fn run(
     let mut planned: Vec<Planned> = Vec::new();
     let mut notes = Vec::new();
     // the outside servers: by server address, the app for each client
-    let servers: Rc<RefCell<BTreeMap<SocketAddr, BTreeMap<SocketAddr, Rc<Script>>>>> =
-        Rc::default();
+    let servers: ServerTable = Rc::default();
     let jitter = |i: usize| {
-        SignedDuration::from_micros((qaqpa_sim::seed::derive(seed, &format!("start-{i}")) % 10_000) as i64)
+        SignedDuration::from_micros(
+            (qaqpa_sim::seed::derive(seed, &format!("start-{i}")) % 10_000) as i64,
+        )
     };
     let mut start = now;
     // the last TLS session's start (those flows are the harness's TLS ends, not `planned`)
@@ -796,7 +834,7 @@ pub fn run(
                    server: SocketAddr,
                    at: Timestamp,
                    script: Script,
-                   raw: Option<(Vec<Vec<u8>>, Vec<Vec<u8>>)>,
+                   raw: Option<RawPackets>,
                    truth: Option<Truth>|
      -> Result<(), String> {
         serial += 1;
@@ -946,6 +984,7 @@ pub fn run(
                 + SignedDuration::from_secs_f64(f.after)
                 + SignedDuration::from_secs_f64(f.every * f64::from(n));
             let truth = Truth {
+                role: f.role.clone(),
                 class: Some(
                     match f.kind.as_str() {
                         "wireguard" => "vpn",
@@ -1002,7 +1041,11 @@ pub fn run(
     }
     let end = last_start + LINGER;
     let mut seen = world.run_until(end);
-    if let Some((at, why)) = world.refused.first().map(|(t, s, w)| (*t, format!("{s}: {w}"))) {
+    if let Some((at, why)) = world
+        .refused
+        .first()
+        .map(|(t, s, w)| (*t, format!("{s}: {w}")))
+    {
         let mut f = BTreeMap::new();
         f.insert("first".into(), why);
         f.insert("count".into(), world.refused.len().to_string());
@@ -1032,6 +1075,7 @@ pub fn run(
                 truth_category: truth.and_then(|x| x.category.clone()),
                 tls: truth.is_some_and(|x| x.tls),
                 sni: truth.and_then(|x| x.sni.clone()),
+                role: truth.and_then(|x| x.role.clone()),
                 script: p.script,
                 taps: counts,
                 first: p.start,
@@ -1185,6 +1229,34 @@ fn synthesise(f: &SyntheticFlow, variant: &Variant) -> Script {
             }
             return out;
         }
+        "smtp" => {
+            // an SMTP transaction (RFC 5321 §3): the server speaks first
+            let host = f.name.as_deref().unwrap_or("mx.example.org");
+            let lines: [(bool, String); 12] = [
+                (false, format!("220 {host} ESMTP\r\n")),
+                (true, "EHLO mail.gov.kz\r\n".into()),
+                (false, format!("250-{host}\r\n250 8BITMIME\r\n")),
+                (true, "MAIL FROM:<clerk@gov.kz>\r\n".into()),
+                (false, "250 2.1.0 Ok\r\n".into()),
+                (true, "RCPT TO:<buh@partner.example>\r\n".into()),
+                (false, "250 2.1.5 Ok\r\n".into()),
+                (true, "DATA\r\n".into()),
+                (false, "354 End data with <CR><LF>.<CR><LF>\r\n".into()),
+                (true, {
+                    let mut m = String::from("Subject: report\r\n\r\n");
+                    for k in 0..(n.max(12) * 10) {
+                        m.push_str(&format!("line {k} of the quarterly report\r\n"));
+                    }
+                    m.push_str(".\r\n");
+                    m
+                }),
+                (false, "250 2.0.0 Ok: queued\r\n".into()),
+                (true, "QUIT\r\n".into()),
+            ];
+            out.extend(lines.into_iter().map(|(c, l)| (c, l.into_bytes())));
+            out.push((false, b"221 2.0.0 Bye\r\n".to_vec()));
+            return out;
+        }
         "opaque-udp" => {
             for k in 0..n {
                 out.push((k % 2 == 0, opaque.take(200 + (k % 5) * 100)));
@@ -1303,8 +1375,12 @@ mod tests {
     /// Every cut of a captured frame, and frames of random bytes, read without a panic.
     #[test]
     fn truncated_and_random_frames_never_panic_the_reader() {
-        let mut p = vec![0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
-        p.extend_from_slice(&[0, 80, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 1, 0, 0, 0, 0, 0]);
+        let mut p = vec![
+            0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        p.extend_from_slice(&[
+            0, 80, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 1, 0, 0, 0, 0, 0,
+        ]);
         let mut eth = vec![0u8; 12];
         eth.extend_from_slice(&[0x08, 0x00]);
         eth.extend_from_slice(&p);
@@ -1327,22 +1403,23 @@ mod tests {
     #[test]
     fn captured_tcp_becomes_a_script_without_retransmissions() {
         // client 10.0.0.1:1000 → 10.0.0.2:80: SYN, data "ab", the same again, "cd", answer
-        let ip = |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, seq: u32, flags: u8, data: &[u8]| {
-            let mut t = Vec::new();
-            t.extend_from_slice(&sp.to_be_bytes());
-            t.extend_from_slice(&dp.to_be_bytes());
-            t.extend_from_slice(&seq.to_be_bytes());
-            t.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 1, 0, 0, 0, 0, 0]);
-            t.extend_from_slice(data);
-            let total = (20 + t.len()) as u16;
-            let mut p = vec![0x45, 0];
-            p.extend_from_slice(&total.to_be_bytes());
-            p.extend_from_slice(&[0, 0, 0, 0, 64, 6, 0, 0]);
-            p.extend_from_slice(&src);
-            p.extend_from_slice(&dst);
-            p.extend_from_slice(&t);
-            (0u64, 101u32, p)
-        };
+        let ip =
+            |src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, seq: u32, flags: u8, data: &[u8]| {
+                let mut t = Vec::new();
+                t.extend_from_slice(&sp.to_be_bytes());
+                t.extend_from_slice(&dp.to_be_bytes());
+                t.extend_from_slice(&seq.to_be_bytes());
+                t.extend_from_slice(&[0, 0, 0, 0, 0x50, flags, 1, 0, 0, 0, 0, 0]);
+                t.extend_from_slice(data);
+                let total = (20 + t.len()) as u16;
+                let mut p = vec![0x45, 0];
+                p.extend_from_slice(&total.to_be_bytes());
+                p.extend_from_slice(&[0, 0, 0, 0, 64, 6, 0, 0]);
+                p.extend_from_slice(&src);
+                p.extend_from_slice(&dst);
+                p.extend_from_slice(&t);
+                (0u64, 101u32, p)
+            };
         let (a, b) = ([10, 0, 0, 2], [10, 0, 0, 1]);
         let frames = vec![
             ip(b, a, 1000, 80, 99, 0x02, b""),
@@ -1355,7 +1432,11 @@ mod tests {
         assert_eq!(flows.len(), 1);
         let (k, client_is_a, script, _, _) = &flows[0];
         let client = if *client_is_a { k.a } else { k.b };
-        assert_eq!(client, ("10.0.0.1".parse().unwrap(), 1000), "the SYN's sender");
+        assert_eq!(
+            client,
+            ("10.0.0.1".parse().unwrap(), 1000),
+            "the SYN's sender"
+        );
         assert_eq!(
             script,
             &vec![(true, b"abcd".to_vec()), (false, b"answer".to_vec())]
