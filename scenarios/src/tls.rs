@@ -47,7 +47,11 @@ use sha2::{Digest, Sha256};
 pub const SITE_NOTE: &str = "tls-site";
 
 /// The harness's note placing `site` at `address` with the scenario's `category`.
-pub fn site_note(site: &OriginSite, address: &str, category: &str) -> qaqpa_sim::trace::NetworkNote {
+pub fn site_note(
+    site: &OriginSite,
+    address: &str,
+    category: &str,
+) -> qaqpa_sim::trace::NetworkNote {
     qaqpa_sim::trace::NetworkNote {
         what: SITE_NOTE.into(),
         fields: BTreeMap::from([
@@ -66,10 +70,6 @@ pub fn site_note(site: &OriginSite, address: &str, category: &str) -> qaqpa_sim:
 const MAX_ANSWER: u64 = 64 << 20;
 /// The most of a request an origin reads before it answers anyway.
 const MAX_REQUEST: usize = 64 * 1024;
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
 
 /// SHA-256 of `bytes`, lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -93,9 +93,9 @@ impl HarnessClock {
 impl TimeProvider for HarnessClock {
     fn current_time(&self) -> Option<UnixTime> {
         let us = u64::try_from(self.0.load(Ordering::Relaxed)).ok()?;
-        Some(UnixTime::since_unix_epoch(std::time::Duration::from_micros(
-            us,
-        )))
+        Some(UnixTime::since_unix_epoch(
+            std::time::Duration::from_micros(us),
+        ))
     }
 }
 
@@ -222,14 +222,27 @@ pub struct HarnessTls {
     pub clock: Arc<HarnessClock>,
     pub keylog: KeyLogLines,
     sent: Arc<Mutex<BTreeMap<String, Sha256>>>,
+    /// The scenario's seed: every TLS end of the harness draws its randomness from it, so the
+    /// same seed puts the same ciphertext on the wires.
+    seed: u64,
 }
 
 impl HarnessTls {
+    pub fn new(seed: u64) -> HarnessTls {
+        HarnessTls {
+            seed,
+            ..HarnessTls::default()
+        }
+    }
+
+    /// The crypto of one harness TLS end, named by `end` (unique in the scenario).
+    fn provider(&self, end: &str) -> Arc<CryptoProvider> {
+        qaqpa_sim::seeded_tls::provider(self.seed, &format!("harness:{end}"))
+    }
+
     fn record_sent(&self, session: &str, bytes: &[u8]) {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        sent.entry(session.to_string())
-            .or_default()
-            .update(bytes);
+        sent.entry(session.to_string()).or_default().update(bytes);
     }
 
     /// The workstation session whose TCP bytes, so far, are exactly `received`'s.
@@ -266,7 +279,12 @@ impl Tally {
 /// The page an origin serves: known bytes, the same for every connection to the site.
 pub fn page(site: &str, bytes: usize) -> Vec<u8> {
     let line = format!("qaqpa harness origin {site}: this page is what the origin sent.\n");
-    line.as_bytes().iter().copied().cycle().take(bytes.max(1)).collect()
+    line.as_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(bytes.max(1))
+        .collect()
 }
 
 /// The answer an origin sends: an HTTP/1.1 200 with [`page`] as its body.
@@ -299,10 +317,13 @@ impl OriginSite {
     ) -> Result<OriginSite, HarnessTlsError> {
         let (chain, key) = ca.issue(name)?;
         let fingerprints = chain.iter().map(|c| sha256_hex(c)).collect();
-        let mut config = ServerConfig::builder_with_details(provider(), shared.clock.clone())
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(chain, key)?;
+        let mut config = ServerConfig::builder_with_details(
+            shared.provider(&format!("origin:{name}")),
+            shared.clock.clone(),
+        )
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
         config.key_log = Arc::new(shared.keylog.clone());
         Ok(OriginSite {
             name: name.to_string(),
@@ -436,8 +457,8 @@ impl StreamApp for TlsOrigin {
             }
         }
         self.handshake |= !conn.is_handshaking();
-        let complete = self.request.windows(4).any(|w| w == b"\r\n\r\n")
-            || self.request.len() >= MAX_REQUEST;
+        let complete =
+            self.request.windows(4).any(|w| w == b"\r\n\r\n") || self.request.len() >= MAX_REQUEST;
         if failure.is_none() && complete && !self.answered {
             let answer = answer(&self.site.name, self.site.page_bytes);
             conn.set_buffer_limit(None);
@@ -643,10 +664,11 @@ impl TlsClient {
         for r in trust {
             roots.add(CertificateDer::from(r.clone()))?;
         }
-        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+        let provider = shared.provider(&format!("workstation:{}", plan.session));
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .build()
             .map_err(|e| rustls::Error::General(e.to_string()))?;
-        let mut config = ClientConfig::builder_with_details(provider(), shared.clock.clone())
+        let mut config = ClientConfig::builder_with_details(provider, shared.clock.clone())
             .with_safe_default_protocol_versions()?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(Recording {
@@ -853,7 +875,7 @@ impl HarnessWeb {
     pub fn new(seed: u64, start: Timestamp) -> Result<HarnessWeb, HarnessTlsError> {
         Ok(HarnessWeb {
             ca: PublicCa::new(seed, start)?,
-            shared: HarnessTls::default(),
+            shared: HarnessTls::new(seed),
             roots: RootBook::default(),
             sites: BTreeMap::new(),
             sessions: BTreeMap::new(),

@@ -12,6 +12,7 @@ pub mod mailnet;
 pub mod ndpi;
 pub mod packetnet;
 pub mod seed;
+pub mod seeded_tls;
 pub mod shared;
 pub mod stream;
 pub mod target;

@@ -132,6 +132,14 @@ impl InspectionAuthority {
         }
     }
 
+    /// The seed the authority's keys come from, when they do (simulation).
+    pub fn seed(&self) -> Option<u64> {
+        match self.keys {
+            Keys::Seeded(seed) => Some(seed),
+            Keys::Random => None,
+        }
+    }
+
     fn key(&self, label: &str) -> Result<KeyPair, AuthorityError> {
         Ok(match self.keys {
             Keys::Seeded(seed) => qaqpa_sim::eds::key(seed, label)?,

@@ -94,7 +94,13 @@ impl BumpConfig {
         origin_roots: &[Vec<u8>],
         simulated: bool,
     ) -> Result<BumpConfig, String> {
-        let provider: Arc<CryptoProvider> = Arc::new(rustls::crypto::ring::default_provider());
+        // In simulation a seeded authority's gateway also draws its TLS randomness (hello
+        // randoms, key shares) from the seed, so the same seed gives the same ciphertext.
+        let seed = authority.lock().unwrap_or_else(|e| e.into_inner()).seed();
+        let provider: Arc<CryptoProvider> = match seed {
+            Some(seed) if simulated => qaqpa_sim::seeded_tls::provider(seed, "ugia-inspection"),
+            _ => Arc::new(rustls::crypto::ring::default_provider()),
+        };
         let clock = Arc::new(RelayClock {
             micros: simulated.then(|| AtomicI64::new(0)),
         });
@@ -452,7 +458,9 @@ impl StreamRelay for Bump {
                 self.phase = p;
                 self.held.extend_from_slice(data);
                 if self.held_bytes() > BUFFER_LIMIT {
-                    self.fail("the client sent more than a relay holds before its handshake".into());
+                    self.fail(
+                        "the client sent more than a relay holds before its handshake".into(),
+                    );
                 }
             }
             p @ Phase::Relay { .. } => {
@@ -587,7 +595,10 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn client_config(roots: &[CertificateDer<'static>], alpn: &[&str]) -> Arc<ClientConfig> {
+    pub(crate) fn client_config(
+        roots: &[CertificateDer<'static>],
+        alpn: &[&str],
+    ) -> Arc<ClientConfig> {
         let mut store = RootCertStore::empty();
         for r in roots {
             store.add(r.clone()).unwrap();
@@ -607,7 +618,10 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn gateway(origins: &Origins, faults: AuthorityFaults) -> BumpConfig {
-        let authority = Arc::new(Mutex::new(InspectionAuthority::new(Keys::Seeded(42), faults)));
+        let authority = Arc::new(Mutex::new(InspectionAuthority::new(
+            Keys::Seeded(42),
+            faults,
+        )));
         BumpConfig::new(authority, &[origins.ca.to_vec()], true).unwrap()
     }
 
@@ -638,7 +652,9 @@ pub(crate) mod tests {
                 let mut rd = to_origin.as_slice();
                 while !rd.is_empty() {
                     origin.read_tls(&mut rd).map_err(|e| e.to_string())?;
-                    origin.process_new_packets().map_err(|e| format!("origin: {e}"))?;
+                    origin
+                        .process_new_packets()
+                        .map_err(|e| format!("origin: {e}"))?;
                 }
             }
             let mut buf = Vec::new();
@@ -653,7 +669,9 @@ pub(crate) mod tests {
                 let mut rd = to_client.as_slice();
                 while !rd.is_empty() {
                     client.read_tls(&mut rd).map_err(|e| e.to_string())?;
-                    client.process_new_packets().map_err(|e| format!("client: {e}"))?;
+                    client
+                        .process_new_packets()
+                        .map_err(|e| format!("client: {e}"))?;
                     plain.extend(read_all(&mut client.reader()));
                 }
             }
@@ -684,7 +702,12 @@ pub(crate) mod tests {
         client_alpn: &[&str],
         origin_alpn: &[&str],
         chunk: usize,
-    ) -> (Bump, ClientConnection, ServerConnection, Result<Vec<u8>, String>) {
+    ) -> (
+        Bump,
+        ClientConnection,
+        ServerConnection,
+        Result<Vec<u8>, String>,
+    ) {
         let root = ugia_root(cfg);
         let mut client = ClientConnection::new(
             client_config(&[root], client_alpn),
@@ -701,8 +724,14 @@ pub(crate) mod tests {
     fn a_session_is_bumped_with_a_minted_leaf_and_plaintext_relayed() {
         let origins = Origins::new("harness public CA");
         let cfg = gateway(&origins, AuthorityFaults::default());
-        let (mut bump, mut client, mut origin, r) =
-            session("www.bbc.com", &origins, &cfg, &["h2", "http/1.1"], &["http/1.1"], 1 << 20);
+        let (mut bump, mut client, mut origin, r) = session(
+            "www.bbc.com",
+            &origins,
+            &cfg,
+            &["h2", "http/1.1"],
+            &["http/1.1"],
+            1 << 20,
+        );
         r.unwrap();
         assert!(bump.failed().is_none(), "{:?}", bump.failed());
         assert!(!client.is_handshaking() && !origin.is_handshaking());
@@ -721,15 +750,24 @@ pub(crate) mod tests {
                 .value
                 .general_names
                 .iter()
-                .any(|n| matches!(n, x509_parser::extensions::GeneralName::DNSName("www.bbc.com")))
+                .any(|n| matches!(
+                    n,
+                    x509_parser::extensions::GeneralName::DNSName("www.bbc.com")
+                ))
         );
         // ALPN: the client was given what the origin chose.
         assert_eq!(origin.alpn_protocol(), Some(&b"http/1.1"[..]));
         assert_eq!(client.alpn_protocol(), Some(&b"http/1.1"[..]));
         // Plaintext both ways, a large answer included.
-        client.writer().write_all(b"GET / HTTP/1.1\r\nHost: www.bbc.com\r\n\r\n").unwrap();
+        client
+            .writer()
+            .write_all(b"GET / HTTP/1.1\r\nHost: www.bbc.com\r\n\r\n")
+            .unwrap();
         pump(&mut bump, &mut client, &mut origin, 1 << 20).unwrap();
-        assert_eq!(read_all(&mut origin.reader()), b"GET / HTTP/1.1\r\nHost: www.bbc.com\r\n\r\n");
+        assert_eq!(
+            read_all(&mut origin.reader()),
+            b"GET / HTTP/1.1\r\nHost: www.bbc.com\r\n\r\n"
+        );
         let body: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         origin.set_buffer_limit(None);
         origin.writer().write_all(&body).unwrap();
@@ -760,8 +798,14 @@ pub(crate) mod tests {
         let cfg = gateway(&trusted, AuthorityFaults::default());
         let (bump, client, _, r) = session("www.bbc.com", &rogue, &cfg, &[], &[], 1 << 20);
         let why = bump.failed().expect("the relay gives up");
-        assert!(why.contains("origin www.bbc.com") && why.contains("UnknownIssuer"), "{why}");
-        assert!(client.peer_certificates().is_none(), "no certificate went to the client");
+        assert!(
+            why.contains("origin www.bbc.com") && why.contains("UnknownIssuer"),
+            "{why}"
+        );
+        assert!(
+            client.peer_certificates().is_none(),
+            "no certificate went to the client"
+        );
         let _ = r;
     }
 
@@ -787,7 +831,10 @@ pub(crate) mod tests {
         let mut cases: Vec<(&str, Vec<u8>)> = vec![
             ("garbage", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
             ("zeros", vec![0; 64]),
-            ("an oversized record", vec![0x16, 0x03, 0x01, 0xff, 0xff, 1, 2, 3]),
+            (
+                "an oversized record",
+                vec![0x16, 0x03, 0x01, 0xff, 0xff, 1, 2, 3],
+            ),
             ("no SNI", raw_client_hello(None)),
         ];
         // A record cut short, then the next record starts where its body should be.
@@ -837,7 +884,10 @@ pub(crate) mod tests {
         // A fatal handshake_failure alert (TLS 1.2 record framing).
         b.from_origin(t0(), &[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
         let why = b.failed().expect("fails");
-        assert!(why.contains("HandshakeFailure") || why.contains("handshake"), "{why}");
+        assert!(
+            why.contains("HandshakeFailure") || why.contains("handshake"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -859,7 +909,9 @@ pub(crate) mod tests {
                     let mut rd = rd.as_mut_slice() as &[u8];
                     while !rd.is_empty() {
                         self.origin.read_tls(&mut rd)?;
-                        self.origin.process_new_packets().map_err(std::io::Error::other)?;
+                        self.origin
+                            .process_new_packets()
+                            .map_err(std::io::Error::other)?;
                     }
                     let req = read_all(&mut self.origin.reader());
                     if !req.is_empty() {
