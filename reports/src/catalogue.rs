@@ -240,6 +240,11 @@ pub struct Obligation {
     pub kind: ClauseKind,
     /// One sentence in English: what must hold.
     pub text: String,
+    /// Why no run of the harness judges this obligation although it is observable in
+    /// principle: the party it obliges is one the harness itself plays (judging it would
+    /// certify the harness). Reports give this reason for its `not-tested`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_judged_because: Option<String>,
 }
 
 impl Obligation {
@@ -820,6 +825,8 @@ struct RawObligation {
     id: String,
     kind: ClauseKind,
     text: String,
+    #[serde(default)]
+    not_judged_because: Option<String>,
 }
 
 fn is_id_char(c: char) -> bool {
@@ -971,10 +978,25 @@ impl Source<'_> {
                     o.id, o.kind
                 ));
             }
+            if let Some(why) = &o.not_judged_because {
+                if why.trim().is_empty() {
+                    return fail(format!(
+                        "obligation `{}` has a blank not_judged_because: say which party the harness plays",
+                        o.id
+                    ));
+                }
+                if o.kind == ClauseKind::NotMachineCheckable {
+                    return fail(format!(
+                        "obligation `{}` is not-machine-checkable: not_judged_because is for observable obligations the harness does not judge",
+                        o.id
+                    ));
+                }
+            }
             out.push(Obligation {
                 id: o.id,
                 kind: o.kind,
                 text: o.text,
+                not_judged_because: o.not_judged_because,
             });
         }
         Ok(out)
@@ -1457,6 +1479,11 @@ text_en_ours = "text"
             (
                 "{ id = \"deficient-never-granted\", kind = \"form\", text = \"T\" }",
                 "{ id = \"paper\", kind = \"not-machine-checkable\", text = \"T\" }",
+                "obligations",
+            ),
+            (
+                "{ id = \"deficient-never-granted\", kind = \"form\", text = \"T\" }",
+                "{ id = \"d\", kind = \"form\", text = \"T\", not_judged_because = \" \" }",
                 "obligations",
             ),
         ];

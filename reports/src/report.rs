@@ -271,7 +271,14 @@ impl ObligationResult {
             v
         } else {
             match judged.filter(|j| !j.by_scenario.is_empty()) {
-                None => (Verdict::NotTested, NOT_EXERCISED.to_string(), vec![]),
+                None => (
+                    Verdict::NotTested,
+                    match &obligation.not_judged_because {
+                        Some(why) => format!("not judged by the harness: {why}"),
+                        None => NOT_EXERCISED.to_string(),
+                    },
+                    vec![],
+                ),
                 Some(j) => {
                     let worst = j
                         .by_scenario

@@ -707,6 +707,12 @@ mod tests {
                 });
             assert!(ob.machine_checkable(), "{}/{}", o.clause(), o.obligation());
             assert!(
+                ob.not_judged_because.is_none(),
+                "{}/{} has an oracle but the catalogue says the harness does not judge it",
+                o.clause(),
+                o.obligation()
+            );
+            assert!(
                 seen.insert((o.clause(), o.obligation())),
                 "{}/{} has two oracles",
                 o.clause(),
