@@ -15,8 +15,9 @@ use qaqpa_sim::calendar::BusinessCalendar;
 use qaqpa_sim::ipstack;
 use qaqpa_sim::packetnet::{self, Emitted, PacketDevice, PolicyAct, Port};
 
-use crate::dataplane::packet::to_ip;
+use crate::dataplane::packet::{from_ip, to_ip};
 use crate::dataplane::policy::micros;
+use crate::dataplane::sigs::{self, PrefixTrie};
 use crate::dataplane::{Class, Config, Disposition, Engine, Faults, Policy, Signatures, Verdict};
 use crate::proxy::{self, Decision, Proxy, RelayFactory};
 
@@ -61,6 +62,11 @@ pub struct ReferenceDevice {
     /// ureq-128.6: the e-mail gateway's addresses, as the STS configured them (in memory and
     /// on storage alike).
     mail_gateways: Vec<IpAddr>,
+    /// Defect `ugia-inner-circuit-routed`: the inner-circuit rule (ureq-139.8) is not applied.
+    inner_routed: bool,
+    /// ureq-139.8: the inner-circuit LANs' prefixes, as the STS configured them (in memory and
+    /// on storage alike, like every act of the STS's configuration).
+    inner_circuit: PrefixTrie<()>,
     /// Defect `ugia-no-failover`: traffic stays on the main channel whatever its carrier.
     no_failover: bool,
     /// Defect `ugia-exemptions-lost-on-restart`: exemptions are kept in memory only.
@@ -174,6 +180,8 @@ impl ReferenceDevice {
             tls: None,
             smtp_open: on("ugia-smtp-egress-open"),
             mail_gateways: Vec::new(),
+            inner_routed: on("ugia-inner-circuit-routed"),
+            inner_circuit: PrefixTrie::new(),
             no_failover: on("ugia-no-failover"),
             exemptions_volatile: on("ugia-exemptions-lost-on-restart"),
             carrier: Port::ALL.into_iter().map(|p| (p, true)).collect(),
@@ -402,6 +410,15 @@ impl PacketDevice for ReferenceDevice {
                 }
                 act.clone()
             }
+            PolicyAct::InnerCircuit { prefixes } => {
+                for x in prefixes {
+                    let (addr, len) = sigs::parse_prefix(x).ok_or_else(|| {
+                        format!("inner-circuit prefix `{x}`: expected an address or address/length")
+                    })?;
+                    self.inner_circuit.insert(&addr, len, ());
+                }
+                act.clone()
+            }
             PolicyAct::VpnChannel {
                 organisation,
                 src,
@@ -447,6 +464,15 @@ impl PacketDevice for ReferenceDevice {
             self.router = Some(dst_mac);
         }
         let us = micros(at);
+        // ureq-139.8: an inner-circuit LAN is never connected to the Internet: nothing from
+        // it, of any protocol, from its first packet on, leaves on an outside port
+        if port == Port::Inside
+            && !self.inner_routed
+            && self.inner_circuit.lookup(&from_ip(h.src)).is_some()
+        {
+            self.counters.blocked += 1;
+            return;
+        }
         if h.proto == ipstack::TCP {
             // ureq-128.6: SMTP leaves for the Internet only from the e-mail gateway; nothing
             // of anyone else's, from the SYN on, reaches the outside

@@ -82,6 +82,13 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "ugia-inner-circuit-routed",
+        system: "ugia",
+        description: "UGIA forwards traffic from the inner-circuit LANs the STS configured to the Internet like any other User's (the device's inner-circuit rule is off)",
+        clauses: &["ureq-139.8"],
+        warns: &[],
+    },
+    Defect {
         id: "ugia-no-failover",
         system: "ugia",
         description: "when the main channel's carrier goes down the device keeps sending on it instead of moving to the backup channel",

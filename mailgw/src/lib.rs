@@ -31,6 +31,13 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "ugem-admin-port-open",
+        system: "ugem",
+        description: "the gateway host leaves an administration console listening on TCP 8025, a service nobody declared or uses",
+        clauses: &["ureq-139.13"],
+        warns: &[],
+    },
+    Defect {
         id: "ugem-guard-suspends-everyone",
         system: "ugem",
         description: "on abnormal traffic from one mail system the guard suspends every connected system, not just the offender",

@@ -83,10 +83,22 @@ impl MailGateway for SimGateway {
         // The disk outlives the host's software: a crash and restart keeps it.
         let disk = Disk::default();
         let addr = SocketAddr::from(([0, 0, 0, 0], 25));
+        let admin_port_open = crate::has(&self.defects, "ugem-admin-port-open");
         sim.host(world.gateway, move || {
             let cfg = cfg.clone();
             let disk = disk.clone();
             async move {
+                if admin_port_open {
+                    // the defect: a console nobody declared, accepting whoever connects
+                    let console =
+                        turmoil::net::TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], 8025)))
+                            .await?;
+                    tokio::task::spawn_local(async move {
+                        while let Ok((s, _)) = console.accept().await {
+                            drop(s);
+                        }
+                    });
+                }
                 let listener = turmoil::net::TcpListener::bind(addr).await?;
                 let relay = Relay::boot(SimNet, cfg, disk);
                 relay.run(listener).await?;

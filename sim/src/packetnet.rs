@@ -85,6 +85,9 @@ pub enum PolicyAct {
     /// ureq-128.6: the e-mail gateway's (UGEM's) addresses: the only sources inside from
     /// which SMTP may reach the Internet.
     MailGateway { addresses: Vec<String> },
+    /// ureq-139.8: the prefixes of the inner-circuit LANs behind the device, which are never
+    /// connected to the Internet: nothing from them may leave on an outside port.
+    InnerCircuit { prefixes: Vec<String> },
     /// ureq-133.4: a VPN channel declared with its exact source, destination, port and
     /// protocol, opened for one calendar year.
     VpnChannel {

@@ -94,6 +94,11 @@ pub(crate) struct MailboxPlan {
 
 type Seen = (Duration, String, Subject, Event);
 
+/// Connection attempts of a port scan in flight at once, as a connect scan's default does.
+const SCAN_PARALLEL: usize = 512;
+/// How long a scanned port may stay silent before it counts as not open (filtered).
+const SCAN_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The endpoints' shared state: the network, what the probes recorded, the blocklist.
 pub(crate) struct Endpoints<N: HarnessNet> {
     pub net: N,
@@ -168,6 +173,61 @@ impl<N: HarnessNet> Endpoints<N> {
         let now = self.net.elapsed();
         tokio::time::sleep(end.saturating_sub(now)).await;
         Ok(())
+    }
+
+    /// ureq-139.13: connects from `source` to every port of the scan's range on `target`, at
+    /// most [`SCAN_PARALLEL`] at a time, each given [`SCAN_TIMEOUT`]; a port that accepts is
+    /// open (the connection is closed at once), one that refuses or stays silent is not. The
+    /// finding is the scanner's note: what it scanned, what it found open, and what the
+    /// scenario says is declared.
+    pub async fn port_scan(self: Rc<Self>, scan: super::PortScanSpec, target: IpAddr) {
+        let start = Duration::from_secs_f64(scan.at);
+        tokio::time::sleep(start.saturating_sub(self.net.elapsed())).await;
+        let open: Rc<RefCell<Vec<u16>>> = Rc::default();
+        let ports: Vec<u16> = (scan.ports.0..=scan.ports.1).collect();
+        for batch in ports.chunks(SCAN_PARALLEL) {
+            let mut tasks = Vec::with_capacity(batch.len());
+            for &port in batch {
+                let (me, open) = (self.clone(), open.clone());
+                tasks.push(tokio::task::spawn_local(async move {
+                    let to = SocketAddr::new(target, port);
+                    if let Ok(Ok(_stream)) =
+                        tokio::time::timeout(SCAN_TIMEOUT, me.net.connect(scan.from, to)).await
+                    {
+                        open.borrow_mut().push(port);
+                    }
+                }));
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+        }
+        let mut open = open.take();
+        open.sort_unstable();
+        let list = |ports: &[u16]| {
+            ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        self.record(
+            "scanner",
+            subject(SubjectKind::Host, &target.to_string()),
+            Event::Network(qaqpa_sim::trace::NetworkNote {
+                what: "port-scan".into(),
+                fields: BTreeMap::from([
+                    ("host".to_string(), target.to_string()),
+                    ("from".to_string(), scan.from.to_string()),
+                    (
+                        "scanned".to_string(),
+                        format!("{}-{}", scan.ports.0, scan.ports.1),
+                    ),
+                    ("open".to_string(), list(&open)),
+                    ("declared".to_string(), list(&scan.declared)),
+                ]),
+            }),
+        );
     }
 
     fn message(&self, f: &FlowSpec, n: u32, rcpts: &[String]) -> (String, Vec<u8>) {

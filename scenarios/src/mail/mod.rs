@@ -47,6 +47,29 @@ pub struct MailSpec {
     /// What may go wrong; each seed draws its own plan from it, beside the fixed `faults`.
     #[serde(default)]
     pub fault_budget: Option<crate::faultplan::FaultBudget>,
+    /// A TCP connect scan of the gateway host (ureq-139.13).
+    #[serde(default)]
+    pub port_scan: Option<PortScanSpec>,
+}
+
+/// The most ports one simulated scan may try: every attempt takes one of the scanner host's
+/// 16,384 ephemeral ports in the simulation, and an exhausted host would stop the episode.
+const MAX_SCAN_PORTS: u32 = 16_000;
+
+/// ureq-139.13: a harness host outside connects to every port of a range on the gateway's
+/// address; a port that accepts is open. `declared` is what the scenario says the product's
+/// documentation declares (for the reference: its SMTP listener), never what the gateway says.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PortScanSpec {
+    /// Seconds into the episode.
+    pub at: f64,
+    /// The scanner's address: a host of its own, like a stranger.
+    pub from: IpAddr,
+    /// The first and last port scanned.
+    pub ports: (u16, u16),
+    /// The ports of the gateway's declared services.
+    pub declared: Vec<u16>,
 }
 
 fn default_retry() -> u64 {
@@ -274,6 +297,32 @@ impl MailSpec {
         }
         if let Some(b) = &self.fault_budget {
             b.validate(&|p| self.host_of(p).map(|_| ()))?;
+        }
+        if let Some(scan) = &self.port_scan {
+            place(scan.from, "the port scanner".into())?;
+            let secs = self.seconds as f64;
+            if !(scan.at >= 0.0 && scan.at <= secs) {
+                return Err(format!(
+                    "port-scan: at must be 0 to {secs} (the episode's seconds), found {}",
+                    scan.at
+                ));
+            }
+            if scan.ports.0 == 0 || scan.ports.0 > scan.ports.1 {
+                return Err(format!(
+                    "port-scan: ports must be [first, last] with 1 <= first <= last <= 65535, found [{}, {}]",
+                    scan.ports.0, scan.ports.1
+                ));
+            }
+            let n = u32::from(scan.ports.1) - u32::from(scan.ports.0) + 1;
+            if n > MAX_SCAN_PORTS {
+                return Err(format!(
+                    "port-scan: ports [{}, {}] are {n} ports; a simulated scanner has {MAX_SCAN_PORTS} connections to spend (its host's ephemeral ports)",
+                    scan.ports.0, scan.ports.1
+                ));
+            }
+            if let Some(p) = scan.declared.iter().find(|p| **p == 0) {
+                return Err(format!("port-scan: declared port {p} is not a TCP port"));
+            }
         }
         for f in &self.faults {
             // NaN fails this too; a fault outside the episode would never happen.
@@ -514,6 +563,14 @@ pub fn run_episode(
         });
     }
 
+    if let Some(scan) = spec.port_scan.clone() {
+        let eps = eps.clone();
+        sim.client(scan.from, async move {
+            eps.port_scan(scan, gw_ip).await;
+            Ok(())
+        });
+    }
+
     // Faults, in time order, while stepping: the fixed ones and the seed's draw from the budget.
     let faults = spec.fault_schedule(seed, label);
     let mut next = 0;
@@ -736,6 +793,46 @@ expect:
 
     fn any(_: &str) -> Result<(), String> {
         Ok(())
+    }
+
+    /// A port scan that could not run in the simulation (a scanner with more connections than
+    /// its host has ports, an empty or reversed range, a port 0, a scanner on another host's
+    /// address) is refused at its line, naming `port-scan`.
+    #[test]
+    fn port_scans_that_cannot_run_are_refused() {
+        let with =
+            |scan: &str| GOOD.replace("expect:", &format!("      port-scan: {scan}\nexpect:"));
+        let ok = with("{ at: 5, from: 198.51.100.77, ports: [1, 10000], declared: [25] }");
+        assert!(Scenario::parse(&ok, "m.yaml", &any).is_ok());
+        for (scan, what) in [
+            (
+                "{ at: 5, from: 198.51.100.77, ports: [1, 65535], declared: [25] }",
+                "connections to spend",
+            ),
+            (
+                "{ at: 5, from: 198.51.100.77, ports: [100, 99], declared: [25] }",
+                "first <= last",
+            ),
+            (
+                "{ at: 5, from: 198.51.100.77, ports: [0, 99], declared: [25] }",
+                "first <= last",
+            ),
+            (
+                "{ at: 5, from: 198.51.100.77, ports: [1, 99], declared: [0] }",
+                "not a TCP port",
+            ),
+            (
+                "{ at: 31, from: 198.51.100.77, ports: [1, 99], declared: [25] }",
+                "at must be",
+            ),
+            (
+                "{ at: 5, from: 10.20.0.10, ports: [1, 99], declared: [25] }",
+                "port scanner",
+            ),
+        ] {
+            let e = Scenario::parse(&with(scan), "m.yaml", &any).unwrap_err();
+            assert!(e.message.contains(what) && e.line == 11, "{scan}: {e}");
+        }
     }
 
     /// Found by mutating scenario files: each of these passed the checks and panicked when

@@ -24,11 +24,17 @@ fn calls(trace: &Trace) -> Vec<(&Observation, &BusCall)> {
 }
 
 /// The harness's notes of the world of its bus episodes: `what` and each note's fields.
-fn notes<'t>(trace: &'t Trace, what: &'t str) -> impl Iterator<Item = &'t std::collections::BTreeMap<String, String>> {
-    trace.observations().iter().filter_map(move |o| match &o.event {
-        Event::Network(n) if o.probe == HARNESS && n.what == what => Some(&n.fields),
-        _ => None,
-    })
+fn notes<'t>(
+    trace: &'t Trace,
+    what: &'t str,
+) -> impl Iterator<Item = &'t std::collections::BTreeMap<String, String>> {
+    trace
+        .observations()
+        .iter()
+        .filter_map(move |o| match &o.event {
+            Event::Network(n) if o.probe == HARNESS && n.what == what => Some(&n.fields),
+            _ => None,
+        })
 }
 
 fn call_evidence(ctx: &OracleCtx<'_>, o: &Observation, c: &BusCall) -> Evidence {
@@ -89,7 +95,11 @@ fn judge_call(
         Some((t, ev)) if c.sent >= t => {
             evidence.push(ev);
             Some(CaseVerdict {
-                verdict: if accepted { Verdict::Pass } else { Verdict::Fail },
+                verdict: if accepted {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                },
                 finding: if accepted {
                     format!("call {} after the grant succeeded", c.label)
                 } else {
@@ -121,7 +131,11 @@ fn collapse(cases: Vec<CaseVerdict>, what: &str) -> Vec<CaseVerdict> {
 
 fn before(c: &BusCall, accepted: bool, evidence: Vec<Evidence>) -> CaseVerdict {
     CaseVerdict {
-        verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+        verdict: if accepted {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        },
         finding: if accepted {
             format!("call {} before any grant succeeded", c.label)
         } else {
@@ -153,17 +167,28 @@ impl Oracle for ProductionCallsSucceed {
             .filter_map(|f| Some((f.get("initiator")?.clone(), f.get("service")?.clone())))
             .collect();
         let mut cases = Vec::new();
-        for (ao, act) in docs.iter().filter(|(o, d)| d.doc == self.act && o.probe != HARNESS) {
+        for (ao, act) in docs
+            .iter()
+            .filter(|(o, d)| d.doc == self.act && o.probe != HARNESS)
+        {
             // Only the harness's own acts, as sent (the desk's inbox saw them arrive).
             if !ao.probe.starts_with("inbox:") || act.to == act.from {
                 continue;
             }
-            let Some(service) = act.fields.get("service-key").or(act.fields.get("service-id"))
+            let Some(service) = act
+                .fields
+                .get("service-key")
+                .or(act.fields.get("service-id"))
             else {
                 continue;
             };
-            let grant = operator_doc(&docs, &act.case, DocKind::ProductionAccessGranted, &act.from)
-                .map(|(o, d)| (o.at, doc_evidence(ctx, o, d)));
+            let grant = operator_doc(
+                &docs,
+                &act.case,
+                DocKind::ProductionAccessGranted,
+                &act.from,
+            )
+            .map(|(o, d)| (o.at, doc_evidence(ctx, o, d)));
             for (o, c) in calls(trace) {
                 let ours = &c.service == service
                     && c.sent >= ao.at
@@ -200,14 +225,14 @@ impl Oracle for RemovedNotRoutable {
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         let docs: Vec<_> = trace.documents().collect();
         let mut cases = Vec::new();
-        for (_, req) in docs
-            .iter()
-            .filter(|(o, d)| d.doc == DocKind::ServiceRemovalRequest && o.probe.starts_with("inbox:"))
-        {
+        for (_, req) in docs.iter().filter(|(o, d)| {
+            d.doc == DocKind::ServiceRemovalRequest && o.probe.starts_with("inbox:")
+        }) {
             let Some(service) = req.fields.get("service-id") else {
                 continue;
             };
-            let Some((ro, rd)) = operator_doc(&docs, &req.case, DocKind::UpdateCompleted, &req.from)
+            let Some((ro, rd)) =
+                operator_doc(&docs, &req.case, DocKind::UpdateCompleted, &req.from)
             else {
                 continue;
             };
@@ -217,7 +242,11 @@ impl Oracle for RemovedNotRoutable {
                 }
                 let accepted = c.outcome == "accepted";
                 cases.push(CaseVerdict {
-                    verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+                    verdict: if accepted {
+                        Verdict::Fail
+                    } else {
+                        Verdict::Pass
+                    },
                     finding: format!(
                         "call {} to removed service {service} {}",
                         c.label,
@@ -245,7 +274,10 @@ impl Oracle for RemovedNotRoutable {
                                 at: clock::display(o.at),
                                 probe: o.probe.clone(),
                                 subject: format!("service {service}"),
-                                text: format!("{} received {} from {}", r.system, r.operation, r.sender),
+                                text: format!(
+                                    "{} received {} from {}",
+                                    r.system, r.operation, r.sender
+                                ),
                                 seq: Some(o.seq),
                             },
                         ],
@@ -293,7 +325,11 @@ impl Oracle for DisconnectedRefused {
                 }
                 let accepted = c.outcome == "accepted";
                 cases.push(CaseVerdict {
-                    verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+                    verdict: if accepted {
+                        Verdict::Fail
+                    } else {
+                        Verdict::Pass
+                    },
                     finding: format!(
                         "call {} of disconnected {initiator} to {service} {}",
                         c.label,
@@ -331,12 +367,20 @@ impl Oracle for NonStateOnlyViaExternal {
             .map(|(o, c)| {
                 let accepted = c.outcome == "accepted";
                 CaseVerdict {
-                    verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+                    verdict: if accepted {
+                        Verdict::Fail
+                    } else {
+                        Verdict::Pass
+                    },
                     finding: format!(
                         "non-state {}'s call {} to the inner gateway {}",
                         c.from,
                         c.label,
-                        if accepted { "was relayed" } else { "was refused" }
+                        if accepted {
+                            "was relayed"
+                        } else {
+                            "was refused"
+                        }
                     ),
                     evidence: vec![call_evidence(ctx, o, c)],
                 }
@@ -378,7 +422,11 @@ impl Oracle for AcceptedWithinAMinute {
                 CaseVerdict {
                     verdict: if ok { Verdict::Pass } else { Verdict::Fail },
                     finding: if answered {
-                        format!("call {} answered after {:.1} s", c.label, took.as_secs_f64())
+                        format!(
+                            "call {} answered after {:.1} s",
+                            c.label,
+                            took.as_secs_f64()
+                        )
                     } else {
                         format!(
                             "call {} got no answer ({:.1} s waited)",
@@ -392,7 +440,13 @@ impl Oracle for AcceptedWithinAMinute {
             .collect();
         combine(
             "eint-app7-5.3",
-            collapse(cases, &format!("calls on the {} channel were all answered within 60 s", self.channel)),
+            collapse(
+                cases,
+                &format!(
+                    "calls on the {} channel were all answered within 60 s",
+                    self.channel
+                ),
+            ),
         )
     }
 }
@@ -446,7 +500,9 @@ impl Oracle for SuspendedWithinAWorkingDay {
                 at: clock::display(deadline),
                 probe: "oracle".into(),
                 subject: format!("system {system}"),
-                text: format!("the suspension of {system} is due by the end of the first working day after the revocation reached the operator"),
+                text: format!(
+                    "the suspension of {system} is due by the end of the first working day after the revocation reached the operator"
+                ),
                 seq: None,
             };
             for (o, c) in calls(trace) {
@@ -456,14 +512,22 @@ impl Oracle for SuspendedWithinAWorkingDay {
                 }
                 let accepted = c.outcome == "accepted";
                 cases.push(CaseVerdict {
-                    verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+                    verdict: if accepted {
+                        Verdict::Fail
+                    } else {
+                        Verdict::Pass
+                    },
                     finding: format!(
                         "call {} {} {system} after the term {}",
                         c.label,
                         if c.from == system { "from" } else { "to" },
                         if accepted { "succeeded" } else { "was refused" }
                     ),
-                    evidence: vec![doc_evidence(ctx, ro, rd), term.clone(), call_evidence(ctx, o, c)],
+                    evidence: vec![
+                        doc_evidence(ctx, ro, rd),
+                        term.clone(),
+                        call_evidence(ctx, o, c),
+                    ],
                 });
             }
             for o in trace.observations() {
@@ -473,7 +537,9 @@ impl Oracle for SuspendedWithinAWorkingDay {
                 {
                     cases.push(CaseVerdict {
                         verdict: Verdict::Fail,
-                        finding: format!("a message of suspended {system} was carried after the term"),
+                        finding: format!(
+                            "a message of suspended {system} was carried after the term"
+                        ),
                         evidence: vec![
                             doc_evidence(ctx, ro, rd),
                             term.clone(),
@@ -482,7 +548,10 @@ impl Oracle for SuspendedWithinAWorkingDay {
                                 at: clock::display(o.at),
                                 probe: o.probe.clone(),
                                 subject: format!("system {system}"),
-                                text: format!("{} received {} from {}", r.system, r.operation, r.sender),
+                                text: format!(
+                                    "{} received {} from {}",
+                                    r.system, r.operation, r.sender
+                                ),
                                 seq: Some(o.seq),
                             },
                         ],
@@ -520,11 +589,17 @@ impl Oracle for SuspensionAnnounced {
             let (verdict, finding) = match notice {
                 Some((no, nd)) if no.at <= deadline => {
                     evidence.push(doc_evidence(ctx, no, nd));
-                    (Verdict::Pass, format!("the suspension of {system} was announced in time"))
+                    (
+                        Verdict::Pass,
+                        format!("the suspension of {system} was announced in time"),
+                    )
                 }
                 Some((no, nd)) => {
                     evidence.push(doc_evidence(ctx, no, nd));
-                    (Verdict::Fail, format!("the suspension of {system} was announced late"))
+                    (
+                        Verdict::Fail,
+                        format!("the suspension of {system} was announced late"),
+                    )
                 }
                 None if ctx.end > deadline => (
                     Verdict::Fail,
@@ -532,7 +607,9 @@ impl Oracle for SuspensionAnnounced {
                 ),
                 None => (
                     Verdict::NotTested,
-                    format!("the scenario ends before the term for announcing the suspension of {system}"),
+                    format!(
+                        "the scenario ends before the term for announcing the suspension of {system}"
+                    ),
                 ),
             };
             cases.push(CaseVerdict {
@@ -547,15 +624,29 @@ impl Oracle for SuspensionAnnounced {
 
 /// The harness's availability agreements: (service, set index, period start, period end, the
 /// document and its observation).
-fn agreements<'t>(trace: &'t Trace) -> Vec<(String, Option<f64>, Timestamp, Timestamp, &'t Observation, &'t Document)> {
+fn agreements<'t>(
+    trace: &'t Trace,
+) -> Vec<(
+    String,
+    Option<f64>,
+    Timestamp,
+    Timestamp,
+    &'t Observation,
+    &'t Document,
+)> {
     trace
         .documents()
         .filter(|(o, d)| d.doc == DocKind::AvailabilityAgreement && o.probe.starts_with("inbox:"))
         .filter_map(|(o, d)| {
             let date = |k: &str| d.fields.get(k)?.parse::<jiff::civil::Date>().ok();
-            let from = clock::instant(date("period-start")?.to_datetime(jiff::civil::Time::midnight())).ok()?;
+            let from =
+                clock::instant(date("period-start")?.to_datetime(jiff::civil::Time::midnight()))
+                    .ok()?;
             let until = clock::end_of_day(date("period-end")?).ok()?;
-            let set = d.fields.get("availability-index").and_then(|v| v.trim().trim_end_matches('%').parse().ok());
+            let set = d
+                .fields
+                .get("availability-index")
+                .and_then(|v| v.trim().trim_end_matches('%').parse().ok());
             Some((d.fields.get("service-id")?.clone(), set, from, until, o, d))
         })
         .collect()
@@ -565,7 +656,12 @@ fn agreements<'t>(trace: &'t Trace) -> Vec<(String, Option<f64>, Timestamp, Time
 /// the time until the next one (the last until `until`); a probe not accepted counts its
 /// span as unavailable. Returns (index, resolution in percentage points, probes) or `None`
 /// without probes.
-fn observed(trace: &Trace, service: &str, from: Timestamp, until: Timestamp) -> Option<(f64, f64, usize)> {
+fn observed(
+    trace: &Trace,
+    service: &str,
+    from: Timestamp,
+    until: Timestamp,
+) -> Option<(f64, f64, usize)> {
     let probes: Vec<(Timestamp, bool)> = calls(trace)
         .into_iter()
         .filter(|(_, c)| c.service == service && c.sent >= from && c.sent <= until)
@@ -584,14 +680,30 @@ fn observed(trace: &Trace, service: &str, from: Timestamp, until: Timestamp) -> 
         }
     }
     // Time before the first probe is unknown: counted as available, and in the resolution.
-    Some(((total - down) / total * 100.0, widest / total * 100.0, probes.len()))
+    Some((
+        (total - down) / total * 100.0,
+        widest / total * 100.0,
+        probes.len(),
+    ))
 }
 
 /// The operator's published index in the agreement's case.
-fn published<'t>(trace: &'t Trace, case: &str, to: &str) -> Option<(&'t Observation, &'t Document, f64)> {
+fn published<'t>(
+    trace: &'t Trace,
+    case: &str,
+    to: &str,
+) -> Option<(&'t Observation, &'t Document, f64)> {
     trace.documents().find_map(|(o, d)| {
         (d.case == case && d.doc == DocKind::AvailabilityReport && d.to == to)
-            .then(|| d.fields.get("index")?.trim().trim_end_matches('%').parse().ok().map(|v| (o, d, v)))
+            .then(|| {
+                d.fields
+                    .get("index")?
+                    .trim()
+                    .trim_end_matches('%')
+                    .parse()
+                    .ok()
+                    .map(|v| (o, d, v))
+            })
             .flatten()
     })
 }
@@ -655,7 +767,8 @@ impl Oracle for IndexKept {
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
         let mut cases = Vec::new();
         for (service, set, from, until, ao, ad) in agreements(trace) {
-            let (Some(set), Some((index, resolution, n))) = (set, observed(trace, &service, from, until))
+            let (Some(set), Some((index, resolution, n))) =
+                (set, observed(trace, &service, from, until))
             else {
                 continue;
             };
@@ -736,9 +849,27 @@ impl Oracle for BreaksAgreedInAdvance {
                 let ahead = agreed_in_advance(ctx, o.at, start);
                 let night = default_hours(ctx, start, end);
                 let (verdict, finding) = match (ahead, night) {
-                    (false, _) => (Verdict::Fail, format!("the break from {} was announced less than 3 working days ahead", clock::display(start))),
-                    (true, false) => (Verdict::Warning, format!("the break from {} falls outside the default hours", clock::display(start))),
-                    (true, true) => (Verdict::Pass, format!("the break from {} was announced in time, at night or on a day off", clock::display(start))),
+                    (false, _) => (
+                        Verdict::Fail,
+                        format!(
+                            "the break from {} was announced less than 3 working days ahead",
+                            clock::display(start)
+                        ),
+                    ),
+                    (true, false) => (
+                        Verdict::Warning,
+                        format!(
+                            "the break from {} falls outside the default hours",
+                            clock::display(start)
+                        ),
+                    ),
+                    (true, true) => (
+                        Verdict::Pass,
+                        format!(
+                            "the break from {} was announced in time, at night or on a day off",
+                            clock::display(start)
+                        ),
+                    ),
                 };
                 CaseVerdict {
                     verdict,
@@ -821,25 +952,41 @@ impl Oracle for ConsentRequired {
             .filter_map(|f| f.get("service").cloned())
             .collect();
         let consents: Vec<(String, String, String)> = notes(trace, "bus-consent")
-            .filter_map(|f| Some((f.get("subject")?.clone(), f.get("service")?.clone(), f.get("initiator")?.clone())))
+            .filter_map(|f| {
+                Some((
+                    f.get("subject")?.clone(),
+                    f.get("service")?.clone(),
+                    f.get("initiator")?.clone(),
+                ))
+            })
             .collect();
         let cases = calls(trace)
             .into_iter()
             .filter(|(_, c)| personal.contains(&c.service))
             .filter(|(_, c)| {
                 !c.subject.as_ref().is_some_and(|s| {
-                    consents.iter().any(|k| &k.0 == s && k.1 == c.service && k.2 == c.from)
+                    consents
+                        .iter()
+                        .any(|k| &k.0 == s && k.1 == c.service && k.2 == c.from)
                 })
             })
             .map(|(o, c)| {
                 let accepted = c.outcome == "accepted";
                 CaseVerdict {
-                    verdict: if accepted { Verdict::Fail } else { Verdict::Pass },
+                    verdict: if accepted {
+                        Verdict::Fail
+                    } else {
+                        Verdict::Pass
+                    },
                     finding: format!(
                         "call {} to {} without the subject's consent {}",
                         c.label,
                         c.service,
-                        if accepted { "was relayed" } else { "was refused" }
+                        if accepted {
+                            "was relayed"
+                        } else {
+                            "was refused"
+                        }
                     ),
                     evidence: vec![call_evidence(ctx, o, c)],
                 }

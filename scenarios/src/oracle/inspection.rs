@@ -222,7 +222,10 @@ fn evidence(ctx: &OracleCtx<'_>, s: &Session<'_>) -> Evidence {
     let chain = match s.chain {
         Chain::None => "no certificate shown".to_string(),
         Chain::Own => "the origin's own certificate".to_string(),
-        Chain::Minted(_) => format!("a chain ending at an announced UGIA root ({})", s.leaf_names()),
+        Chain::Minted(_) => format!(
+            "a chain ending at an announced UGIA root ({})",
+            s.leaf_names()
+        ),
         Chain::Foreign => format!("a chain ending at no announced root ({})", s.leaf_names()),
     };
     Evidence {
@@ -323,7 +326,12 @@ impl<'s, 't> Tally<'s, 't> {
                 evidence: ev,
             };
         }
-        let shown: Vec<&str> = self.fails.iter().take(3).map(|(_, w, _)| w.as_str()).collect();
+        let shown: Vec<&str> = self
+            .fails
+            .iter()
+            .take(3)
+            .map(|(_, w, _)| w.as_str())
+            .collect();
         let more = if self.fails.len() > 3 {
             format!("; and {} more", self.fails.len() - 3)
         } else {
@@ -672,11 +680,9 @@ impl Oracle for RootInstalled {
 mod tests {
     use std::collections::BTreeMap;
 
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     use qaqpa_sim::calendar::BusinessCalendar;
-    use qaqpa_sim::trace::{
-        Channel, Document, NetworkNote, StreamDigest, Subject, SubjectKind,
-    };
+    use qaqpa_sim::trace::{Channel, Document, NetworkNote, StreamDigest, Subject, SubjectKind};
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
     use super::*;
 
@@ -811,7 +817,11 @@ mod tests {
                     trusted,
                     chain: chain.iter().map(|c| b64(c)).collect(),
                     outcome,
-                    error: if done { String::new() } else { "invalid peer certificate: UnknownIssuer".into() },
+                    error: if done {
+                        String::new()
+                    } else {
+                        "invalid peer certificate: UnknownIssuer".into()
+                    },
                     sent: digest(if done { "GET" } else { "" }),
                     received: digest(if done { "page" } else { "" }),
                 }),
@@ -858,10 +868,31 @@ mod tests {
         let mut r = Rec::new();
         r.announce(t(0), &root);
         let own = r.own("bank.kz");
-        r.session(t(1), "bank.kz", own.clone(), &[&root], TlsOutcome::Completed, true);
+        r.session(
+            t(1),
+            "bank.kz",
+            own.clone(),
+            &[&root],
+            TlsOutcome::Completed,
+            true,
+        );
         r.session(t(2), "bank.kz", own, &[], TlsOutcome::Completed, true);
-        r.session(t(3), "news.com", vec![leaf(&root, "news.com")], &[&root], TlsOutcome::Completed, false);
-        r.session(t(4), "news.com", vec![leaf(&root, "news.com")], &[], TlsOutcome::CertificateError, false);
+        r.session(
+            t(3),
+            "news.com",
+            vec![leaf(&root, "news.com")],
+            &[&root],
+            TlsOutcome::Completed,
+            false,
+        );
+        r.session(
+            t(4),
+            "news.com",
+            vec![leaf(&root, "news.com")],
+            &[],
+            TlsOutcome::CertificateError,
+            false,
+        );
         for o in [
             &ExemptPassedThrough as &dyn Oracle,
             &OtherInspected,
@@ -869,7 +900,13 @@ mod tests {
             &RootInstalled,
         ] {
             let j = r.judge(o);
-            assert_eq!(j.verdict, Verdict::Pass, "{}: {}", o.obligation(), j.finding);
+            assert_eq!(
+                j.verdict,
+                Verdict::Pass,
+                "{}: {}",
+                o.obligation(),
+                j.finding
+            );
         }
     }
 
@@ -878,8 +915,22 @@ mod tests {
         let root = ca("UGIA root 1", (2025, 2027));
         let mut r = Rec::new();
         r.announce(t(0), &root);
-        r.session(t(1), "bank.kz", vec![leaf(&root, "bank.kz")], &[&root], TlsOutcome::Completed, false);
-        r.session(t(2), "bank.kz", vec![leaf(&root, "bank.kz")], &[], TlsOutcome::CertificateError, false);
+        r.session(
+            t(1),
+            "bank.kz",
+            vec![leaf(&root, "bank.kz")],
+            &[&root],
+            TlsOutcome::Completed,
+            false,
+        );
+        r.session(
+            t(2),
+            "bank.kz",
+            vec![leaf(&root, "bank.kz")],
+            &[],
+            TlsOutcome::CertificateError,
+            false,
+        );
         let j = r.judge(&ExemptPassedThrough);
         assert_eq!(j.verdict, Verdict::Fail);
         assert!(j.finding.contains("re-signed"), "{}", j.finding);
@@ -916,8 +967,19 @@ mod tests {
 
         let mut r = Rec::new();
         r.announce(t(0), &root);
-        r.session(t(1), "news.com", vec![leaf(&rogue, "news.com")], &[&root], TlsOutcome::CertificateError, false);
-        for o in [&OtherInspected as &dyn Oracle, &RootValidAndAnnounced, &RootInstalled] {
+        r.session(
+            t(1),
+            "news.com",
+            vec![leaf(&rogue, "news.com")],
+            &[&root],
+            TlsOutcome::CertificateError,
+            false,
+        );
+        for o in [
+            &OtherInspected as &dyn Oracle,
+            &RootValidAndAnnounced,
+            &RootInstalled,
+        ] {
             assert_eq!(r.judge(o).verdict, Verdict::Fail, "{}", o.obligation());
         }
     }
@@ -926,19 +988,41 @@ mod tests {
     fn a_root_announced_late_or_expired_fails_ugia_21() {
         let root = ca("UGIA root 1", (2025, 2027));
         let mut r = Rec::new();
-        r.session(t(1), "news.com", vec![leaf(&root, "news.com")], &[], TlsOutcome::CertificateError, false);
+        r.session(
+            t(1),
+            "news.com",
+            vec![leaf(&root, "news.com")],
+            &[],
+            TlsOutcome::CertificateError,
+            false,
+        );
         r.announce(t(5), &root);
         let j = r.judge(&RootValidAndAnnounced);
         assert_eq!(j.verdict, Verdict::Fail);
-        assert!(j.finding.contains("after the session opened"), "{}", j.finding);
+        assert!(
+            j.finding.contains("after the session opened"),
+            "{}",
+            j.finding
+        );
 
         let old = ca("UGIA root 0", (2022, 2024));
         let mut r = Rec::new();
         r.announce(t(0), &old);
-        r.session(t(1), "news.com", vec![leaf(&old, "news.com")], &[&old], TlsOutcome::Completed, false);
+        r.session(
+            t(1),
+            "news.com",
+            vec![leaf(&old, "news.com")],
+            &[&old],
+            TlsOutcome::Completed,
+            false,
+        );
         let j = r.judge(&RootValidAndAnnounced);
         assert_eq!(j.verdict, Verdict::Fail);
-        assert!(j.finding.contains("not when the session opened"), "{}", j.finding);
+        assert!(
+            j.finding.contains("not when the session opened"),
+            "{}",
+            j.finding
+        );
         // The workstation took it all the same: ugia-23 holds.
         assert_eq!(r.judge(&RootInstalled).verdict, Verdict::Pass);
     }
@@ -948,14 +1032,28 @@ mod tests {
         let root = ca("UGIA root 1", (2025, 2027));
         let mut r = Rec::new();
         r.announce(t(0), &root);
-        r.session(t(1), "news.com", vec![leaf(&root, "news.com")], &[&root], TlsOutcome::CertificateError, false);
+        r.session(
+            t(1),
+            "news.com",
+            vec![leaf(&root, "news.com")],
+            &[&root],
+            TlsOutcome::CertificateError,
+            false,
+        );
         let j = r.judge(&RootInstalled);
         assert_eq!(j.verdict, Verdict::Fail, "{}", j.finding);
         // A notice the workstation never got (the operator passed nothing on) is no excuse:
         // with the root missing, the session is the control's, which expects the error.
         let mut r = Rec::new();
         r.announce(t(0), &root);
-        r.session(t(1), "news.com", vec![leaf(&root, "news.com")], &[], TlsOutcome::Completed, false);
+        r.session(
+            t(1),
+            "news.com",
+            vec![leaf(&root, "news.com")],
+            &[],
+            TlsOutcome::Completed,
+            false,
+        );
         let j = r.judge(&RootInstalled);
         assert_eq!(j.verdict, Verdict::Fail, "{}", j.finding);
     }
@@ -965,7 +1063,14 @@ mod tests {
         let root = ca("UGIA root 1", (2025, 2027));
         let mut r = Rec::new();
         r.announce(t(0), &root);
-        r.session(t(1), "elsewhere.org", vec![leaf(&root, "elsewhere.org")], &[&root], TlsOutcome::Completed, false);
+        r.session(
+            t(1),
+            "elsewhere.org",
+            vec![leaf(&root, "elsewhere.org")],
+            &[&root],
+            TlsOutcome::Completed,
+            false,
+        );
         assert_eq!(r.judge(&OtherInspected).verdict, Verdict::NotTested);
         assert_eq!(r.judge(&ExemptPassedThrough).verdict, Verdict::NotTested);
     }

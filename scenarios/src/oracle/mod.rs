@@ -26,6 +26,7 @@ pub mod form;
 mod inspection;
 mod mail;
 pub mod network;
+mod ports;
 mod ugem_desk;
 mod update;
 mod web;
@@ -248,7 +249,24 @@ static ORACLES: &[&dyn Oracle] = &[
     &TrafficGuard(GuardPart::OffenderSuspended),
     &TrafficGuard(GuardPart::OwnerNotified),
     &TrafficGuard(GuardPart::OthersKeepFlowing),
-    &network::SmtpOnlyFromGateway,
+    &network::KeptOffTheInternet {
+        clause: "ureq-128.6",
+        obligation: "no-direct-external-smtp",
+        describe: "no frame of a departmental mail server's SMTP session to an Internet exchanger reaches an outside port; the e-mail gateway's own SMTP sessions carry their whole conversation",
+        kept: (
+            "departmental-mail-server",
+            "the departmental mail server's SMTP session",
+        ),
+        crosses: ("mail-gateway", "the e-mail gateway's own SMTP session"),
+    },
+    &ports::OnlyDeclaredPortsOpen,
+    &network::KeptOffTheInternet {
+        clause: "ureq-139.8",
+        obligation: "inner-never-on-internet",
+        describe: "no frame of any flow from an inner-circuit LAN, of any protocol, reaches an outside port; flows from an outer-circuit LAN cross whole",
+        kept: ("inner-circuit", "the inner-circuit LAN's flow"),
+        crosses: ("outer-circuit", "the outer-circuit LAN's flow"),
+    },
     &FormCheck {
         clause: "ugem-7",
         obligation: "other-channels-never-connected",

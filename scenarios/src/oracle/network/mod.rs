@@ -836,31 +836,47 @@ impl Oracle for PolicyInForce {
     }
 }
 
-/// ureq-128.6 on the wire: a departmental mail server's SMTP to an Internet exchanger is
-/// offered to the gateway from inside; nothing of it may reach an outside port, not even its
-/// SYN. The e-mail gateway's own SMTP must cross: departmental mail reaches external mail
-/// systems only through it, so a gateway that stopped it too would cut mail off, not route it.
-/// Who each client is comes from the scenario (`role`).
-pub struct SmtpOnlyFromGateway;
+/// Clauses of the shape "these sources never reach the Internet, those do": flows whose client
+/// the scenario says has role `kept` (`role`, never the gateway's word) are offered to the
+/// gateway from inside, and nothing of them may reach an outside port, not even a SYN; flows
+/// of role `crosses` must carry their whole conversation, so a gateway that stopped everything
+/// fails too.
+/// - ureq-128.6: a departmental mail server's SMTP to an Internet exchanger is kept off; the
+///   e-mail gateway's own crosses (departmental mail reaches external mail only through it).
+/// - ureq-139.8: an inner-circuit LAN's traffic of any protocol is kept off; an
+///   outer-circuit LAN's crosses.
+pub struct KeptOffTheInternet {
+    pub clause: &'static str,
+    pub obligation: &'static str,
+    pub describe: &'static str,
+    /// The role whose flows must put no frame on an outside port, and what to call one.
+    pub kept: (&'static str, &'static str),
+    /// The role whose flows must cross whole, and what to call one.
+    pub crosses: (&'static str, &'static str),
+}
 
-impl Oracle for SmtpOnlyFromGateway {
+impl Oracle for KeptOffTheInternet {
     fn clause(&self) -> &'static str {
-        "ureq-128.6"
+        self.clause
     }
     fn obligation(&self) -> &'static str {
-        "no-direct-external-smtp"
+        self.obligation
     }
     fn describe(&self) -> &'static str {
-        "no frame of a departmental mail server's SMTP session to an Internet exchanger reaches an outside port; the e-mail gateway's own SMTP sessions carry their whole conversation"
+        self.describe
     }
     fn judge(&self, ctx: &OracleCtx<'_>, trace: &Trace) -> Judgement {
+        let (kept, kept_name) = self.kept;
+        let (crosses, crosses_name) = self.crosses;
         let mut t = Tally::new(
-            self.clause(),
-            "SMTP from a departmental mail server: no frame on either outside port; SMTP from the e-mail gateway: the whole transaction crosses",
+            self.clause,
+            &format!(
+                "{kept_name}: no frame on either outside port; {crosses_name}: the whole conversation crosses"
+            ),
         );
         for (o, f) in flows(trace) {
             match f.role.as_deref() {
-                Some("departmental-mail-server") => {
+                Some(r) if r == kept => {
                     let frames: u64 = Port::OUTSIDE.iter().map(|p| f.on(*p).client_frames).sum();
                     if frames == 0 {
                         t.pass(o, f);
@@ -869,16 +885,16 @@ impl Oracle for SmtpOnlyFromGateway {
                             o,
                             f,
                             format!(
-                                "{frames} frame(s) of the departmental mail server's SMTP session {} reached an outside port ({} bytes of it)",
+                                "{frames} frame(s) of {kept_name} {} reached an outside port ({} bytes of it)",
                                 flow_id(f),
                                 f.client_outside().1
                             ),
                         );
                     }
                 }
-                Some("mail-gateway") => t.expect_passed(o, f, || {
+                Some(r) if r == crosses => t.expect_passed(o, f, || {
                     format!(
-                        "the e-mail gateway's own SMTP session {} did not carry its transaction",
+                        "{crosses_name} {} did not carry its conversation",
                         flow_id(f)
                     )
                 }),

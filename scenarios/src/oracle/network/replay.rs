@@ -81,7 +81,7 @@ pub struct SyntheticFlow {
     #[serde(default)]
     pub category: Option<String>,
     /// What the client host is, when a clause turns on it: `departmental-mail-server` or
-    /// `mail-gateway` (ureq-128.6).
+    /// `mail-gateway` (ureq-128.6), `inner-circuit` or `outer-circuit` (ureq-139.8).
     #[serde(default)]
     pub role: Option<String>,
     /// Messages in the conversation, both ways together (the client speaks first).
@@ -124,7 +124,12 @@ pub const KINDS: &[&str] = &[
 ];
 
 /// The client roles a scenario may state.
-pub const ROLES: &[&str] = &["departmental-mail-server", "mail-gateway"];
+pub const ROLES: &[&str] = &[
+    "departmental-mail-server",
+    "mail-gateway",
+    "inner-circuit",
+    "outer-circuit",
+];
 
 fn udp_kind(kind: &str) -> bool {
     matches!(kind, "wireguard" | "opaque-udp")
@@ -765,11 +770,7 @@ pub struct Wires {
 impl Wires {
     /// The wires around `device`, set up at `now`: the harness's public CA (from `seed`) is
     /// installed in the device's trust store for origins, as the STS's people would.
-    pub fn new(
-        device: Box<dyn PacketDevice>,
-        seed: u64,
-        now: Timestamp,
-    ) -> Result<Wires, String> {
+    pub fn new(device: Box<dyn PacketDevice>, seed: u64, now: Timestamp) -> Result<Wires, String> {
         let web = crate::tls::HarnessWeb::new(qaqpa_sim::seed::derive(seed, "public-web-ca"), now)
             .map_err(|e| e.to_string())?;
         Ok(Wires {
@@ -972,7 +973,18 @@ pub fn run(
             .parse()
             .map_err(|_| format!("`{}` is not an IP address", f.dst))?;
         if f.kind == "tls" {
-            let last = tls_flow(&mut world, &mut wires.web, spec, f, src, dst, start, seed, i, &mut notes)?;
+            let last = tls_flow(
+                &mut world,
+                &mut wires.web,
+                spec,
+                f,
+                src,
+                dst,
+                start,
+                seed,
+                i,
+                &mut notes,
+            )?;
             tls_last = tls_last.max(last);
             start += SignedDuration::from_millis(10);
             continue;
@@ -1108,12 +1120,19 @@ fn tls_flow(
     i: usize,
     notes: &mut Vec<(Timestamp, String, BTreeMap<String, String>)>,
 ) -> Result<Timestamp, String> {
-    let name = f.name.clone().ok_or("a tls flow needs its `name` (the SNI)")?;
+    let name = f
+        .name
+        .clone()
+        .ok_or("a tls flow needs its `name` (the SNI)")?;
     let site = web
         .site(&name)
         .map_err(|e| format!("flow to {name}: {e}"))?;
     let server = SocketAddr::new(dst, f.dport);
-    let note = crate::tls::site_note(&site, &server.to_string(), f.category.as_deref().unwrap_or(""));
+    let note = crate::tls::site_note(
+        &site,
+        &server.to_string(),
+        f.category.as_deref().unwrap_or(""),
+    );
     let mut fields = note.fields;
     if f.category.is_none() {
         fields.remove("category");
@@ -1128,7 +1147,10 @@ fn tls_flow(
             connections += 1;
             let label = format!("tls {peer} > {server}");
             let name = format!("{}/{connections}", served.name);
-            Some((label, Box::new(served.accept(name, &shared)) as Box<dyn StreamApp>))
+            Some((
+                label,
+                Box::new(served.accept(name, &shared)) as Box<dyn StreamApp>,
+            ))
         }),
     );
     let installs = !spec.without_ugia_root.iter().any(|a| a.parse() == Ok(src));
