@@ -484,7 +484,7 @@ impl Bus {
                 format!("the interactions of system `{sender}` are suspended"),
             ));
         }
-        crate::external::admits(self.gateway, sys, &self.shared.settings)?;
+        crate::external::admits(self.gateway, sys)?;
         let svc = reg.service(service, now, self.test)?;
         if reg.suspended(&svc.owner, now) {
             return Err(ErrorInfo::new(

@@ -10,15 +10,11 @@
 
 use std::sync::Arc;
 
-use crate::bus::{Gateway, Placement, Settings, Shared, SystemEntry};
+use crate::bus::{Gateway, Placement, Shared, SystemEntry};
 use crate::errors::{ErrorCode, ErrorInfo};
 
 /// Whether `gateway` admits calls from `sender`.
-pub fn admits(
-    gateway: Gateway,
-    sender: &SystemEntry,
-    _settings: &Settings,
-) -> Result<(), ErrorInfo> {
+pub fn admits(gateway: Gateway, sender: &SystemEntry) -> Result<(), ErrorInfo> {
     if gateway == Gateway::External {
         return Ok(());
     }

@@ -17,10 +17,7 @@ use super::{CaseVerdict, Oracle, OracleCtx, combine};
 
 /// The harness's own applications of `kind` that its form finds complete, as the operator's
 /// inbox received them.
-fn complete_applications<'t>(
-    trace: &'t Trace,
-    kind: DocKind,
-) -> Vec<(&'t Observation, &'t Document)> {
+fn complete_applications(trace: &Trace, kind: DocKind) -> Vec<(&Observation, &Document)> {
     let form = if kind == DocKind::ConnectionApplication {
         &CONNECTION_APPLICATION
     } else {
