@@ -19,6 +19,10 @@ pub struct ServeBusArgs {
     /// Which gateway this process is: `inner` (ЭҮШ) or `external` (ЭҮСШ).
     #[arg(long, default_value = "inner", value_parser = ["inner", "external"])]
     pub gateway: String,
+    /// Also serve the external gateway ЭҮСШ on this address, `host:port`, over the same
+    /// registry and store (the `--listen` address is then ЭҮШ's, whatever `--gateway` says).
+    #[arg(long)]
+    pub external_listen: Option<String>,
     /// Serving threads (each with its own runtime and provider connections).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub threads: u16,
@@ -38,7 +42,7 @@ pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
         }
         None => Registry::default(),
     };
-    let gateway = if args.gateway == "external" {
+    let gateway = if args.gateway == "external" && args.external_listen.is_none() {
         Gateway::External
     } else {
         Gateway::Inner
@@ -61,6 +65,30 @@ pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
         }),
         Arc::new(jiff::Timestamp::now),
     );
-    qaqpa_esb::http::serve_tcp(shared, gateway, listener, usize::from(args.threads))
-        .map_err(|e| format!("serving on {addr}: {e}"))
+    let threads = usize::from(args.threads);
+    let external = match &args.external_listen {
+        Some(a) => {
+            let l = std::net::TcpListener::bind(a).map_err(|e| format!("--external-listen {a}: {e}"))?;
+            let ext = l.local_addr().map_err(|e| e.to_string())?;
+            eprintln!(
+                "qaqpa: bus (external gateway ЭҮСШ) listening on {ext}: http://{ext}/SyncChannel/v10?wsdl, http://{ext}/AsyncChannel/v10?wsdl"
+            );
+            let shared = shared.clone();
+            Some((
+                ext,
+                std::thread::spawn(move || {
+                    qaqpa_esb::external::serve_tcp(shared, l, threads)
+                }),
+            ))
+        }
+        None => None,
+    };
+    qaqpa_esb::http::serve_tcp(shared, gateway, listener, threads)
+        .map_err(|e| format!("serving on {addr}: {e}"))?;
+    if let Some((ext, h)) = external {
+        h.join()
+            .map_err(|_| format!("serving on {ext}: the thread panicked"))?
+            .map_err(|e| format!("serving on {ext}: {e}"))?;
+    }
+    Ok(())
 }

@@ -36,6 +36,37 @@ impl Gateway {
     }
 }
 
+/// Where a system sits, as its application registered it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// The inner-circuit LAN, inside the state bodies' unified transport environment.
+    #[default]
+    Inner,
+    /// The dedicated outer-circuit segment of systems that interact over the Internet.
+    Outer,
+    /// On the Internet.
+    Internet,
+}
+
+impl Placement {
+    pub fn parse(s: &str) -> Option<Placement> {
+        match s {
+            "inner" => Some(Placement::Inner),
+            "outer" => Some(Placement::Outer),
+            "internet" => Some(Placement::Internet),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Placement::Inner => "inner",
+            Placement::Outer => "outer",
+            Placement::Internet => "internet",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Sync,
@@ -51,6 +82,8 @@ pub struct SystemEntry {
     pub state: bool,
     /// The system's push interface (AsyncChannel Client), `http://host:port/path`.
     pub push: Option<String>,
+    /// Where the system sits (ureq-139.10, 139.11).
+    pub placement: Placement,
     /// From this instant every interaction of the system is suspended (eint-65, app7-5.7).
     pub suspended_from: Option<Timestamp>,
 }
@@ -63,6 +96,9 @@ pub struct ServiceEntry {
     pub owner: String,
     /// The provider's endpoint, `http://host:port/path`.
     pub provider: String,
+    /// The provider's test-environment endpoint, which the test contour relays to (the
+    /// production one when the passport names none).
+    pub provider_test: Option<String>,
     pub mode: Mode,
     /// Published on ЭҮШ.
     pub inner: bool,
@@ -75,13 +111,16 @@ pub struct ServiceEntry {
     pub until: Option<Timestamp>,
 }
 
-/// An initiator's production access to a service.
+/// An initiator's access to a service: on the test contour from `test_from` (its connection
+/// application accepted, eint-33), in production from `from` (its grant, eint-45), both
+/// until `until` (its disconnection).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
     pub initiator: String,
     pub service: String,
     pub from: Option<Timestamp>,
     pub until: Option<Timestamp>,
+    pub test_from: Option<Timestamp>,
 }
 
 fn within(now: Timestamp, from: Option<Timestamp>, until: Option<Timestamp>) -> bool {
@@ -116,10 +155,12 @@ impl Registry {
             .is_some_and(|t| t <= now)
     }
 
-    fn service(&self, id: &str, now: Timestamp) -> Result<&ServiceEntry, ErrorInfo> {
+    /// The service `id` if routable now: in production from its publication, on the test
+    /// contour from the start (a service is tested before its passport is published).
+    fn service(&self, id: &str, now: Timestamp, test: bool) -> Result<&ServiceEntry, ErrorInfo> {
         self.services
             .get(id)
-            .filter(|s| within(now, s.from, s.until))
+            .filter(|s| within(now, if test { None } else { s.from }, s.until))
             .ok_or_else(|| {
                 ErrorInfo::new(
                     ErrorCode::ServiceNotFound,
@@ -128,10 +169,24 @@ impl Registry {
             })
     }
 
-    fn connected(&self, initiator: &str, service: &str, now: Timestamp) -> bool {
-        self.connections
+    /// Whether `initiator` may call `service` now, in production or on the test contour. A
+    /// connection exists only where one was applied for (eint-33): no record, no access.
+    fn connected(&self, initiator: &str, service: &str, now: Timestamp, test: bool, defects: &Settings) -> bool {
+        let mut records = self
+            .connections
             .iter()
-            .any(|c| c.initiator == initiator && c.service == service && within(now, c.from, c.until))
+            .filter(|c| c.initiator == initiator && c.service == service)
+            .peekable();
+        if records.peek().is_none() {
+            return defects.has("bus-routes-unconnected");
+        }
+        records.any(|c| {
+            if test {
+                within(now, c.test_from.min(c.from), c.until)
+            } else {
+                within(now, c.from, c.until)
+            }
+        })
     }
 }
 
@@ -279,10 +334,16 @@ pub trait Outbound {
 pub struct Bus {
     pub shared: Arc<Shared>,
     pub gateway: Gateway,
+    /// The test contour (eint-app7-5.5): the same channels under [`TEST_PREFIX`], for
+    /// services in testing and initiators whose connection is being tested; relayed to the
+    /// providers' test endpoints.
+    test: bool,
 }
 
 pub const SYNC_PATH: &str = "/SyncChannel/v10";
 pub const ASYNC_PATH: &str = "/AsyncChannel/v10";
+/// The path prefix of the test contour: `/test/SyncChannel/v10`, `/test/AsyncChannel/v10`.
+pub const TEST_PREFIX: &str = "/test";
 
 fn stamp(e: &mut ErrorInfo, now: Timestamp, session: Option<&str>) {
     if e.date.is_empty() {
@@ -295,13 +356,17 @@ fn stamp(e: &mut ErrorInfo, now: Timestamp, session: Option<&str>) {
 
 impl Bus {
     pub fn new(shared: Arc<Shared>, gateway: Gateway) -> Bus {
-        Bus { shared, gateway }
+        Bus {
+            shared,
+            gateway,
+            test: false,
+        }
     }
 
     /// The WSDL of the channel at `path`, its address on `host`.
     pub fn wsdl(&self, path: &str, host: &str) -> Option<String> {
         let location = format!("http://{host}{path}");
-        match path {
+        match path.strip_prefix(TEST_PREFIX).unwrap_or(path) {
             SYNC_PATH => Some(crate::wsdl::sync_wsdl(&location)),
             ASYNC_PATH => Some(crate::wsdl::async_wsdl(&location)),
             _ => None,
@@ -311,6 +376,10 @@ impl Bus {
     /// A fault answer on the channel at `path` for the operation `op` (best known).
     pub fn fault(&self, path: &str, op: Option<&str>, mut e: ErrorInfo) -> Answer {
         stamp(&mut e, self.shared.now(), None);
+        let path = path
+            .strip_prefix(TEST_PREFIX)
+            .filter(|p| p.starts_with('/'))
+            .unwrap_or(path);
         let body = if path == ASYNC_PATH {
             let op = op.unwrap_or("sendMessage");
             contract::fault_envelope(ASYNC_TYPES, &format!("{op}Fault1_{op}Fault"), &e)
@@ -322,6 +391,17 @@ impl Bus {
 
     /// Answers one SOAP call on `path`.
     pub async fn call(&self, path: &str, body: &[u8], out: &dyn Outbound) -> Answer {
+        if !self.test
+            && let Some(channel) = path.strip_prefix(TEST_PREFIX)
+            && channel.starts_with('/')
+        {
+            let test = Bus {
+                shared: self.shared.clone(),
+                gateway: self.gateway,
+                test: true,
+            };
+            return Box::pin(test.call(channel, body, out)).await;
+        }
         let env = match contract::read_envelope(body) {
             Ok(e) => e,
             Err(e) => return self.fault(path, None, e),
@@ -382,6 +462,12 @@ impl Bus {
     /// suspended, came through the right gateway, and the service is routable for it.
     fn route(&self, sender: &str, service: &str, mode: Mode) -> Result<ServiceEntry, ErrorInfo> {
         let now = self.shared.now();
+        if self.test && self.shared.settings.has("bus-test-contour-down") {
+            return Err(ErrorInfo::new(
+                ErrorCode::Maintenance,
+                "the test contour is not available",
+            ));
+        }
         if let Some(until) = self.shared.settings.maintenance_until
             && now < until
         {
@@ -398,15 +484,8 @@ impl Bus {
                 format!("the interactions of system `{sender}` are suspended"),
             ));
         }
-        if !sys.state && self.gateway == Gateway::Inner {
-            return Err(ErrorInfo::new(
-                ErrorCode::ExternalGatewayRequired,
-                format!(
-                    "`{sender}` is a non-state system: it reaches state services only through the external gateway (ЭҮСШ)"
-                ),
-            ));
-        }
-        let svc = reg.service(service, now)?;
+        crate::external::admits(self.gateway, sys)?;
+        let svc = reg.service(service, now, self.test)?;
         if reg.suspended(&svc.owner, now) {
             return Err(ErrorInfo::new(
                 ErrorCode::SystemSuspended,
@@ -435,10 +514,13 @@ impl Bus {
                 ),
             ));
         }
-        if !reg.connected(sender, service, now) {
+        if !reg.connected(sender, service, now, self.test, &self.shared.settings) {
             return Err(ErrorInfo::new(
                 ErrorCode::AccessDenied,
-                format!("`{sender}` has no production access to `{service}`"),
+                format!(
+                    "`{sender}` has no {} access to `{service}`",
+                    if self.test { "test" } else { "production" }
+                ),
             ));
         }
         Ok(svc.clone())
@@ -532,7 +614,11 @@ impl Bus {
         } else {
             self.shared.settings.provider_timeout
         };
-        let (status, body) = match out.post(&svc.provider, envelope, timeout).await {
+        let provider = match (&svc.provider_test, self.test) {
+            (Some(t), true) => t.as_str(),
+            _ => svc.provider.as_str(),
+        };
+        let (status, body) = match out.post(provider, envelope, timeout).await {
             Ok(x) => x,
             Err(why) if why == TIMED_OUT => {
                 return fail(ErrorInfo::new(
@@ -741,7 +827,7 @@ impl Bus {
                 format!("the interactions of system `{sender}` are suspended"),
             ));
         }
-        reg.service(service, now)?;
+        reg.service(service, now, self.test)?;
         Ok(())
     }
 

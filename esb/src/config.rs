@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::bus::{Connection, Mode, Registry, ServiceEntry, SystemEntry};
+use crate::bus::{Connection, Mode, Placement, Registry, ServiceEntry, SystemEntry};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -30,6 +30,9 @@ struct SystemFile {
     state: bool,
     #[serde(default)]
     push: Option<String>,
+    /// `inner` (the default), `outer` or `internet`: where the system sits.
+    #[serde(default)]
+    placement: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,6 +41,9 @@ struct ServiceFile {
     id: String,
     owner: String,
     provider: String,
+    /// The provider's test-environment endpoint (the test contour relays there).
+    #[serde(default)]
+    provider_test: Option<String>,
     mode: String,
     /// `inner` (ЭҮШ) and/or `external` (ЭҮСШ).
     published: Vec<String>,
@@ -67,6 +73,12 @@ pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
             crate::http::split_url(p).map_err(|e| format!("{origin}: system `{}`: push: {e}", s.id))?;
         }
         let id = s.id.clone();
+        let placement = match s.placement.as_deref() {
+            None => Placement::Inner,
+            Some(p) => Placement::parse(p).ok_or_else(|| {
+                format!("{origin}: system `{id}`: placement `{p}` (expected inner, outer or internet)")
+            })?,
+        };
         if reg
             .systems
             .insert(
@@ -75,6 +87,7 @@ pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
                     id: s.id,
                     state: s.state,
                     push: s.push,
+                    placement,
                     suspended_from: None,
                 },
             )
@@ -108,10 +121,14 @@ pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
             return Err(at(format!("owner `{}` is not a listed system", s.owner)));
         }
         crate::http::split_url(&s.provider).map_err(|e| at(format!("provider: {e}")))?;
+        if let Some(t) = &s.provider_test {
+            crate::http::split_url(t).map_err(|e| at(format!("provider-test: {e}")))?;
+        }
         let entry = ServiceEntry {
             id: s.id.clone(),
             owner: s.owner,
             provider: s.provider,
+            provider_test: s.provider_test,
             mode,
             inner,
             external,
@@ -143,6 +160,7 @@ pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
             service: c.service,
             from: None,
             until: None,
+            test_from: None,
         });
     }
     Ok(reg)
@@ -182,6 +200,12 @@ service = "GBDFL_PERSON_INFO_v4"
             ("initiator = \"fund\"", "initiator = \"x\"", "initiator is not"),
             ("provider = \"http://", "provider = \"ftp://", "provider:"),
             ("state = true\n[[service]]", "stat = true\n[[service]]", "unknown field"),
+            (
+                "state = true\n[[service]]",
+                "state = true\nplacement = \"moon\"\n[[service]]",
+                "placement `moon` (expected inner, outer or internet)",
+            ),
+            ("mode = \"sync\"", "mode = \"sync\"\nprovider-test = \"gopher://x\"", "provider-test:"),
         ] {
             let e = read_registry(&GOOD.replacen(from, to, 1), "reg.toml").unwrap_err();
             assert!(e.starts_with("reg.toml") && e.contains(says), "{to}: {e}");

@@ -28,8 +28,8 @@ pub const DEFECTS: &[Defect] = &[
     Defect {
         id: "bus-return-without-reasons",
         system: "bus",
-        description: "the operator's desk returns incomplete update applications without saying what is wrong",
-        clauses: &["eint-27", "eint-45-10", "eint-45-14", "eint-app4"],
+        description: "the operator's desk returns incomplete applications and test acts without saying what is wrong",
+        clauses: &["eint-27", "eint-45-10", "eint-45-14", "eint-app3", "eint-app4", "eint-app5"],
         warns: &[],
     },
     Defect {
@@ -89,6 +89,27 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "bus-reboot-unannounced",
+        system: "bus",
+        description: "the operator reboots the bus at 02:00 on the first working day of an availability period, two hours down, without telling anyone",
+        clauses: &["eint-app7-1", "eint-app7-5.1", "eint-app7-5.2", "eint-app7-5.4", "eint-app7-5.6"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-switch-off-not-applied",
+        system: "bus",
+        description: "the operator announces that it switched off a service whose error its owner did not fix, but the bus keeps routing calls to it",
+        clauses: &["eint-app7-5.7"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-switch-off-reporter-only",
+        system: "bus",
+        description: "the operator tells only the participant that reported the error that it switched the service off, not its owner or the other initiators",
+        clauses: &["eint-app7-5.7"],
+        warns: &[],
+    },
+    Defect {
         id: "bus-index-flattering",
         system: "bus",
         description: "the operator publishes an availability index of 100 % whatever its breaks and outages",
@@ -100,6 +121,27 @@ pub const DEFECTS: &[Defect] = &[
         system: "bus",
         description: "the operator's desk carries out update applications whatever channel they came by, e-mail included, not only through the portal after authorisation",
         clauses: &["eint-45-9", "eint-45-13"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-publication-form-unchecked",
+        system: "bus",
+        description: "the operator accepts publication applications on their service key alone, whatever else of Appendix 3 is missing (the NCA transport certificate, the interaction mode)",
+        clauses: &["eint-app3"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-connection-form-unchecked",
+        system: "bus",
+        description: "the operator accepts connection applications on their service key alone, whatever else of Appendix 5 is missing (the basis of connection, the message sending mode), and opens the test contour to the initiator",
+        clauses: &["eint-app5", "eint-33"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-testing-overrun",
+        system: "bus",
+        description: "the operator keeps the testing of a service or a connection open for its full quarter and agrees the positive test act only 3 months and a week after it accepted the application",
+        clauses: &["eint-21"],
         warns: &[],
     },
     Defect {
@@ -133,6 +175,16 @@ pub enum Decision {
     },
     /// Every interaction of the system is suspended (eint-65).
     Suspended { system: String, at: Timestamp },
+    /// The service is switched off over a technical error its owner did not fix
+    /// (eint-app7-5.7).
+    SwitchedOff { service: String, at: Timestamp },
+    /// The initiator's connection application was accepted: it may call the service on the
+    /// test contour (eint-33, eint-app7-5.5); production waits for its grant.
+    Testing {
+        service: String,
+        initiator: String,
+        at: Timestamp,
+    },
     /// The bus does not serve between `from` and `until`: an announced technological break
     /// (`planned`: it answers a Maintenance fault) or an outage (it takes no connection).
     Outage {
@@ -181,7 +233,61 @@ const TEST_ACT: &[&str] = &[
     "production-date",
 ];
 
+/// Appendix 3: the publication application, the data the operator cannot publish without.
+const PUBLICATION_APPLICATION: &[&str] = &[
+    "owner",
+    "bin",
+    "system-name",
+    "transport-certificate",
+    "is-test-act",
+    "service-name",
+    "service-description",
+    "service-key",
+    "interaction-mode",
+    "publish-external",
+    "publish-inner",
+    "personal-data",
+    "routing-flag",
+    "url-test",
+    "url-production",
+    "xsd",
+    "request-sample",
+    "response-sample",
+];
+
+/// Appendix 5: the connection application.
+const CONNECTION_APPLICATION: &[&str] = &[
+    "owner",
+    "initiator",
+    "initiator-bin",
+    "basis",
+    "responsible-person",
+    "system-name",
+    "transport-certificate",
+    "is-test-act",
+    "interaction-contour",
+    "service-key",
+    "interaction-mode",
+    "message-sending-mode",
+];
+
 const PROCEDURES: &[Procedure] = &[
+    // Accepted, an application opens testing with the developers (eint-21), on the test
+    // contour for a connection; publication and production access follow the test act.
+    Procedure {
+        application: DocKind::PublicationApplication,
+        required: PUBLICATION_APPLICATION,
+        check_term: None,
+        completions: &[],
+        completion_term: 1,
+    },
+    Procedure {
+        application: DocKind::ConnectionApplication,
+        required: CONNECTION_APPLICATION,
+        check_term: None,
+        completions: &[],
+        completion_term: 1,
+    },
     Procedure {
         application: DocKind::ServiceUpdateApplication,
         required: &[
@@ -243,8 +349,13 @@ const PROCEDURES: &[Procedure] = &[
 pub struct OperatorDesk {
     clerk: Clerk,
     ledger: Ledger,
+    /// Testing under way (eint-21): (service, the applicant, or "" for the owner's
+    /// publication) → when the operator accepted the application.
+    testing: BTreeMap<(String, String), Timestamp>,
     /// Index reports due: (when, the agreement it answers, period start, period end).
     reports: Vec<(Timestamp, Document, Timestamp, Timestamp)>,
+    /// Switch-offs due unless the owner reports the error fixed first: (when, the report).
+    switch_offs: Vec<(Timestamp, Document)>,
 }
 
 impl OperatorDesk {
@@ -252,7 +363,9 @@ impl OperatorDesk {
         OperatorDesk {
             clerk: Clerk::new(seed, "bus-operator-desk", defects),
             ledger: Ledger::default(),
+            testing: BTreeMap::new(),
             reports: Vec::new(),
+            switch_offs: Vec::new(),
         }
     }
 
@@ -368,10 +481,41 @@ impl OperatorDesk {
                     fields.insert("service".to_string(), s.clone());
                 }
                 env.send_at(at, app.answer(DocKind::MaintenanceNotice, Channel::Portal, fields, Vec::new()));
+                // The break opens with a reboot of the bus (eint-app7-5.6: announced by the
+                // notice that gives the break's time): two hours in which it takes no
+                // connection, then maintenance faults until the break ends.
+                let reboot_end = start
+                    .checked_add(jiff::SignedDuration::from_hours(2))
+                    .unwrap_or(end)
+                    .min(end);
+                let mut ledger = self.ledger.borrow_mut();
+                ledger.push(Decision::Outage {
+                    from: start,
+                    until: reboot_end,
+                    planned: false,
+                });
+                ledger.push(Decision::Outage {
+                    from: reboot_end,
+                    until: end,
+                    planned: true,
+                });
+            }
+        }
+        if self.clerk.has("bus-reboot-unannounced") {
+            // A reboot at 02:00 on the night of the period's first working day, two hours,
+            // that no notice gives.
+            let mut d = first;
+            while !env.calendar.is_working_day(d).unwrap_or(true) {
+                let Ok(next) = d.tomorrow() else { break };
+                d = next;
+            }
+            if let Ok(start) = clock::instant(d.at(2, 0, 0, 0))
+                && let Ok(end) = start.checked_add(jiff::SignedDuration::from_hours(2))
+            {
                 self.ledger.borrow_mut().push(Decision::Outage {
                     from: start,
                     until: end,
-                    planned: true,
+                    planned: false,
                 });
             }
         }
@@ -396,6 +540,65 @@ impl OperatorDesk {
         {
             env.wake_at(at);
             self.reports.push((at, app.clone(), from, until));
+        }
+    }
+
+    /// eint-app7-5.7: a participant reported a technical error of a service. The owner has
+    /// five working days to report it fixed; otherwise the operator switches the service off
+    /// and tells the reporter, the owner and the participants the report names.
+    fn error_reported(&mut self, now: Timestamp, app: &Document, env: &mut DeskEnv<'_>) {
+        if app.fields.get("fixed").is_some_and(|v| v.trim() == "yes") {
+            self.switch_offs.retain(|(_, r)| r.case != app.case);
+            return;
+        }
+        if app.fields.get("service-id").is_none_or(|s| s.trim().is_empty()) {
+            if let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), 1) {
+                env.send_at(
+                    at,
+                    app.answer(
+                        DocKind::ReturnedForRework,
+                        Channel::Portal,
+                        BTreeMap::new(),
+                        vec!["service-id is missing or empty: which service fails".into()],
+                    ),
+                );
+            }
+            return;
+        }
+        if let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), 5) {
+            env.wake_at(at);
+            self.switch_offs.push((at, app.clone()));
+        }
+    }
+
+    fn switch_off(&mut self, now: Timestamp, report: &Document, env: &mut DeskEnv<'_>) {
+        let Some(service) = report.fields.get("service-id").map(|s| s.trim().to_string()) else {
+            return;
+        };
+        if !self.clerk.has("bus-switch-off-not-applied") {
+            self.ledger.borrow_mut().push(Decision::SwitchedOff {
+                service: service.clone(),
+                at: now,
+            });
+        }
+        let mut told = vec![report.from.clone()];
+        if !self.clerk.has("bus-switch-off-reporter-only") {
+            let named = report
+                .fields
+                .get("participants")
+                .map(|p| p.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+                .unwrap_or_default();
+            for p in report.fields.get("owner").cloned().into_iter().chain(named) {
+                if !p.is_empty() && !told.contains(&p) {
+                    told.push(p);
+                }
+            }
+        }
+        let fields: BTreeMap<String, String> = [("service".to_string(), service)].into();
+        for to in told {
+            let mut doc = report.answer(DocKind::ServiceSwitchedOff, Channel::Portal, fields.clone(), Vec::new());
+            doc.to = to;
+            env.send_at(now, doc);
         }
     }
 
@@ -465,11 +668,15 @@ impl OperatorDesk {
 
     fn problems(&self, p: &Procedure, app: &Document) -> Vec<String> {
         let is_act = p.required == TEST_ACT;
-        let form_unchecked = is_act && self.clerk.has("bus-test-act-unchecked");
+        let form_unchecked = (is_act && self.clerk.has("bus-test-act-unchecked"))
+            || (p.application == DocKind::PublicationApplication
+                && self.clerk.has("bus-publication-form-unchecked"))
+            || (p.application == DocKind::ConnectionApplication
+                && self.clerk.has("bus-connection-form-unchecked"));
         let mut problems: Vec<String> = p
             .required
             .iter()
-            .filter(|f| !form_unchecked || **f == "conclusion")
+            .filter(|f| !form_unchecked || **f == "conclusion" || **f == "service-key")
             .filter(|f| app.fields.get(**f).is_none_or(|v| v.trim().is_empty()))
             .map(|f| format!("{f} is missing or empty"))
             .collect();
@@ -506,12 +713,35 @@ impl OperatorDesk {
     }
 }
 
+/// Whose testing an application or a test act belongs to: (service, the initiator, or ""
+/// for the owner's publication).
+fn testing_key(app: &Document) -> Option<(String, String)> {
+    let service = app
+        .fields
+        .get("service-key")
+        .or(app.fields.get("service-id"))?
+        .trim()
+        .to_string();
+    match app.doc {
+        DocKind::PublicationApplication | DocKind::PublicationTestAct => Some((service, String::new())),
+        DocKind::ConnectionApplication | DocKind::ConnectionTestAct => {
+            Some((service, app.from.clone()))
+        }
+        _ => None,
+    }
+}
+
 impl Desk for OperatorDesk {
     fn party(&self) -> &str {
         "operator"
     }
 
     fn wake(&mut self, now: Timestamp, env: &mut DeskEnv<'_>) {
+        let due: Vec<_> = self.switch_offs.iter().filter(|r| r.0 <= now).cloned().collect();
+        self.switch_offs.retain(|r| r.0 > now);
+        for (_, report) in due {
+            self.switch_off(now, &report, env);
+        }
         let due: Vec<_> = self.reports.iter().filter(|r| r.0 <= now).cloned().collect();
         self.reports.retain(|r| r.0 > now);
         for (_, app, from, until) in due {
@@ -538,6 +768,10 @@ impl Desk for OperatorDesk {
             self.agreed(now, app, env);
             return;
         }
+        if app.doc == DocKind::TechnicalErrorReport {
+            self.error_reported(now, app, env);
+            return;
+        }
         let Some(p) = PROCEDURES.iter().find(|p| p.application == app.doc) else {
             return;
         };
@@ -553,10 +787,27 @@ impl Desk for OperatorDesk {
             Some(term) => self.clerk.draw(1..=term),
             None => self.clerk.draw(1..=5),
         };
-        let Some(check_at) = env.answer_at(&mut self.clerk, clock::local(now).date(), check_days)
+        let Some(mut check_at) =
+            env.answer_at(&mut self.clerk, clock::local(now).date(), check_days)
         else {
             return; // no calendar for that year: the desk cannot plan, and the oracle says why
         };
+        let key = testing_key(app);
+        if let Some(started) = key.as_ref().and_then(|k| self.testing.get(k)).copied()
+            && self.clerk.has("bus-testing-overrun")
+            && matches!(app.doc, DocKind::PublicationTestAct | DocKind::ConnectionTestAct)
+        {
+            // The operator keeps the testing open for its full quarter and agrees the act a
+            // week after.
+            let late = clock::local(started)
+                .date()
+                .checked_add(jiff::Span::new().months(3).days(7))
+                .ok()
+                .and_then(|d| env.answer_at(&mut self.clerk, d, 1));
+            if let Some(late) = late {
+                check_at = check_at.max(late);
+            }
+        }
         let mut problems = self.problems(p, app);
         self.clerk
             .refuse_anyway("bus-desk-refuses-everything", &mut problems);
@@ -577,6 +828,20 @@ impl Desk for OperatorDesk {
             return;
         }
         env.send_at(check_at, reply(DocKind::CheckPassed, Vec::new()));
+        if matches!(
+            app.doc,
+            DocKind::PublicationApplication | DocKind::ConnectionApplication
+        ) && let Some(key) = key
+        {
+            if app.doc == DocKind::ConnectionApplication {
+                self.ledger.borrow_mut().push(Decision::Testing {
+                    service: key.0.clone(),
+                    initiator: key.1.clone(),
+                    at: check_at,
+                });
+            }
+            self.testing.entry(key).or_insert(check_at);
+        }
         for doc in p.completions {
             let days = self.completion_days(p, *doc);
             let Some(at) = env.answer_at(&mut self.clerk, clock::local(check_at).date(), days)

@@ -32,12 +32,14 @@ pub enum ErrorCode {
     ServiceNotFound,
     /// `senderId` names no system the bus knows.
     SenderUnknown,
-    /// The sender is not connected to the service (no production access, or disconnected).
+    /// The sender is not connected to the service: none applied for, no production (or test)
+    /// access yet, or disconnected.
     AccessDenied,
     /// The sender's or the service owner's system is suspended (its test act was revoked, or
     /// its errors were not fixed).
     SystemSuspended,
-    /// A non-state system called the inner gateway; it must come through ЭҮСШ.
+    /// A non-state system, or one outside the inner circuit, called the inner gateway; it must
+    /// come through ЭҮСШ.
     ExternalGatewayRequired,
     /// The service is not published on the gateway that was called.
     NotPublishedHere,

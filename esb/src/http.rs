@@ -234,15 +234,21 @@ async fn answer(
             ),
         });
     }
-    if parts.method != hyper::Method::POST || (channel != SYNC_PATH && channel != ASYNC_PATH) {
+    // The test contour serves the same channels under its prefix (eint-app7-5.5).
+    let production = channel
+        .strip_prefix(crate::bus::TEST_PREFIX)
+        .filter(|c| c.starts_with('/'))
+        .unwrap_or(channel);
+    if parts.method != hyper::Method::POST || (production != SYNC_PATH && production != ASYNC_PATH) {
         let mut a = bus.fault(
             channel,
             None,
             ErrorInfo::new(
                 ErrorCode::BadRequest,
                 format!(
-                    "{} {path}: the bus takes SOAP calls by POST at {SYNC_PATH} and {ASYNC_PATH}, and WSDLs by GET with ?wsdl",
-                    parts.method
+                    "{} {path}: the bus takes SOAP calls by POST at {SYNC_PATH} and {ASYNC_PATH} (the test contour under {}), and WSDLs by GET with ?wsdl",
+                    parts.method,
+                    crate::bus::TEST_PREFIX
                 ),
             ),
         );

@@ -1,14 +1,16 @@
 //! The e-government gateway bus (ЭҮШ "SHEP") and its external gateway (ЭҮСШ): the reference.
 //!
 //! `contract` is the SHEP v10 message contract, `xml` the bounded reader under it, `wsdl` the
-//! channels' WSDLs, `bus` the registry, routing and the asynchronous store, `http` the bus
-//! over HTTP (simulated and real sockets), `desk` the operator's desk.
+//! channels' WSDLs, `bus` the registry, routing and the asynchronous store, `external` the
+//! external gateway ЭҮСШ (who may come through which gateway), `http` the bus over HTTP
+//! (simulated and real sockets), `desk` the operator's desk.
 
 pub mod bus;
 pub mod config;
 pub mod contract;
 pub mod desk;
 pub mod errors;
+pub mod external;
 pub mod http;
 pub mod sim;
 pub mod wsdl;

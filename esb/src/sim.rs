@@ -12,7 +12,8 @@ use qaqpa_sim::busnet::{BUS_PORT, BusGateway, BusWorld};
 use qaqpa_sim::target::Defect;
 
 use crate::bus::{
-    Bus, Connection, Gateway, Mode, Outbound, Registry, ServiceEntry, Settings, Shared, SystemEntry,
+    Bus, Connection, Gateway, Mode, Outbound, Placement, Registry, ServiceEntry, Settings, Shared,
+    SystemEntry,
 };
 use crate::desk::{Decision, Ledger};
 use crate::http::{HttpOut, SimDialer, serve_connection};
@@ -58,6 +59,34 @@ pub const DEFECTS: &[Defect] = &[
         system: "bus",
         description: "the bus relays calls to personal-data services without asking for the subject's consent",
         clauses: &["eint-app7-6.5"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-external-closed-at-night",
+        system: "bus",
+        description: "the external gateway (ЭҮСШ) answers every call from 21:00 to 06:00 (Almaty) with a maintenance fault, though no works were announced",
+        clauses: &["eint-app7-5.1"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-inner-ignores-placement",
+        system: "bus",
+        description: "the inner gateway (ЭҮШ) admits a state body's system wherever it sits: systems in the outer-circuit segment and on the Internet reach inner-circuit services directly, not only through ЭҮСШ",
+        clauses: &["ureq-139.10", "ureq-139.11"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-routes-unconnected",
+        system: "bus",
+        description: "the bus takes the absence of any connection record as open access: a system that never applied to connect reaches every published service",
+        clauses: &["eint-33"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-test-contour-down",
+        system: "bus",
+        description: "the bus's test contour answers every call with a maintenance fault, so no participant can test",
+        clauses: &["eint-app7-5.5"],
         warns: &[],
     },
     Defect {
@@ -122,6 +151,11 @@ impl SimBus {
                     id: s.id.clone(),
                     state: s.state || self.has("bus-inner-admits-non-state"),
                     push: s.push.clone(),
+                    placement: if self.has("bus-inner-ignores-placement") {
+                        Placement::Inner
+                    } else {
+                        Placement::parse(&s.placement).unwrap_or_default()
+                    },
                     suspended_from: None,
                 },
             );
@@ -135,6 +169,7 @@ impl SimBus {
                     id: s.id.clone(),
                     owner: s.owner.clone(),
                     provider: s.provider.clone(),
+                    provider_test: s.provider_test.clone(),
                     mode: if s.mode == "async" { Mode::Async } else { Mode::Sync },
                     inner: s.inner,
                     external: s.external,
@@ -151,6 +186,7 @@ impl SimBus {
                 service: c.service.clone(),
                 from: if c.granted || early { None } else { never },
                 until: None,
+                test_from: None,
             });
         }
         for d in self.ledger.borrow().iter() {
@@ -190,7 +226,13 @@ impl SimBus {
                             service: service.clone(),
                             from: Some(*at),
                             until: None,
+                            test_from: Some(*at),
                         });
+                    }
+                }
+                Decision::SwitchedOff { service, at } => {
+                    if let Some(s) = reg.services.get_mut(service) {
+                        s.until = Some(s.until.map_or(*at, |u| u.min(*at)));
                     }
                 }
                 Decision::Removed { service, at } if !self.has("bus-removal-not-applied") => {
@@ -209,6 +251,28 @@ impl SimBus {
                         .filter(|c| &c.service == service && &c.initiator == initiator)
                     {
                         c.until = Some(*at);
+                    }
+                }
+                Decision::Testing {
+                    service,
+                    initiator,
+                    at,
+                } => {
+                    // Test access from the acceptance of the connection application; production
+                    // waits for the grant.
+                    match reg
+                        .connections
+                        .iter_mut()
+                        .find(|c| &c.service == service && &c.initiator == initiator)
+                    {
+                        Some(c) => c.test_from = c.test_from.map(|f| f.min(*at)),
+                        None => reg.connections.push(Connection {
+                            initiator: initiator.clone(),
+                            service: service.clone(),
+                            from: never,
+                            until: None,
+                            test_from: Some(*at),
+                        }),
                     }
                 }
                 Decision::Suspended { system, at } => {
@@ -247,7 +311,23 @@ impl BusGateway for SimBus {
             (world.inner.clone(), Gateway::Inner),
             (world.external.clone(), Gateway::External),
         ] {
-            let shared = shared.clone();
+            let mut shared = shared.clone();
+            let hour = qaqpa_sim::clock::local(at).hour();
+            if gateway == Gateway::External
+                && self.has("bus-external-closed-at-night")
+                && !(6..21).contains(&hour)
+            {
+                // Its own store and registry: a gateway closed for the night.
+                shared = Shared::new(
+                    self.registry(world),
+                    Settings {
+                        maintenance_until: Some(at.saturating_add(jiff::SignedDuration::from_hours(12)).unwrap_or(at)),
+                        ..shared.settings.clone()
+                    },
+                    0,
+                    shared.clock.clone(),
+                );
+            }
             if outage.is_some_and(|o| !o.0) {
                 // Down: the host is there and takes no connection.
                 sim.host(host, || async {

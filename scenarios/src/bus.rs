@@ -107,6 +107,10 @@ pub struct SystemSpec {
     /// Seconds the push interface takes to answer (a slow receiver).
     #[serde(default)]
     pub push_delay_seconds: f64,
+    /// Where the system sits, as the harness registers it: `inner` (the default), `outer`
+    /// (the outer-circuit segment of systems interacting over the Internet) or `internet`.
+    #[serde(default = "inner")]
+    pub placement: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -162,7 +166,18 @@ pub struct CallSpec {
     /// The personal-data subject (an IIN) the call names, as its `subject` property.
     #[serde(default)]
     pub subject: Option<String>,
+    /// `production` (the default) or `test`: the bus's test contour (eint-app7-5.5), under
+    /// the channel's path prefixed with [`TEST_PREFIX`].
+    #[serde(default = "production")]
+    pub contour: String,
 }
+
+fn production() -> String {
+    "production".into()
+}
+
+/// The path prefix of the bus's test contour (docs/bus.md).
+pub const TEST_PREFIX: &str = "/test";
 
 fn inner() -> String {
     "inner".into()
@@ -213,6 +228,12 @@ impl BusSpec {
             if ids.contains(&s.id.as_str()) {
                 return Err(format!("system `{}` is listed twice", s.id));
             }
+            if !["inner", "outer", "internet"].contains(&s.placement.as_str()) {
+                return Err(format!(
+                    "system `{}`: placement `{}` (expected inner, outer or internet)",
+                    s.id, s.placement
+                ));
+            }
             if !(s.push_delay_seconds >= 0.0 && s.push_delay_seconds <= 600.0) {
                 return Err(format!("system `{}`: push-delay-seconds out of 0..=600", s.id));
             }
@@ -256,6 +277,12 @@ impl BusSpec {
             if c.via != "inner" && c.via != "external" {
                 return Err(format!("call `{}`: via `{}` (expected inner or external)", c.label, c.via));
             }
+            if c.contour != "production" && c.contour != "test" {
+                return Err(format!(
+                    "call `{}`: contour `{}` (expected production or test)",
+                    c.label, c.contour
+                ));
+            }
             if let Some(ch) = &c.channel
                 && ch != "sync"
                 && ch != "async"
@@ -297,6 +324,7 @@ impl BusSpec {
                 .map(|s| BusSystem {
                     id: s.id.clone(),
                     state: s.state,
+                    placement: s.placement.clone(),
                     push: s
                         .push
                         .then(|| format!("http://{}:{SYSTEM_PORT}/client", host_of(&s.id))),
@@ -313,6 +341,11 @@ impl BusSpec {
                         host_of(&s.owner),
                         s.id
                     ),
+                    provider_test: Some(format!(
+                        "http://{}:{SYSTEM_PORT}/provider-test/{}",
+                        host_of(&s.owner),
+                        s.id
+                    )),
                     mode: s.mode.clone(),
                     inner: s.published.iter().any(|g| g == "inner"),
                     external: s.published.iter().any(|g| g == "external"),
@@ -558,13 +591,20 @@ async fn endpoint(
         .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
     let reading = read_soap(&body).unwrap_or_default();
+    // The provider's test-environment endpoint answers as its production one does; what
+    // reached which is recorded apart (eint-app7-5.5).
+    let (test, provider_path) = match path.strip_prefix("/provider-test/") {
+        Some(id) => (true, format!("/provider/{id}")),
+        None => (false, path.clone()),
+    };
+    let path = provider_path;
     let (endpoint, delay) = if path == "/client" {
         ("push", push_delay)
     } else {
         let svc = path
             .strip_prefix("/provider/")
             .and_then(|id| services.iter().find(|s| s.id == id));
-        ("provider", svc.map_or(0.0, |s| s.delay_seconds))
+        (if test { "provider-test" } else { "provider" }, svc.map_or(0.0, |s| s.delay_seconds))
     };
     let field = |k: &str| reading.fields.get(k).cloned().unwrap_or_default();
     inbox.borrow_mut().got.push((
@@ -723,6 +763,11 @@ pub fn run_episode(
                 let channel = spec.channel_of(c);
                 let when = ep.instant(Duration::from_secs_f64(c.at_seconds));
                 let path = if channel == "async" { ASYNC_PATH } else { SYNC_PATH };
+                let path = if c.contour == "test" {
+                    format!("{TEST_PREFIX}{path}")
+                } else {
+                    path.to_string()
+                };
                 let host = if c.via == "external" { EXTERNAL_HOST } else { INNER_HOST };
                 let xml = request(&channel, &c.label, &c.from, &c.service, when, c.subject.as_deref());
                 let http = format!(
@@ -784,7 +829,11 @@ pub fn run_episode(
     for s in &spec.systems {
         seen.push(note(
             "bus-system",
-            &[("system", s.id.clone()), ("state", s.state.to_string())],
+            &[
+                ("system", s.id.clone()),
+                ("state", s.state.to_string()),
+                ("placement", s.placement.clone()),
+            ],
         ));
     }
     for s in &spec.services {
@@ -797,6 +846,8 @@ pub fn run_episode(
                 ("registered", s.registered.to_string()),
                 ("personal-data", s.personal_data.to_string()),
                 ("delay-seconds", s.delay_seconds.to_string()),
+                ("published", s.published.join(" ")),
+                ("faulty", s.faulty.to_string()),
             ],
         ));
     }
@@ -856,6 +907,7 @@ pub fn run_episode(
                 service: c.service.clone(),
                 gateway: c.via.clone(),
                 channel: channel.clone(),
+                contour: (c.contour == "test").then(|| "test".to_string()),
                 operation: if channel == "async" { "sendMessage" } else { "SendMessage" }.into(),
                 message_id: c.label.clone(),
                 subject: c.subject.clone(),

@@ -15,6 +15,11 @@ pub struct BusSystem {
     pub state: bool,
     /// The system's push interface, `http://host:port/path`, when it has one.
     pub push: Option<String>,
+    /// Where the system sits: `inner` (the inner-circuit LAN, in the state bodies' transport
+    /// environment), `outer` (the dedicated outer-circuit segment of systems that interact
+    /// over the Internet) or `internet` (placed on the Internet); the last two reach
+    /// inner-circuit systems only through ЭҮСШ (ureq-139.10, 139.11).
+    pub placement: String,
 }
 
 /// An integration service as its passport describes it (eint-app3's technical data).
@@ -25,6 +30,8 @@ pub struct BusService {
     pub owner: String,
     /// The provider's production endpoint, `http://host:port/path`.
     pub provider: String,
+    /// The provider's test-environment endpoint (eint-app7-5.5), when it has one.
+    pub provider_test: Option<String>,
     /// `sync` or `async`.
     pub mode: String,
     /// Published on ЭҮШ (inner) and on ЭҮСШ (external).

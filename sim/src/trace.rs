@@ -228,6 +228,10 @@ pub struct BusCall {
     pub gateway: String,
     /// `sync` or `async`.
     pub channel: String,
+    /// `test` when the call went to the bus's test contour (eint-app7-5.5); absent for the
+    /// production contour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contour: Option<String>,
     /// The operation (`SendMessage`, `sendMessage`).
     pub operation: String,
     /// The `messageId` the harness sent (sync), or the label (async, where the bus sets it).
@@ -256,7 +260,8 @@ pub struct BusCall {
 pub struct BusReceived {
     /// The receiving system's id.
     pub system: String,
-    /// `provider` (a synchronous call relayed) or `push` (an asynchronous delivery).
+    /// `provider` (a synchronous call relayed), `provider-test` (one relayed by the test
+    /// contour) or `push` (an asynchronous delivery).
     pub endpoint: String,
     /// The Body's operation as received.
     pub operation: String,
@@ -563,6 +568,12 @@ pub enum DocKind {
     Rejection,
     /// eint-45-13: an initiator's application to update its connection to a service.
     ConnectionUpdateApplication,
+    /// eint-14, Appendix 3: a service owner's application to publish a service; accepted, it
+    /// opens testing (eint-21).
+    PublicationApplication,
+    /// eint-33, Appendix 5: an initiator's application to connect to a service; accepted, it
+    /// opens testing on the test contour (eint-21).
+    ConnectionApplication,
     /// eint-26/27: a service owner's test act, sent to the operator to publish the service.
     PublicationTestAct,
     /// eint-44/45: an initiator's test act, sent to the operator to connect to a service.
@@ -608,6 +619,12 @@ pub enum DocKind {
     MaintenanceNotice,
     /// eint-app7-7: the operator publishes the availability index it computed for a period.
     AvailabilityReport,
+    /// eint-app7-5.7: a participant reports a technical error of interaction with a service
+    /// (`service-id`, `error`), or its owner reports it fixed (`fixed: yes`).
+    TechnicalErrorReport,
+    /// eint-app7-5.7: the operator switched the service off (or suspended Party 2's
+    /// connection) and tells the participants.
+    ServiceSwitchedOff,
 }
 
 impl DocKind {
@@ -632,7 +649,11 @@ impl DocKind {
             DocKind::AvailabilityAgreement => "availability-agreement",
             DocKind::MaintenanceNotice => "maintenance-notice",
             DocKind::AvailabilityReport => "availability-report",
+            DocKind::TechnicalErrorReport => "technical-error-report",
+            DocKind::ServiceSwitchedOff => "service-switched-off",
             DocKind::ConnectionUpdateApplication => "connection-update-application",
+            DocKind::PublicationApplication => "publication-application",
+            DocKind::ConnectionApplication => "connection-application",
             DocKind::PublicationTestAct => "publication-test-act",
             DocKind::ConnectionTestAct => "connection-test-act",
             DocKind::PassportPublished => "passport-published",

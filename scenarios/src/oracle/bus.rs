@@ -12,7 +12,7 @@ use qaqpa_sim::trace::{BusCall, DocKind, Document, Event, Observation, Trace};
 use super::{CaseVerdict, Oracle, OracleCtx, combine};
 use crate::interpreter::HARNESS;
 
-fn calls(trace: &Trace) -> Vec<(&Observation, &BusCall)> {
+pub(super) fn calls(trace: &Trace) -> Vec<(&Observation, &BusCall)> {
     trace
         .observations()
         .iter()
@@ -24,7 +24,7 @@ fn calls(trace: &Trace) -> Vec<(&Observation, &BusCall)> {
 }
 
 /// The harness's notes of the world of its bus episodes: `what` and each note's fields.
-fn notes<'t>(
+pub(super) fn notes<'t>(
     trace: &'t Trace,
     what: &'t str,
 ) -> impl Iterator<Item = &'t std::collections::BTreeMap<String, String>> {
@@ -37,7 +37,7 @@ fn notes<'t>(
         })
 }
 
-fn call_evidence(ctx: &OracleCtx<'_>, o: &Observation, c: &BusCall) -> Evidence {
+pub(super) fn call_evidence(ctx: &OracleCtx<'_>, o: &Observation, c: &BusCall) -> Evidence {
     let got = match c.outcome.as_str() {
         "accepted" => "accepted".to_string(),
         "fault" => format!(
@@ -64,12 +64,12 @@ fn call_evidence(ctx: &OracleCtx<'_>, o: &Observation, c: &BusCall) -> Evidence 
     }
 }
 
-fn doc_evidence(ctx: &OracleCtx<'_>, o: &Observation, d: &Document) -> Evidence {
+pub(super) fn doc_evidence(ctx: &OracleCtx<'_>, o: &Observation, d: &Document) -> Evidence {
     super::seen(ctx, o, d)
 }
 
 /// The operator's document of `kind` in `case`, the first one, with when it was observed.
-fn operator_doc<'t>(
+pub(super) fn operator_doc<'t>(
     docs: &[(&'t Observation, &'t Document)],
     case: &str,
     kind: DocKind,
@@ -119,7 +119,7 @@ fn judge_call(
 
 /// Many calls judged alike (probes over a month): when none fails, one line says how many
 /// passed (with the first one's evidence); otherwise the failing ones, each on its own.
-fn collapse(cases: Vec<CaseVerdict>, what: &str) -> Vec<CaseVerdict> {
+pub(super) fn collapse(cases: Vec<CaseVerdict>, what: &str) -> Vec<CaseVerdict> {
     if cases.len() <= 3 || cases.iter().any(|c| c.verdict != Verdict::Pass) {
         return cases;
     }
@@ -792,7 +792,7 @@ impl Oracle for IndexKept {
 }
 
 /// The breaks the operator announced: (start, end, observation, notice).
-fn breaks(trace: &Trace) -> Vec<(Timestamp, Timestamp, &Observation, &Document)> {
+pub(super) fn breaks(trace: &Trace) -> Vec<(Timestamp, Timestamp, &Observation, &Document)> {
     trace
         .documents()
         .filter(|(_, d)| d.doc == DocKind::MaintenanceNotice)

@@ -210,6 +210,72 @@ pub const MAIL_CONNECTION_APPLICATION: Form = Form {
     channels: &[Channel::Aps, Channel::OfficialLetter],
 };
 
+/// Appendix 3 of the integration rules: the publication application's mandatory data (the
+/// owner's system with its NCA transport certificate and IS test act; the service with its
+/// key, interaction mode, publication flags, URLs, and eint-14's XSD and samples).
+pub const PUBLICATION_APPLICATION_DATA: &[&str] = &[
+    "owner",
+    "bin",
+    "system-name",
+    "transport-certificate",
+    "is-test-act",
+    "service-name",
+    "service-description",
+    "service-key",
+    "interaction-mode",
+    "publish-external",
+    "publish-inner",
+    "personal-data",
+    "routing-flag",
+    "url-test",
+    "url-production",
+    "xsd",
+    "request-sample",
+    "response-sample",
+];
+
+pub const PUBLICATION_APPLICATION: Form = Form {
+    applications: &[DocKind::PublicationApplication],
+    resubmission_wait: false,
+    required: PUBLICATION_APPLICATION_DATA,
+    rules: &[],
+    channels: &[],
+};
+
+/// Appendix 5 of the integration rules: the connection application's mandatory data (the
+/// initiator, the basis of connection, the responsible person, the initiator's system with
+/// its NCA transport certificate, IS test act and interaction contour; the service's key,
+/// interaction mode and message sending mode).
+pub const CONNECTION_APPLICATION_DATA: &[&str] = &[
+    "owner",
+    "initiator",
+    "initiator-bin",
+    "basis",
+    "responsible-person",
+    "system-name",
+    "transport-certificate",
+    "is-test-act",
+    "interaction-contour",
+    "service-key",
+    "interaction-mode",
+    "message-sending-mode",
+];
+
+pub const CONNECTION_APPLICATION: Form = Form {
+    applications: &[DocKind::ConnectionApplication],
+    resubmission_wait: false,
+    required: CONNECTION_APPLICATION_DATA,
+    rules: &[],
+    channels: &[],
+};
+
+/// Whether the harness's application `app` (observed at `obs`) is complete on `form`: no
+/// datum lacking, no rule broken, a channel the form accepts.
+pub fn complete(form: &Form, trace: &Trace, obs: &Observation, app: &Document) -> bool {
+    let signature = harness_signature(trace, obs, app);
+    grounds_of(form.required, form.rules, form.channels, app, signature).is_empty()
+}
+
 /// Appendix 4 of the integration rules: the test and commissioning act.
 pub const TEST_ACT_DATA: &[&str] = &[
     "participants",

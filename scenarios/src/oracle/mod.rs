@@ -20,6 +20,10 @@ macro_rules! oracle_names {
 }
 
 mod bus;
+mod bus_agreement;
+mod bus_admission;
+mod bus_switch_off;
+mod bus_topology;
 mod deadline;
 mod defacement;
 pub mod form;
@@ -401,6 +405,8 @@ static ORACLES: &[&dyn Oracle] = &[
         obligation: "bus-accepts-round-the-clock",
         describe: "the bus accepts the harness's probes round the clock, nights and days off included, outside the technological breaks announced 3 working days ahead",
     },
+    &bus_agreement::AcceptedAroundTheClock,
+    &bus_agreement::RebootsAnnounced,
     &bus::AcceptedWithinAMinute {
         obligation: "sync-accepted-within-a-minute",
         describe: "every call on the synchronous channel is answered (a response or an ErrorInfo fault) within 60 s of its sending, measured at the harness's client",
@@ -515,6 +521,45 @@ static ORACLES: &[&dyn Oracle] = &[
         describe: "a complete test act with a positive conclusion is not returned",
         form: &form::TEST_ACT,
     },
+    &FormCheck {
+        clause: "eint-app3",
+        obligation: "deficient-never-published",
+        describe: "a publication application lacking a datum of Appendix 3 (the NCA transport certificate, the service key, the interaction mode among them) is never accepted, so its service never goes to testing and publication; the return names what is missing",
+        applications: &[DocKind::PublicationApplication],
+        required: form::PUBLICATION_APPLICATION_DATA,
+        rules: &[],
+        channels: &[],
+        grant: DocKind::CheckPassed,
+        refusal_names_missing: true,
+    },
+    &FormCheck {
+        clause: "eint-app5",
+        obligation: "deficient-never-connected",
+        describe: "a connection application lacking a datum of Appendix 5 (the basis of connection, the message sending mode among them) is never accepted, so the initiator is never connected, not even for testing; the return names what is missing",
+        applications: &[DocKind::ConnectionApplication],
+        required: form::CONNECTION_APPLICATION_DATA,
+        rules: &[],
+        channels: &[],
+        grant: DocKind::CheckPassed,
+        refusal_names_missing: true,
+    },
+    &bus_topology::OnlyThroughExternalGateway {
+        clause: "ureq-139.10",
+        obligation: "internet-systems-via-external-gateway",
+        describe: "a system the harness placed in the outer-circuit segment (one that interacts over the Internet) reaches an inner-circuit service through ЭҮСШ (its call carried to the provider), and its direct calls to the inner gateway are refused; both must be seen",
+        placement: "outer",
+    },
+    &bus_topology::OnlyThroughExternalGateway {
+        clause: "ureq-139.11",
+        obligation: "direct-calls-fail",
+        describe: "a system the harness placed on the Internet, state or not, gets every direct call to the inner gateway refused, and the same call through ЭҮСШ carried to the provider; both must be seen",
+        placement: "internet",
+    },
+    &bus_switch_off::SwitchedOff,
+    &bus_switch_off::SwitchOffAnnounced,
+    &bus_admission::ConnectionOnlyWithApplication,
+    &bus_admission::TestingWithinThreeMonths,
+    &bus_admission::TestContourAnswers,
 ];
 
 pub fn all() -> &'static [&'static dyn Oracle] {
