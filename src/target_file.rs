@@ -535,6 +535,20 @@ exchanger = "127.0.20.25:10025"
         assert!(e.contains("endpoints"), "{e}");
     }
 
+    /// The README's example target file is one the harness reads.
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme.find("### The target file").expect("the README has it")..];
+        let start = section.find("```toml\n").expect("a TOML example") + "```toml\n".len();
+        let text = &section[start..start + section[start..].find("```").unwrap()];
+        let f = TargetFile::parse(text, "README.md").unwrap();
+        let b = f.bus.expect("the example has a [bus] section");
+        assert_eq!(b.endpoints, "127.81.0.9:9100".parse().unwrap());
+        assert!(b.external_async_url.is_some());
+        assert!(f.ugem.is_some());
+    }
+
     #[test]
     fn a_ugia_section_parses_but_is_refused() {
         let ugia = format!(
