@@ -83,7 +83,44 @@ fn live_bus(name: &str, b: &Bus, dir: &Path, origin: &str) -> Result<LiveBus, St
         call_timeout: Duration::from_secs(b.call_timeout_seconds),
         ready_timeout: Duration::from_secs(b.ready_timeout_seconds),
         signing: Some(read_signing(b, dir, origin)?),
+        tls_roots: read_tls_roots(b, dir, origin)?,
     })
+}
+
+/// The roots for the bus's `https://` URLs (`tls-root`, else `ca-root`), read and checked as
+/// the TLS client takes them; `None` when every URL is plain HTTP.
+pub fn read_tls_roots(b: &Bus, dir: &Path, origin: &str) -> Result<Option<Vec<u8>>, String> {
+    let urls = [
+        Some(&b.sync_url),
+        Some(&b.async_url),
+        b.external_sync_url.as_ref(),
+        b.external_async_url.as_ref(),
+    ];
+    if !urls
+        .into_iter()
+        .flatten()
+        .any(|u| qaqpa_scenarios::bus::live::is_https(u))
+    {
+        return Ok(None);
+    }
+    let (field, path) = match &b.tls_root {
+        Some(p) => ("bus.tls-root", p),
+        None => ("bus.ca-root", &b.ca_root),
+    };
+    let full = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        dir.join(path)
+    };
+    let bytes = std::fs::read(&full)
+        .map_err(|e| format!("{origin}: {field} = {}: cannot read it: {e}", full.display()))?;
+    qaqpa_scenarios::bus::live::tls_client(&bytes).map_err(|e| {
+        format!(
+            "{origin}: {field} = {}: the roots for the bus's https:// URLs: {e}",
+            full.display()
+        )
+    })?;
+    Ok(Some(bytes))
 }
 
 /// Reads the bus's PEM files: the CA root and the signing certificate must hold a
@@ -812,6 +849,42 @@ mod tests {
         assert!(e.contains("bus.signing-key") && e.contains("no PEM block"), "{e}");
         let abs = dir.join("c.pem").display().to_string();
         assert!(read_signing(&bus(text("ca.pem", &abs, "k.pem")), Path::new("/nonexistent"), "t.toml").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The roots for https:// URLs come from `tls-root`, else `ca-root`, and must be
+    /// certificates the TLS client takes; plain HTTP needs none.
+    #[test]
+    fn https_roots_are_read_and_named_when_unusable() {
+        let dir = std::env::temp_dir().join(format!("qaqpa-tls-roots-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A PEM block that is no certificate.
+        pem_file(&dir, "ca.pem", "CERTIFICATE");
+        let ca = qaqpa_scenarios::tls::PublicCa::new(3, jiff::Timestamp::now()).unwrap();
+        std::fs::write(dir.join("web-root.pem"), ca.root_pem()).unwrap();
+        let bus = |scheme: &str, tls_root: &str| {
+            TargetFile::parse(
+                &format!(
+                    "kind = \"live\"\nname = \"b\"\n[bus]\nsync-url = \"{scheme}://127.0.0.1:1/s\"\nasync-url = \"http://127.0.0.1:1/a\"\nendpoints = \"127.0.0.9:9100\"\nca-root = \"ca.pem\"\nsigning-certificate = \"c.pem\"\nsigning-key = \"k.pem\"\n{tls_root}"
+                ),
+                "t.toml",
+            )
+            .unwrap()
+            .bus
+            .unwrap()
+        };
+        assert_eq!(read_tls_roots(&bus("http", ""), &dir, "t.toml").unwrap(), None);
+        let e = read_tls_roots(&bus("https", ""), &dir, "t.toml").unwrap_err();
+        assert!(
+            e.starts_with("t.toml: bus.ca-root = ") && e.contains("https://"),
+            "{e}"
+        );
+        let roots =
+            read_tls_roots(&bus("https", "tls-root = \"web-root.pem\"\n"), &dir, "t.toml").unwrap();
+        assert_eq!(roots.as_deref(), Some(ca.root_pem().as_bytes()));
+        let e = read_tls_roots(&bus("https", "tls-root = \"none.pem\"\n"), &dir, "t.toml")
+            .unwrap_err();
+        assert!(e.starts_with("t.toml: bus.tls-root = ") && e.contains("cannot read it"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

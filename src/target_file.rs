@@ -150,6 +150,10 @@ pub struct Bus {
     /// the bus has, so that a late answer is measured, not cut off).
     #[serde(default = "hundred")]
     pub call_timeout_seconds: u64,
+    /// The roots (PEM) the harness checks the product's certificate against on `https://`
+    /// URLs; without it, `ca-root`. Relative paths are from the target file's folder.
+    #[serde(default)]
+    pub tls_root: Option<PathBuf>,
     /// The CA root (PEM) the product trusts: the harness's signing certificate chains to it.
     /// Relative paths are from the target file's folder.
     pub ca_root: PathBuf,
@@ -519,10 +523,16 @@ exchanger = "127.0.20.25:10025"
         assert_eq!(b.external_sync_url, None);
         let e = err(&bus.replace("signing-key", "signing-keys"));
         assert!(e.contains("signing-keys"), "{e}");
-        let e = err(&bus.replace("http://127.0.0.1:8700/Sync", "https://127.0.0.1:8700/Sync"));
+        let e = err(&bus.replace("http://127.0.0.1:8700/Sync", "ftp://127.0.0.1:8700/Sync"));
         assert!(e.contains("t.toml: bus.sync-url:") && e.contains("https://"), "{e}");
+        let tls = TargetFile::parse(
+            &bus.replace("http://127.0.0.1:8700/Sync", "https://127.0.0.1:8700/Sync"),
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(tls.bus.unwrap().tls_root, None);
         let e = err(&bus.replace("http://127.0.0.1:8700/Async", "127.0.0.1:8700/Async"));
-        assert!(e.contains("t.toml: bus.async-url:") && e.contains("not an http:// URL"), "{e}");
+        assert!(e.contains("t.toml: bus.async-url:") && e.contains("not an http:// or https:// URL"), "{e}");
         let e = err(&bus.replace("127.0.0.9:9100", "0.0.0.0:9100"));
         assert!(e.contains("t.toml: bus.endpoints:"), "{e}");
         let e = err(&bus.replace("load {registry}", "load it"));

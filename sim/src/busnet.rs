@@ -104,6 +104,8 @@ pub struct LiveBus {
     /// signing of requests is the business of the bus's WS-Security; carried here so the
     /// live client has it when it signs).
     pub signing: Option<BusSigning>,
+    /// The roots (PEM) the harness trusts for the product's `https://` URLs.
+    pub tls_roots: Option<Vec<u8>>,
 }
 
 /// The target file's PEM files for the bus, read and checked.

@@ -12,9 +12,14 @@
 //! harness listens on (`endpoints`): `/sys/<system>/provider/<service>`, `/sys/<system>/client`,
 //! `/consent`.
 //!
+//! The calls go over plain HTTP or, to an `https://` URL, TLS (rustls, ring) with the product's
+//! certificate checked against the target file's roots; the harness's own endpoints are plain
+//! HTTP. The target file's signing material is carried in [`LiveBus`]; the envelopes are not
+//! signed yet (the bus's WS-Security is being built beside this).
+//!
 //! Every step is bounded: the registry command by its own limit, the product's readiness after
-//! it by `ready-timeout-seconds`, each call by 10 s to connect and `call-timeout-seconds` in
-//! all; the episode ends [`LIVE_GRACE`] after its last answer (at most its `seconds` and the
+//! it by `ready-timeout-seconds`, each call by 10 s to connect (and as much to shake hands) and
+//! `call-timeout-seconds` in all; the episode ends [`LIVE_GRACE`] after its last answer (at most its `seconds` and the
 //! closing grace of the simulation), whatever the product does.
 
 use std::cell::RefCell;
@@ -47,16 +52,19 @@ pub const LIVE_GRACE: Duration = Duration::from_secs(15);
 /// The most a call waits for its connection to the bus.
 const CONNECT_WAIT: Duration = Duration::from_secs(10);
 
-/// An `http://authority/path` URL taken apart: (authority with its port, path).
+/// Whether the harness speaks TLS to `url`.
+pub fn is_https(url: &str) -> bool {
+    url.starts_with("https://")
+}
+
+/// An `http://` or `https://` URL taken apart: (authority with its port, path).
 pub fn split_url(url: &str) -> Result<(String, String), String> {
-    let rest = if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else if url.starts_with("https://") {
-        return Err(format!(
-            "`{url}`: the harness's live SOAP client speaks plain HTTP only so far (https:// is not yet supported); give the product's http:// address, or put a TLS-terminating proxy the target file names in front of it"
-        ));
+    let (rest, default_port) = if let Some(r) = url.strip_prefix("http://") {
+        (r, 80)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        (r, 443)
     } else {
-        return Err(format!("`{url}` is not an http:// URL"));
+        return Err(format!("`{url}` is not an http:// or https:// URL"));
     };
     let (auth, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -77,9 +85,44 @@ pub fn split_url(url: &str) -> Result<(String, String), String> {
     let auth = if has_port {
         auth.to_string()
     } else {
-        format!("{auth}:80")
+        format!("{auth}:{default_port}")
     };
     Ok((auth, path.to_string()))
+}
+
+/// The host of an authority (`host:port`, `[v6]:port`), as a TLS server name.
+fn server_name(auth: &str) -> Result<rustls::pki_types::ServerName<'static>, String> {
+    let host = auth.rsplit_once(':').map_or(auth, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| format!("`{host}` is not a TLS server name: {e}"))
+}
+
+/// The harness's TLS client for `https://` URLs, trusting the roots in `roots_pem` only (the
+/// CA the product's certificate chains to); an error says what is wrong with them.
+pub fn tls_client(roots_pem: &[u8]) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(roots_pem) {
+        let c = c.map_err(|e| format!("not a PEM certificate: {e}"))?;
+        roots
+            .add(c)
+            .map_err(|e| format!("not a root certificate the TLS client takes: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("holds no certificate".into());
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
 }
 
 /// The URL the episode's call goes to, with the target file's field that gives it.
@@ -406,6 +449,12 @@ async fn episode(
         });
     }
 
+    let tls = match &product.tls_roots {
+        Some(pem) if urls.iter().any(|(_, u)| is_https(u)) => Some(
+            tls_client(pem).map_err(|e| format!("the roots for the bus's https:// URLs: {e}"))?,
+        ),
+        _ => None,
+    };
     // The calls, each at its instant; none waits for another.
     type Got = (usize, Duration, Duration, Answer);
     let answers: Rc<RefCell<Vec<Got>>> = Rc::default();
@@ -420,7 +469,15 @@ async fn episode(
         let c: &CallSpec = &spec.calls[i];
         let channel = spec.channel_of(c);
         let (_, url) = url_of(product, &c.via, &channel);
-        let (auth, path) = split_url(url.expect("checked by layout"))?;
+        let url = url.expect("checked by layout");
+        let (auth, path) = split_url(url)?;
+        let tls = if is_https(url) {
+            Some(tls.clone().ok_or_else(|| {
+                format!("{url}: an https:// URL, and no roots to check the product's certificate against (bus.tls-root or bus.ca-root)")
+            })?)
+        } else {
+            None
+        };
         let at = Duration::from_secs_f64(c.at_seconds);
         let when = start
             .checked_add(jiff::SignedDuration::try_from(at).unwrap_or_default())
@@ -439,7 +496,7 @@ async fn episode(
         let wait = product.call_timeout;
         pending.push(tokio::task::spawn_local(async move {
             let sent = began.elapsed();
-            let ans = call(&auth, http.as_bytes(), wait).await;
+            let ans = call(&auth, tls, http.as_bytes(), wait).await;
             got.borrow_mut().push((i, sent, began.elapsed(), ans));
         }));
     }
@@ -529,9 +586,15 @@ async fn episode(
     Ok(seen)
 }
 
-/// One call: a fresh connection to `auth`, the request, and the answer, all within `wait`
-/// (10 s of it at most for the connection).
-async fn call(auth: &str, request: &[u8], wait: Duration) -> Answer {
+/// One call: a fresh connection to `auth` (TLS over it when `tls` is given, the product's
+/// certificate checked against its roots), the request, and the answer, all within `wait`
+/// (10 s of it at most for the connection, as much again for the handshake).
+pub async fn call(
+    auth: &str,
+    tls: Option<tokio_rustls::TlsConnector>,
+    request: &[u8],
+    wait: Duration,
+) -> Answer {
     let began = Instant::now();
     let stream =
         match tokio::time::timeout(CONNECT_WAIT.min(wait), tokio::net::TcpStream::connect(auth))
@@ -548,7 +611,29 @@ async fn call(auth: &str, request: &[u8], wait: Duration) -> Answer {
         };
     let _ = stream.set_nodelay(true);
     let left = wait.saturating_sub(began.elapsed());
-    match tokio::time::timeout(left, crate::web::exchange(stream, request, left)).await {
+    let exchanged = match tls {
+        None => tokio::time::timeout(left, crate::web::exchange(stream, request, left)).await,
+        Some(connector) => {
+            let name = match server_name(auth) {
+                Ok(n) => n,
+                Err(e) => return Answer::NoResponse(e),
+            };
+            let hand = CONNECT_WAIT.min(left);
+            let stream = match tokio::time::timeout(hand, connector.connect(name, stream)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => return Answer::NoResponse(format!("TLS with {auth}: {e}")),
+                Err(_) => {
+                    return Answer::NoResponse(format!(
+                        "TLS with {auth}: no handshake within {} s",
+                        hand.as_secs()
+                    ));
+                }
+            };
+            let left = wait.saturating_sub(began.elapsed());
+            tokio::time::timeout(left, crate::web::exchange(stream, request, left)).await
+        }
+    };
+    match exchanged {
         Ok(a) => a,
         Err(_) => Answer::NoResponse(format!(
             "no complete answer within {} s",
@@ -615,15 +700,14 @@ mod tests {
             split_url("http://[::1]:81").unwrap(),
             ("[::1]:81".into(), "/".into())
         );
-        assert!(
-            split_url("https://bus.example.kz/x")
-                .unwrap_err()
-                .contains("https:// is not yet supported")
+        assert_eq!(
+            split_url("https://bus.example.kz/x").unwrap(),
+            ("bus.example.kz:443".into(), "/x".into())
         );
         assert!(
             split_url("ftp://x/")
                 .unwrap_err()
-                .contains("not an http:// URL")
+                .contains("not an http:// or https:// URL")
         );
         assert!(
             split_url("http:///x")
@@ -631,6 +715,87 @@ mod tests {
                 .contains("names no host")
         );
         assert!(split_url("http://h:99999/x").unwrap_err().contains("port"));
+    }
+
+    /// A product's https:// endpoint: its certificate checked against the roots the target
+    /// file gives, the call refused with the reason when it does not chain to them.
+    #[test]
+    fn https_calls_check_the_products_certificate() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let start = Timestamp::now();
+        let mut ca = crate::tls::PublicCa::new(7, start).unwrap();
+        let (chain, key) = ca.issue("127.0.0.1").unwrap();
+        let other = crate::tls::PublicCa::new(8, start).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let auth = l.local_addr().unwrap().to_string();
+            tokio::spawn(async move {
+                while let Ok((s, _)) = l.accept().await {
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut s) = acceptor.accept(s).await else { return };
+                        let mut buf = vec![0u8; 8192];
+                        let _ = s.read(&mut buf).await;
+                        let body = format!(
+                            "<s:Envelope xmlns:s=\"{}\"><s:Body><t:SendMessageResponse xmlns:t=\"{}\"/></s:Body></s:Envelope>",
+                            super::super::SOAP_ENV,
+                            super::super::SYNC_TYPES
+                        );
+                        let _ = s
+                            .write_all(
+                                format!(
+                                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                    body.len()
+                                )
+                                .as_bytes(),
+                            )
+                            .await;
+                        let _ = s.shutdown().await;
+                    });
+                }
+            });
+            let req = http_post("/SyncChannel/v10", &auth, "<x/>");
+            let good = tls_client(ca.root_pem().as_bytes()).unwrap();
+            match call(&auth, Some(good), req.as_bytes(), Duration::from_secs(10)).await {
+                Answer::Response { status, body, .. } => {
+                    assert_eq!(status, 200);
+                    assert!(super::super::read_soap(&body).is_some_and(|r| !r.is_fault()));
+                }
+                other => panic!("{other:?}"),
+            }
+            let wrong = tls_client(other.root_pem().as_bytes()).unwrap();
+            match call(&auth, Some(wrong), req.as_bytes(), Duration::from_secs(10)).await {
+                Answer::NoResponse(why) => assert!(
+                    why.starts_with(&format!("TLS with {auth}: ")) && why.contains("certificate"),
+                    "{why}"
+                ),
+                other => panic!("{other:?}"),
+            }
+            // Plain HTTP to a TLS port gets no HTTP answer: a reason, not a hang.
+            match call(&auth, None, req.as_bytes(), Duration::from_secs(3)).await {
+                Answer::NoResponse(_) => {}
+                other => panic!("{other:?}"),
+            }
+        });
+        assert!(
+            tls_client(b"not pem")
+                .err()
+                .unwrap()
+                .contains("no certificate")
+        );
     }
 
     fn spec(yaml: &str) -> BusSpec {
