@@ -729,6 +729,33 @@ fn the_served_bus_earns_its_simulated_verdicts() {
         table(&live_v),
         table(&sim_v)
     );
+    // Beneath the verdicts, every call got the same answer, live and simulated: accepted, or
+    // refused with the same ErrorInfo code.
+    let answers = |o: &qaqpa_scenarios::RunOutcome, id: &str| {
+        o.traces
+            .iter()
+            .find(|(s, _)| s == id)
+            .expect("the scenario was played")
+            .1
+            .observations()
+            .iter()
+            .filter_map(|ob| match &ob.event {
+                qaqpa_sim::trace::Event::BusCall(c) => Some((
+                    c.label.clone(),
+                    c.outcome.clone(),
+                    c.error_code.clone().unwrap_or_default(),
+                )),
+                _ => None,
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    for id in ["bus-acceptance-time", "live-bus-routing"] {
+        let (l, s) = (answers(&live, id), answers(&sim, id));
+        println!("{id}: {l:?}");
+        assert_eq!(l, s, "{id}: the calls' answers, live and simulated");
+    }
+    assert_eq!(answers(&live, "live-bus-routing").len(), 6);
+
     // And what they are: the reference passes each of them, on calls that happened.
     for (s, c, o) in [
         ("bus-acceptance-time", "eint-app7-5.3", "sync-accepted-within-a-minute"),
