@@ -883,6 +883,36 @@ fn a_bus_that_hangs_hangs_up_or_speaks_no_soap_fails_with_the_reason() {
         );
         assert_eq!(requests.load(Ordering::SeqCst), 2, "{how}: both calls were sent");
     }
+    // A registry command that fails ends the run with its output, naming the field.
+    let layout = Layout::new("live-bus-registry-fails", 87);
+    let inner = format!("{}:8700", layout.ip(0, 1));
+    let requests = misbehaving_bus(&inner, "html");
+    let target = bus_target(
+        &layout,
+        &inner,
+        None,
+        &format!("{}:9100", layout.ip(0, 9)),
+        "echo cannot reach the admin API of {registry} >&2; exit 4",
+        3,
+    );
+    let (code, _, err) = qaqpa(&[
+        "run",
+        "--target",
+        &target.display().to_string(),
+        "--scenario",
+        "bus-acceptance-time",
+        "--out",
+        &layout.dir.join("out").display().to_string(),
+    ]);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("bus.registry-command")
+            && err.contains("exit status: 4")
+            && err.contains("cannot reach the admin API of"),
+        "{err}"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "no call was sent");
+
     // Nothing listens at the product's URL: refused before anything is sent (exit 2),
     // naming the field and the URL.
     let layout = Layout::new("live-bus-unreachable", 85);
