@@ -112,8 +112,12 @@ pub fn read_tls_roots(b: &Bus, dir: &Path, origin: &str) -> Result<Option<Vec<u8
     } else {
         dir.join(path)
     };
-    let bytes = std::fs::read(&full)
-        .map_err(|e| format!("{origin}: {field} = {}: cannot read it: {e}", full.display()))?;
+    let bytes = std::fs::read(&full).map_err(|e| {
+        format!(
+            "{origin}: {field} = {}: cannot read it: {e}",
+            full.display()
+        )
+    })?;
     qaqpa_scenarios::bus::live::tls_client(&bytes).map_err(|e| {
         format!(
             "{origin}: {field} = {}: the roots for the bus's https:// URLs: {e}",
@@ -502,9 +506,7 @@ pub fn describe(
                 scenario_seed,
                 &format!("mail-step-{i}"),
             )?,
-            (Action::Bus(spec), _, Some(bus)) => {
-                qaqpa_scenarios::bus::live::describe(spec, bus)?
-            }
+            (Action::Bus(spec), _, Some(bus)) => qaqpa_scenarios::bus::live::describe(spec, bus)?,
             _ => continue,
         };
         out.push(format!("  step {}: ", i + 1));
@@ -549,10 +551,7 @@ fn plan(args: &RunArgs, file: &TargetFile) -> Result<LiveRun, CliError> {
     let origin = origin(path);
     file.refuse_unsupported(&origin)
         .map_err(|e| CliError::input(e.0))?;
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     if !args.defects.is_empty() {
         return Err(CliError::input(format!(
             "--defect switches on faults of the simulated reference; {origin} is a live target"
@@ -797,10 +796,7 @@ mod tests {
                     .filter(|c| c.granted && published.contains(&c.service.as_str()))
                     .count();
                 assert_eq!(r.connections.len(), granted, "{}", s.id);
-                assert_eq!(
-                    r.consent.as_deref(),
-                    Some("http://127.0.0.9:9100/consent")
-                );
+                assert_eq!(r.consent.as_deref(), Some("http://127.0.0.9:9100/consent"));
             }
         }
         assert!(steps >= 8, "only {steps} bus steps in the suite");
@@ -808,7 +804,11 @@ mod tests {
 
     fn pem_file(dir: &Path, name: &str, tag: &str) -> PathBuf {
         let p = dir.join(name);
-        std::fs::write(&p, pem::encode(&pem::Pem::new(tag, vec![0x30, 0x03, 1, 2, 3]))).unwrap();
+        std::fs::write(
+            &p,
+            pem::encode(&pem::Pem::new(tag, vec![0x30, 0x03, 1, 2, 3])),
+        )
+        .unwrap();
         p
     }
 
@@ -835,20 +835,38 @@ mod tests {
         assert!(read_signing(&bus(text("ca.pem", "c.pem", "ec.pem")), &dir, "t.toml").is_ok());
         let e = read_signing(&bus(text("none.pem", "c.pem", "k.pem")), &dir, "t.toml").unwrap_err();
         assert!(
-            e.starts_with("t.toml: bus.ca-root = ") && e.contains("none.pem") && e.contains("cannot read it"),
+            e.starts_with("t.toml: bus.ca-root = ")
+                && e.contains("none.pem")
+                && e.contains("cannot read it"),
             "{e}"
         );
         let e = read_signing(&bus(text("ca.pem", "k.pem", "k.pem")), &dir, "t.toml").unwrap_err();
         assert!(
-            e.contains("bus.signing-certificate") && e.contains("holds no -----BEGIN CERTIFICATE") && e.contains("`PRIVATE KEY`"),
+            e.contains("bus.signing-certificate")
+                && e.contains("holds no -----BEGIN CERTIFICATE")
+                && e.contains("`PRIVATE KEY`"),
             "{e}"
         );
         let e = read_signing(&bus(text("ca.pem", "c.pem", "c.pem")), &dir, "t.toml").unwrap_err();
-        assert!(e.contains("bus.signing-key") && e.contains("private key"), "{e}");
-        let e = read_signing(&bus(text("ca.pem", "c.pem", "junk.pem")), &dir, "t.toml").unwrap_err();
-        assert!(e.contains("bus.signing-key") && e.contains("no PEM block"), "{e}");
+        assert!(
+            e.contains("bus.signing-key") && e.contains("private key"),
+            "{e}"
+        );
+        let e =
+            read_signing(&bus(text("ca.pem", "c.pem", "junk.pem")), &dir, "t.toml").unwrap_err();
+        assert!(
+            e.contains("bus.signing-key") && e.contains("no PEM block"),
+            "{e}"
+        );
         let abs = dir.join("c.pem").display().to_string();
-        assert!(read_signing(&bus(text("ca.pem", &abs, "k.pem")), Path::new("/nonexistent"), "t.toml").is_err());
+        assert!(
+            read_signing(
+                &bus(text("ca.pem", &abs, "k.pem")),
+                Path::new("/nonexistent"),
+                "t.toml"
+            )
+            .is_err()
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -873,18 +891,28 @@ mod tests {
             .bus
             .unwrap()
         };
-        assert_eq!(read_tls_roots(&bus("http", ""), &dir, "t.toml").unwrap(), None);
+        assert_eq!(
+            read_tls_roots(&bus("http", ""), &dir, "t.toml").unwrap(),
+            None
+        );
         let e = read_tls_roots(&bus("https", ""), &dir, "t.toml").unwrap_err();
         assert!(
             e.starts_with("t.toml: bus.ca-root = ") && e.contains("https://"),
             "{e}"
         );
-        let roots =
-            read_tls_roots(&bus("https", "tls-root = \"web-root.pem\"\n"), &dir, "t.toml").unwrap();
+        let roots = read_tls_roots(
+            &bus("https", "tls-root = \"web-root.pem\"\n"),
+            &dir,
+            "t.toml",
+        )
+        .unwrap();
         assert_eq!(roots.as_deref(), Some(ca.root_pem().as_bytes()));
-        let e = read_tls_roots(&bus("https", "tls-root = \"none.pem\"\n"), &dir, "t.toml")
-            .unwrap_err();
-        assert!(e.starts_with("t.toml: bus.tls-root = ") && e.contains("cannot read it"), "{e}");
+        let e =
+            read_tls_roots(&bus("https", "tls-root = \"none.pem\"\n"), &dir, "t.toml").unwrap_err();
+        assert!(
+            e.starts_with("t.toml: bus.tls-root = ") && e.contains("cannot read it"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -324,7 +324,10 @@ impl Bus {
             }
         }
         for (field, v) in [
-            ("bus.registry-timeout-seconds", self.registry_timeout_seconds),
+            (
+                "bus.registry-timeout-seconds",
+                self.registry_timeout_seconds,
+            ),
             ("bus.ready-timeout-seconds", self.ready_timeout_seconds),
             ("bus.call-timeout-seconds", self.call_timeout_seconds),
         ] {
@@ -524,7 +527,10 @@ exchanger = "127.0.20.25:10025"
         let e = err(&bus.replace("signing-key", "signing-keys"));
         assert!(e.contains("signing-keys"), "{e}");
         let e = err(&bus.replace("http://127.0.0.1:8700/Sync", "ftp://127.0.0.1:8700/Sync"));
-        assert!(e.contains("t.toml: bus.sync-url:") && e.contains("https://"), "{e}");
+        assert!(
+            e.contains("t.toml: bus.sync-url:") && e.contains("https://"),
+            "{e}"
+        );
         let tls = TargetFile::parse(
             &bus.replace("http://127.0.0.1:8700/Sync", "https://127.0.0.1:8700/Sync"),
             "t.toml",
@@ -532,15 +538,26 @@ exchanger = "127.0.20.25:10025"
         .unwrap();
         assert_eq!(tls.bus.unwrap().tls_root, None);
         let e = err(&bus.replace("http://127.0.0.1:8700/Async", "127.0.0.1:8700/Async"));
-        assert!(e.contains("t.toml: bus.async-url:") && e.contains("not an http:// or https:// URL"), "{e}");
+        assert!(
+            e.contains("t.toml: bus.async-url:") && e.contains("not an http:// or https:// URL"),
+            "{e}"
+        );
         let e = err(&bus.replace("127.0.0.9:9100", "0.0.0.0:9100"));
         assert!(e.contains("t.toml: bus.endpoints:"), "{e}");
         let e = err(&bus.replace("load {registry}", "load it"));
-        assert!(e.contains("t.toml: bus.registry-command:") && e.contains("{registry}"), "{e}");
+        assert!(
+            e.contains("t.toml: bus.registry-command:") && e.contains("{registry}"),
+            "{e}"
+        );
         let e = err(&format!("{bus}call-timeout-seconds = 0\n"));
         assert!(e.contains("t.toml: bus.call-timeout-seconds:"), "{e}");
-        let e = err(&format!("{bus}external-sync-url = \"http://127.0.0.1:8701/SyncChannel/v10\"\n"));
-        assert!(e.contains("t.toml: bus.external-sync-url:") && e.contains("both"), "{e}");
+        let e = err(&format!(
+            "{bus}external-sync-url = \"http://127.0.0.1:8701/SyncChannel/v10\"\n"
+        ));
+        assert!(
+            e.contains("t.toml: bus.external-sync-url:") && e.contains("both"),
+            "{e}"
+        );
         let e = err(&bus.replace("endpoints = \"127.0.0.9:9100\"\n", ""));
         assert!(e.contains("endpoints"), "{e}");
     }
@@ -549,7 +566,9 @@ exchanger = "127.0.20.25:10025"
     #[test]
     fn the_readme_example_parses() {
         let readme = include_str!("../README.md");
-        let section = &readme[readme.find("### The target file").expect("the README has it")..];
+        let section = &readme[readme
+            .find("### The target file")
+            .expect("the README has it")..];
         let start = section.find("```toml\n").expect("a TOML example") + "```toml\n".len();
         let text = &section[start..start + section[start..].find("```").unwrap()];
         let f = TargetFile::parse(text, "README.md").unwrap();

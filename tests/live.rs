@@ -715,7 +715,9 @@ fn the_served_bus_earns_its_simulated_verdicts() {
             .keys()
             .map(|(s, ..)| s.as_str())
             .collect::<std::collections::BTreeSet<_>>(),
-        ["bus-acceptance-time", "live-bus-routing"].into_iter().collect()
+        ["bus-acceptance-time", "live-bus-routing"]
+            .into_iter()
+            .collect()
     );
     let verdicts = |v: &livekit::PerScenario| {
         v.iter()
@@ -758,11 +760,31 @@ fn the_served_bus_earns_its_simulated_verdicts() {
 
     // And what they are: the reference passes each of them, on calls that happened.
     for (s, c, o) in [
-        ("bus-acceptance-time", "eint-app7-5.3", "sync-accepted-within-a-minute"),
-        ("bus-acceptance-time", "eint-app7-5.3", "async-accepted-within-a-minute"),
-        ("live-bus-routing", "eint-app7-5.3", "sync-accepted-within-a-minute"),
-        ("live-bus-routing", "eint-app7-5.3", "async-accepted-within-a-minute"),
-        ("live-bus-routing", "eint-4", "non-state-only-via-external-gateway"),
+        (
+            "bus-acceptance-time",
+            "eint-app7-5.3",
+            "sync-accepted-within-a-minute",
+        ),
+        (
+            "bus-acceptance-time",
+            "eint-app7-5.3",
+            "async-accepted-within-a-minute",
+        ),
+        (
+            "live-bus-routing",
+            "eint-app7-5.3",
+            "sync-accepted-within-a-minute",
+        ),
+        (
+            "live-bus-routing",
+            "eint-app7-5.3",
+            "async-accepted-within-a-minute",
+        ),
+        (
+            "live-bus-routing",
+            "eint-4",
+            "non-state-only-via-external-gateway",
+        ),
         ("live-bus-routing", "eint-app7-6.5", "consent-required"),
     ] {
         let (v, f) = &live_v[&(s.to_string(), c.to_string(), o.to_string())];
@@ -778,14 +800,19 @@ fn the_served_bus_earns_its_simulated_verdicts() {
         "\"what\":\"bus-live\"",
         "\"error_code\":\"SHEP-207\"",
     ] {
-        assert!(trace.contains(expected), "`{expected}` missing from the live trace");
+        assert!(
+            trace.contains(expected),
+            "`{expected}` missing from the live trace"
+        );
     }
     // The desk's scenarios were not played, and say why.
     let r = &live.report;
     let eint7 = r.clauses.iter().find(|c| c.id == "eint-7").unwrap();
     assert!(
-        eint7.obligations.iter().all(|o| o.verdict == Verdict::NotTested
-            && o.finding.contains("not played")),
+        eint7
+            .obligations
+            .iter()
+            .all(|o| o.verdict == Verdict::NotTested && o.finding.contains("not played")),
         "{:?}",
         eint7.obligations
     );
@@ -832,7 +859,11 @@ fn misbehaving_bus(addr: &str, how: &'static str) -> Arc<AtomicUsize> {
 #[test]
 fn a_bus_that_hangs_hangs_up_or_speaks_no_soap_fails_with_the_reason() {
     for (net, how, why) in [
-        (82u8, "hangs", "no answer (timed out waiting for a response)"),
+        (
+            82u8,
+            "hangs",
+            "no answer (timed out waiting for a response)",
+        ),
         (83, "closes", "the connection was closed without a response"),
         (84, "html", "HTTP 200 without a SOAP answer"),
     ] {
@@ -881,7 +912,11 @@ fn a_bus_that_hangs_hangs_up_or_speaks_no_soap_fails_with_the_reason() {
             "{how}: `{why}` not in {:?}",
             o.evidence
         );
-        assert_eq!(requests.load(Ordering::SeqCst), 2, "{how}: both calls were sent");
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            2,
+            "{how}: both calls were sent"
+        );
     }
     // A registry command that fails ends the run with its output, naming the field.
     let layout = Layout::new("live-bus-registry-fails", 87);
@@ -951,7 +986,9 @@ fn a_bus_that_hangs_hangs_up_or_speaks_no_soap_fails_with_the_reason() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("bus.signing-key = ") && err.contains("harness.key") && err.contains("cannot read it"),
+        err.contains("bus.signing-key = ")
+            && err.contains("harness.key")
+            && err.contains("cannot read it"),
         "{err}"
     );
 }
@@ -992,11 +1029,17 @@ fn a_bus_dry_run_describes_and_sends_nothing() {
         "scenario bus-registry-changes",
         "not played: its workflow at the bus-operator desk",
     ] {
-        assert!(stdout.contains(expected), "`{expected}` missing from:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "`{expected}` missing from:\n{stdout}"
+        );
     }
     assert!(
         matches!(watcher.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
         "a dry run connected to the product"
     );
-    assert!(!layout.dir.join("out").exists(), "a dry run writes no reports");
+    assert!(
+        !layout.dir.join("out").exists(),
+        "a dry run writes no reports"
+    );
 }

@@ -340,7 +340,7 @@ impl BusSpec {
 /// The harness's consent service host.
 const CONSENT_HOST: &str = "consent";
 
-pub(crate) fn host_of(system: &str) -> String {
+fn host_of(system: &str) -> String {
     format!("sys-{system}")
 }
 
@@ -478,7 +478,7 @@ pub fn read_soap(xml: &[u8]) -> Option<SoapReading> {
 }
 
 /// A consent query's subject, service and initiator.
-pub(crate) fn read_query(body: &[u8]) -> Option<(String, String, String)> {
+fn read_query(body: &[u8]) -> Option<(String, String, String)> {
     let mut r = quick_xml::reader::Reader::from_reader(body);
     let mut cur = String::new();
     let (mut s, mut v, mut i) = (None, None, None);
@@ -545,7 +545,7 @@ async fn serve_system<IO>(
         .await;
 }
 
-pub(crate) fn soap_response(status: u16, body: String) -> Response<Full<Bytes>> {
+fn soap_response(status: u16, body: String) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
         .header("content-type", "text/xml; charset=utf-8")
@@ -643,14 +643,21 @@ pub(crate) fn consents(spec: &BusSpec) -> Consents {
 
 /// The harness's consent service: 200 when the subject consented to that initiator's access
 /// to that service, 403 otherwise.
-pub(crate) async fn consent_answer(req: Request<Incoming>, consents: &Consents) -> Response<Full<Bytes>> {
+pub(crate) async fn consent_answer(
+    req: Request<Incoming>,
+    consents: &Consents,
+) -> Response<Full<Bytes>> {
     let body = Limited::new(req.into_body(), 64 * 1024)
         .collect()
         .await
         .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
     let q = read_query(&body);
-    let yes = q.is_some_and(|(s, v, i)| consents.iter().any(|c| c.0 == s && c.1 == v && c.2 == i));
+    let yes = q.is_some_and(|(s, v, i)| {
+        consents
+            .iter()
+            .any(|c| c.0 == s && c.1 == v && c.2 == i)
+    });
     Response::builder()
         .status(if yes { 200 } else { 403 })
         .body(Full::new(Bytes::from_static(b"")))

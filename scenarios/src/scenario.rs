@@ -469,7 +469,10 @@ expect:
         );
         let s = Scenario::parse(&repeated, "b.yaml", &any_clause).unwrap();
         let why = s.live_playable().unwrap_err();
-        assert!(why.contains("repeat") && why.contains("--evidence"), "{why}");
+        assert!(
+            why.contains("repeat") && why.contains("--evidence"),
+            "{why}"
+        );
         let desk = bus.replace("system: bus\n", "system: bus\ndesk: bus-operator\n");
         let s = Scenario::parse(&desk, "b.yaml", &any_clause).unwrap();
         assert!(s.live_playable().unwrap_err().contains("bus-operator desk"));
