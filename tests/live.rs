@@ -1025,6 +1025,7 @@ fn a_bus_dry_run_describes_and_sends_nothing() {
         "the harness loads its registry (2 system(s), 3 service(s), 3 connection(s)) with `load-it {registry}`, then listens on 127.86.0.9:9100",
         "provider of KGD_ARCHIVE_v1 (sync) at http://127.86.0.9:9100/sys/kgd/provider/KGD_ARCHIVE_v1, answering after 90 s",
         "push interface of fund at http://127.86.0.9:9100/sys/fund/client",
+        "connections in the registry: fund → KGD_TAXPAYER_DEBT_v2, fund → KGD_ARCHIVE_v1, kgd → FUND_NOTICES_v1; left out (access or publication still awaited): none",
         "call `notice`: kgd sends sendMessage for FUND_NOTICES_v1 to http://127.86.0.1:8700/AsyncChannel/v10 at 3 s",
         "scenario bus-registry-changes",
         "not played: its workflow at the bus-operator desk",

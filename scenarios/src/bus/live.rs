@@ -220,21 +220,26 @@ pub fn registry(spec: &BusSpec, endpoints: SocketAddr) -> String {
             s.personal_data
         ));
     }
-    // Production access that is still awaited is no connection yet.
-    for c in spec.connections.iter().filter(|c| c.granted) {
-        if spec
-            .services
-            .iter()
-            .any(|s| s.id == c.service && s.registered)
-        {
-            t.push_str(&format!(
-                "\n[[connection]]\ninitiator = {}\nservice = {}\n",
-                toml_str(&c.initiator),
-                toml_str(&c.service)
-            ));
-        }
+    for c in loaded_connections(spec) {
+        t.push_str(&format!(
+            "\n[[connection]]\ninitiator = {}\nservice = {}\n",
+            toml_str(&c.initiator),
+            toml_str(&c.service)
+        ));
     }
     t
+}
+
+/// The connections the episode's registry holds: production access that already existed, to
+/// a service already published (access still awaited is no connection yet).
+fn loaded_connections(spec: &BusSpec) -> impl Iterator<Item = &super::ConnectionSpec> {
+    spec.connections.iter().filter(|c| {
+        c.granted
+            && spec
+                .services
+                .iter()
+                .any(|s| s.id == c.service && s.registered)
+    })
 }
 
 /// What a live episode would do, line by line, without doing it (`qaqpa run --dry-run`).
@@ -244,10 +249,32 @@ pub fn describe(spec: &BusSpec, product: &LiveBus) -> Result<Vec<String>, String
         "a bus episode on the wall clock: the harness loads its registry ({} system(s), {} service(s), {} connection(s)) with `{}`, then listens on {} for the bus's relays and pushes",
         spec.systems.len(),
         spec.services.iter().filter(|s| s.registered).count(),
-        spec.connections.iter().filter(|c| c.granted).count(),
+        loaded_connections(spec).count(),
         product.registry.command().unwrap_or_default(),
         product.endpoints
     )];
+    let pairs = |cs: Vec<&super::ConnectionSpec>| {
+        let p: Vec<String> = cs
+            .iter()
+            .map(|c| format!("{} → {}", c.initiator, c.service))
+            .collect();
+        if p.is_empty() {
+            "none".to_string()
+        } else {
+            p.join(", ")
+        }
+    };
+    let loaded: Vec<&super::ConnectionSpec> = loaded_connections(spec).collect();
+    let left_out: Vec<&super::ConnectionSpec> = spec
+        .connections
+        .iter()
+        .filter(|c| !loaded.iter().any(|l| std::ptr::eq(*l, *c)))
+        .collect();
+    lines.push(format!(
+        "connections in the registry: {}; left out (access or publication still awaited): {}",
+        pairs(loaded.clone()),
+        pairs(left_out)
+    ));
     for s in spec.services.iter().filter(|s| s.registered) {
         lines.push(format!(
             "provider of {} ({}) at http://{}/sys/{}/provider/{}{}{}",
