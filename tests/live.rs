@@ -1043,4 +1043,30 @@ fn a_bus_dry_run_describes_and_sends_nothing() {
         !layout.dir.join("out").exists(),
         "a dry run writes no reports"
     );
+    // A desk scenario's recorded trace stands in for it: the live run judges it, and says so.
+    let recorded = layout.dir.join("recorded");
+    run_to_disk(&RunArgs::new(recorded.clone(), 1).scenario("bus-registry-changes")).unwrap();
+    let evidence = layout.dir.join("evidence");
+    std::fs::create_dir_all(&evidence).unwrap();
+    std::fs::copy(
+        recorded.join("traces/bus-registry-changes.jsonl"),
+        evidence.join("bus-registry-changes.jsonl"),
+    )
+    .unwrap();
+    let (code, stdout, err) = qaqpa(&[
+        "run",
+        "--target",
+        &target.display().to_string(),
+        "--dry-run",
+        "--evidence",
+        &evidence.display().to_string(),
+        "--out",
+        &layout.dir.join("out").display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("scenario bus-registry-changes (")
+            && stdout.contains("judged from its recorded trace"),
+        "{stdout}"
+    );
 }
