@@ -2,9 +2,9 @@
 //! to reach it. TOML; every table refuses fields it does not know, and every error names the
 //! file and the field. The README's "Certifying your product" documents it field by field.
 //!
-//! One file describes every system a product offers: `[ugem]` (implemented), `[bus]` and
-//! `[ugia]` (their shape is fixed here and documented; a run refuses them until the bus's
-//! SOAP side and UGIA's two-port interface exist).
+//! One file describes every system a product offers: `[ugem]` and `[bus]` (implemented) and
+//! `[ugia]` (its shape is fixed here and documented; a run refuses it until UGIA's two-port
+//! interface can be driven over TAP or veth devices).
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
@@ -116,20 +116,55 @@ fn thirty() -> u64 {
     30
 }
 
-/// The bus (SHEP) under test: not yet run live.
+/// The bus (SHEP: ЭҮШ and its external gateway ЭҮСШ) under test.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Bus {
-    /// The product's synchronous SOAP endpoint, `https://…`.
+    /// The inner gateway's (ЭҮШ) SyncChannel v10 endpoint, `http://host:port/path`.
     pub sync_url: String,
-    /// Its asynchronous SOAP endpoint.
+    /// Its AsyncChannel v10 endpoint.
     pub async_url: String,
+    /// The external gateway's (ЭҮСШ) SyncChannel endpoint, for calls `via: external`.
+    #[serde(default)]
+    pub external_sync_url: Option<String>,
+    /// The external gateway's AsyncChannel endpoint.
+    #[serde(default)]
+    pub external_async_url: Option<String>,
+    /// Where the harness listens, `IP:PORT`, as every information system the bus routes to:
+    /// providers at `/sys/<system>/provider/<service>`, push interfaces at
+    /// `/sys/<system>/client`, the consent service at `/consent`.
+    pub endpoints: SocketAddr,
+    /// A shell command that loads an episode's registry into the product, `{registry}`
+    /// standing for the path of the file the harness writes (the reference's registry format,
+    /// docs/bus.md). Without it no bus episode can be played.
+    #[serde(default)]
+    pub registry_command: Option<String>,
+    /// The most the registry command may take, in seconds (default 60).
+    #[serde(default = "sixty")]
+    pub registry_timeout_seconds: u64,
+    /// The most the product may take to accept connections again after loading a registry,
+    /// in seconds (default 30).
+    #[serde(default = "thirty")]
+    pub ready_timeout_seconds: u64,
+    /// The most a call waits for the bus's answer, in seconds (default 100: past the minute
+    /// the bus has, so that a late answer is measured, not cut off).
+    #[serde(default = "hundred")]
+    pub call_timeout_seconds: u64,
+    /// The roots (PEM) the harness checks the product's certificate against on `https://`
+    /// URLs; without it, `ca-root`. Relative paths are from the target file's folder.
+    #[serde(default)]
+    pub tls_root: Option<PathBuf>,
     /// The CA root (PEM) the product trusts: the harness's signing certificate chains to it.
+    /// Relative paths are from the target file's folder.
     pub ca_root: PathBuf,
     /// The harness's signing certificate (PEM).
     pub signing_certificate: PathBuf,
     /// The harness's signing key (PEM). A secret: never copied into reports or bundles.
     pub signing_key: PathBuf,
+}
+
+fn hundred() -> u64 {
+    100
 }
 
 /// The access gateway (UGIA) under test: not yet run live.
@@ -221,6 +256,9 @@ impl TargetFile {
         if let Some(u) = &self.ugem {
             u.check()?;
         }
+        if let Some(b) = &self.bus {
+            b.check()?;
+        }
         Ok(())
     }
 
@@ -234,15 +272,68 @@ impl TargetFile {
     /// Refuses sections of systems a live run cannot drive yet, naming them and what they
     /// wait for.
     pub fn refuse_unsupported(&self, origin: &str) -> Result<(), TargetFileError> {
-        if self.bus.is_some() {
-            return Err(TargetFileError(format!(
-                "{origin}: [bus]: live runs of the bus are not yet supported (they wait for `qaqpa serve bus` and the bus's SOAP side); remove the section, or run the bus against the reference"
-            )));
-        }
         if self.ugia.is_some() {
             return Err(TargetFileError(format!(
                 "{origin}: [ugia]: live runs of UGIA are not yet supported (they wait for the two-port packet interface); remove the section, or run UGIA against the reference"
             )));
+        }
+        Ok(())
+    }
+}
+
+impl Bus {
+    fn check(&self) -> Result<(), (String, String)> {
+        for (field, url) in [
+            ("bus.sync-url", Some(&self.sync_url)),
+            ("bus.async-url", Some(&self.async_url)),
+            ("bus.external-sync-url", self.external_sync_url.as_ref()),
+            ("bus.external-async-url", self.external_async_url.as_ref()),
+        ] {
+            if let Some(url) = url {
+                qaqpa_scenarios::bus::live::split_url(url).map_err(|e| (field.to_string(), e))?;
+            }
+        }
+        if self.external_sync_url.is_some() != self.external_async_url.is_some() {
+            return Err((
+                "bus.external-sync-url".into(),
+                "give both of the external gateway's URLs (external-sync-url and external-async-url), or neither".into(),
+            ));
+        }
+        if self.endpoints.ip().is_unspecified() || self.endpoints.port() == 0 {
+            return Err((
+                "bus.endpoints".into(),
+                format!(
+                    "{}: the product's registry routes to this address, so it needs a definite IP and port",
+                    self.endpoints
+                ),
+            ));
+        }
+        if let Some(c) = &self.registry_command {
+            if c.trim().is_empty() {
+                return Err((
+                    "bus.registry-command".into(),
+                    "an empty command; leave the field out".into(),
+                ));
+            }
+            if !c.contains("{registry}") {
+                return Err((
+                    "bus.registry-command".into(),
+                    "the command must name the registry file the harness writes as `{registry}`"
+                        .into(),
+                ));
+            }
+        }
+        for (field, v) in [
+            (
+                "bus.registry-timeout-seconds",
+                self.registry_timeout_seconds,
+            ),
+            ("bus.ready-timeout-seconds", self.ready_timeout_seconds),
+            ("bus.call-timeout-seconds", self.call_timeout_seconds),
+        ] {
+            if !(1..=600).contains(&v) {
+                return Err((field.into(), format!("{v}: expected 1 to 600 seconds")));
+            }
         }
         Ok(())
     }
@@ -423,19 +514,72 @@ exchanger = "127.0.20.25:10025"
         assert_eq!(r.defects, ["ugem-open-relay"]);
     }
 
+    const BUS: &str = "\n[bus]\nsync-url = \"http://127.0.0.1:8700/SyncChannel/v10\"\nasync-url = \"http://127.0.0.1:8700/AsyncChannel/v10\"\nendpoints = \"127.0.0.9:9100\"\nregistry-command = \"load {registry}\"\nca-root = \"ca.pem\"\nsigning-certificate = \"c.pem\"\nsigning-key = \"k.pem\"\n";
+
     #[test]
-    fn bus_and_ugia_sections_parse_but_are_refused() {
-        let bus = format!(
-            "{GOOD}\n[bus]\nsync-url = \"https://127.0.0.1:8443/sync\"\nasync-url = \"https://127.0.0.1:8443/async\"\nca-root = \"ca.pem\"\nsigning-certificate = \"c.pem\"\nsigning-key = \"k.pem\"\n"
-        );
+    fn a_bus_section_is_checked_field_by_field() {
+        let bus = format!("{GOOD}{BUS}");
         let f = TargetFile::parse(&bus, "t.toml").unwrap();
-        let e = f.refuse_unsupported("t.toml").unwrap_err().0;
-        assert!(
-            e.contains("[bus]") && e.contains("not yet supported"),
-            "{e}"
-        );
+        assert!(f.refuse_unsupported("t.toml").is_ok());
+        let b = f.bus.unwrap();
+        assert_eq!(b.call_timeout_seconds, 100);
+        assert_eq!(b.external_sync_url, None);
         let e = err(&bus.replace("signing-key", "signing-keys"));
         assert!(e.contains("signing-keys"), "{e}");
+        let e = err(&bus.replace("http://127.0.0.1:8700/Sync", "ftp://127.0.0.1:8700/Sync"));
+        assert!(
+            e.contains("t.toml: bus.sync-url:") && e.contains("https://"),
+            "{e}"
+        );
+        let tls = TargetFile::parse(
+            &bus.replace("http://127.0.0.1:8700/Sync", "https://127.0.0.1:8700/Sync"),
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(tls.bus.unwrap().tls_root, None);
+        let e = err(&bus.replace("http://127.0.0.1:8700/Async", "127.0.0.1:8700/Async"));
+        assert!(
+            e.contains("t.toml: bus.async-url:") && e.contains("not an http:// or https:// URL"),
+            "{e}"
+        );
+        let e = err(&bus.replace("127.0.0.9:9100", "0.0.0.0:9100"));
+        assert!(e.contains("t.toml: bus.endpoints:"), "{e}");
+        let e = err(&bus.replace("load {registry}", "load it"));
+        assert!(
+            e.contains("t.toml: bus.registry-command:") && e.contains("{registry}"),
+            "{e}"
+        );
+        let e = err(&format!("{bus}call-timeout-seconds = 0\n"));
+        assert!(e.contains("t.toml: bus.call-timeout-seconds:"), "{e}");
+        let e = err(&format!(
+            "{bus}external-sync-url = \"http://127.0.0.1:8701/SyncChannel/v10\"\n"
+        ));
+        assert!(
+            e.contains("t.toml: bus.external-sync-url:") && e.contains("both"),
+            "{e}"
+        );
+        let e = err(&bus.replace("endpoints = \"127.0.0.9:9100\"\n", ""));
+        assert!(e.contains("endpoints"), "{e}");
+    }
+
+    /// The README's example target file is one the harness reads.
+    #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../README.md");
+        let section = &readme[readme
+            .find("### The target file")
+            .expect("the README has it")..];
+        let start = section.find("```toml\n").expect("a TOML example") + "```toml\n".len();
+        let text = &section[start..start + section[start..].find("```").unwrap()];
+        let f = TargetFile::parse(text, "README.md").unwrap();
+        let b = f.bus.expect("the example has a [bus] section");
+        assert_eq!(b.endpoints, "127.81.0.9:9100".parse().unwrap());
+        assert!(b.external_async_url.is_some());
+        assert!(f.ugem.is_some());
+    }
+
+    #[test]
+    fn a_ugia_section_parses_but_is_refused() {
         let ugia = format!(
             "{GOOD}\n[ugia]\ninside = \"tap0\"\noutside-main = \"tap1\"\noutside-backup = \"tap2\"\n"
         );

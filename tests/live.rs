@@ -535,3 +535,538 @@ fn the_served_reference_earns_its_simulated_verdicts() {
     );
     drop(served);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The bus, live.
+
+/// The bus's target-file section for a product at `inner` (and `external`, if any), the
+/// harness's systems at `endpoints`, its registry loaded with `registry_command`; the PEM
+/// files are written beside the target file (the harness reads and checks them; the
+/// messages are not signed yet).
+fn bus_target(
+    layout: &Layout,
+    inner: &str,
+    external: Option<&str>,
+    endpoints: &str,
+    registry_command: &str,
+    call_timeout: u32,
+) -> PathBuf {
+    let block = |tag: &str| format!("-----BEGIN {tag}-----\nMAMCAQI=\n-----END {tag}-----\n");
+    layout.write("ca.pem", &block("CERTIFICATE"));
+    layout.write("harness.pem", &block("CERTIFICATE"));
+    layout.write("harness.key", &block("PRIVATE KEY"));
+    let mut t = format!(
+        "kind = \"live\"\nname = \"bus product\"\nversion = \"1\"\n\n[bus]\nsync-url = \"http://{inner}/SyncChannel/v10\"\nasync-url = \"http://{inner}/AsyncChannel/v10\"\nendpoints = \"{endpoints}\"\nregistry-command = {}\ncall-timeout-seconds = {call_timeout}\nready-timeout-seconds = 20\nca-root = \"ca.pem\"\nsigning-certificate = \"harness.pem\"\nsigning-key = \"harness.key\"\n",
+        livekit::toml_string(registry_command)
+    );
+    if let Some(e) = external {
+        t.push_str(&format!(
+            "external-sync-url = \"http://{e}/SyncChannel/v10\"\nexternal-async-url = \"http://{e}/AsyncChannel/v10\"\n"
+        ));
+    }
+    layout.write("target.toml", &t)
+}
+
+/// A bus scenario with no desk, so a live run plays it whole: before any operator's
+/// decision, a non-state system reaches a service only through ЭҮСШ (eint-4), a personal-data
+/// service only with the subject's consent (eint-app7-6.5), and both channels answer within
+/// the minute (eint-app7-5.3), a push interface taking what the async channel delivers.
+fn bus_suite(layout: &Layout) -> PathBuf {
+    let dir = layout.dir.join("bus-suite");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("routing.yaml"),
+        "\
+id: live-bus-routing
+title: Before any desk decision, non-state systems only through ЭҮСШ and personal data only with consent
+system: bus
+start: 2025-06-02T10:00
+until: day 0
+parties: {}
+steps:
+  - at: day 0 10:00
+    bus:
+      seconds: 8
+      systems:
+        - { id: health, state: true }
+        - { id: fund, state: true, push: true }
+        - { id: bank, state: false }
+      services:
+        - { id: MZ_PATIENT_v2, owner: health, mode: sync, published: [inner, external], personal-data: true }
+        - { id: MZ_CLINICS_v1, owner: health, mode: sync, published: [inner, external] }
+        - { id: FUND_NOTICES_v1, owner: fund, mode: async, published: [inner] }
+      consents:
+        - { subject: \"900101300123\", service: MZ_PATIENT_v2, initiator: fund }
+      connections:
+        - { initiator: fund, service: MZ_PATIENT_v2 }
+        - { initiator: fund, service: MZ_CLINICS_v1 }
+        - { initiator: bank, service: MZ_CLINICS_v1 }
+        - { initiator: health, service: FUND_NOTICES_v1 }
+      calls:
+        - { label: fund-patient, from: fund, service: MZ_PATIENT_v2, subject: \"900101300123\", at-seconds: 1 }
+        - { label: fund-patient-no-consent, from: fund, service: MZ_PATIENT_v2, subject: \"850505400111\", at-seconds: 2 }
+        - { label: fund-clinics, from: fund, service: MZ_CLINICS_v1, at-seconds: 3 }
+        - { label: bank-clinics-inner, from: bank, service: MZ_CLINICS_v1, via: inner, at-seconds: 4 }
+        - { label: bank-clinics-external, from: bank, service: MZ_CLINICS_v1, via: external, at-seconds: 5 }
+        - { label: notice, from: health, service: FUND_NOTICES_v1, at-seconds: 6 }
+expect:
+  - clause: eint-4
+  - clause: eint-app7-6.5
+  - clause: eint-app7-5.3
+",
+    )
+    .unwrap();
+    dir
+}
+
+/// `qaqpa serve bus` as two processes, the inner gateway (ЭҮШ) and the external one (ЭҮСШ),
+/// and the registry command that restarts both with an episode's registry (the reference
+/// reads its registry when it starts). Dropping it ends both.
+struct ServedBus {
+    dir: PathBuf,
+    target: PathBuf,
+}
+
+impl ServedBus {
+    fn start(layout: &Layout) -> ServedBus {
+        let inner = format!("{}:8700", layout.ip(0, 1));
+        let external = format!("{}:8701", layout.ip(0, 2));
+        let endpoints = format!("{}:9100", layout.ip(0, 9));
+        let d = layout.dir.display().to_string();
+        // The copy first: the harness removes its file once the command has returned, and
+        // the bus reads it only when it has started.
+        let script = format!(
+            "#!/bin/sh\nset -e\ncp \"$1\" {d}/registry.toml\nfor g in inner external; do\n  if [ -f {d}/bus-$g.pid ]; then\n    pid=$(cat {d}/bus-$g.pid)\n    kill $pid 2>/dev/null || true\n    n=0; while kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.05; n=$((n+1)); done\n  fi\ndone\nnohup {q} serve bus --listen {inner} --gateway inner --registry {d}/registry.toml >> {d}/bus.log 2>&1 &\necho $! > {d}/bus-inner.pid\nnohup {q} serve bus --listen {external} --gateway external --registry {d}/registry.toml >> {d}/bus.log 2>&1 &\necho $! > {d}/bus-external.pid\n",
+            q = env!("CARGO_BIN_EXE_qaqpa"),
+        );
+        let reload = layout.write("reload-registry.sh", &script);
+        let empty = layout.write("empty-registry.toml", "");
+        sh(&format!("sh {} {}", reload.display(), empty.display()));
+        for addr in [&inner, &external] {
+            let addr: std::net::SocketAddr = addr.parse().unwrap();
+            let began = Instant::now();
+            while std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err() {
+                assert!(
+                    began.elapsed() < Duration::from_secs(20),
+                    "the served bus does not listen on {addr}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let target = bus_target(
+            layout,
+            &inner,
+            Some(&external),
+            &endpoints,
+            &format!("sh {} {{registry}}", reload.display()),
+            100,
+        );
+        ServedBus {
+            dir: layout.dir.clone(),
+            target,
+        }
+    }
+}
+
+impl Drop for ServedBus {
+    fn drop(&mut self) {
+        kill_pid_file(&self.dir.join("bus-inner.pid"));
+        kill_pid_file(&self.dir.join("bus-external.pid"));
+    }
+}
+
+/// `qaqpa serve bus`, judged live through the bus scenarios a live run plays (those without
+/// a desk: the standard suite's acceptance-time and the routing scenario above), earns the
+/// verdicts its simulation earns, obligation by obligation; the desk's scenarios are
+/// not-tested, saying why.
+#[test]
+fn the_served_bus_earns_its_simulated_verdicts() {
+    let layout = Layout::new("live-bus-serve-vs-sim", 81);
+    let served = ServedBus::start(&layout);
+    let suite_dir = bus_suite(&layout);
+    let calendar = BusinessCalendar::kazakhstan();
+    let began = Instant::now();
+    let live = run_to_disk(
+        &RunArgs::new(layout.dir.join("live"), 1)
+            .system("bus")
+            .suite(suite_dir.clone())
+            .target(served.target.clone()),
+    )
+    .unwrap();
+    let took = began.elapsed();
+    let sim = run_to_disk(
+        &RunArgs::new(layout.dir.join("sim"), 1)
+            .suite(suite_dir.clone())
+            .scenario("bus-acceptance-time")
+            .scenario("live-bus-routing"),
+    )
+    .unwrap();
+    let mut suite = qaqpa_scenarios::Suite::standard().unwrap();
+    suite.add_dir(&suite_dir).unwrap();
+    let live_v = livekit::per_scenario_in(&live, &calendar, &suite);
+    let mut sim_v = livekit::per_scenario_in(&sim, &calendar, &suite);
+    sim_v.retain(|k, _| live_v.contains_key(k));
+    println!(
+        "live run of the bus scenarios took {took:?}\n{}",
+        table(&live_v)
+    );
+    assert_eq!(
+        live_v
+            .keys()
+            .map(|(s, ..)| s.as_str())
+            .collect::<std::collections::BTreeSet<_>>(),
+        ["bus-acceptance-time", "live-bus-routing"]
+            .into_iter()
+            .collect()
+    );
+    let verdicts = |v: &livekit::PerScenario| {
+        v.iter()
+            .map(|(k, (verdict, _))| (k.clone(), *verdict))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        verdicts(&live_v),
+        verdicts(&sim_v),
+        "live:\n{}\nsimulated:\n{}",
+        table(&live_v),
+        table(&sim_v)
+    );
+    // Beneath the verdicts, every call got the same answer, live and simulated: accepted, or
+    // refused with the same ErrorInfo code.
+    let answers = |o: &qaqpa_scenarios::RunOutcome, id: &str| {
+        o.traces
+            .iter()
+            .find(|(s, _)| s == id)
+            .expect("the scenario was played")
+            .1
+            .observations()
+            .iter()
+            .filter_map(|ob| match &ob.event {
+                qaqpa_sim::trace::Event::BusCall(c) => Some((
+                    c.label.clone(),
+                    c.outcome.clone(),
+                    c.error_code.clone().unwrap_or_default(),
+                )),
+                _ => None,
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    for id in ["bus-acceptance-time", "live-bus-routing"] {
+        let (l, s) = (answers(&live, id), answers(&sim, id));
+        println!("{id}: {l:?}");
+        assert_eq!(l, s, "{id}: the calls' answers, live and simulated");
+    }
+    assert_eq!(answers(&live, "live-bus-routing").len(), 6);
+
+    // And what they are: the reference passes each of them, on calls that happened.
+    for (s, c, o) in [
+        (
+            "bus-acceptance-time",
+            "eint-app7-5.3",
+            "sync-accepted-within-a-minute",
+        ),
+        (
+            "bus-acceptance-time",
+            "eint-app7-5.3",
+            "async-accepted-within-a-minute",
+        ),
+        (
+            "live-bus-routing",
+            "eint-app7-5.3",
+            "sync-accepted-within-a-minute",
+        ),
+        (
+            "live-bus-routing",
+            "eint-app7-5.3",
+            "async-accepted-within-a-minute",
+        ),
+        (
+            "live-bus-routing",
+            "eint-4",
+            "non-state-only-via-external-gateway",
+        ),
+        ("live-bus-routing", "eint-app7-6.5", "consent-required"),
+    ] {
+        let (v, f) = &live_v[&(s.to_string(), c.to_string(), o.to_string())];
+        assert_eq!(*v, Verdict::Pass, "{s} {c}/{o}: {f}");
+    }
+    // The calls the harness made reached the real processes: the providers and the push
+    // interface on real sockets saw the relayed calls.
+    let trace =
+        std::fs::read_to_string(layout.dir.join("live/traces/live-bus-routing.jsonl")).unwrap();
+    for expected in [
+        "\"endpoint\":\"provider\"",
+        "\"endpoint\":\"push\"",
+        "\"what\":\"bus-live\"",
+        "\"error_code\":\"SHEP-207\"",
+    ] {
+        assert!(
+            trace.contains(expected),
+            "`{expected}` missing from the live trace"
+        );
+    }
+    // The desk's scenarios were not played, and say why.
+    let r = &live.report;
+    let eint7 = r.clauses.iter().find(|c| c.id == "eint-7").unwrap();
+    assert!(
+        eint7
+            .obligations
+            .iter()
+            .all(|o| o.verdict == Verdict::NotTested && o.finding.contains("not played")),
+        "{:?}",
+        eint7.obligations
+    );
+    drop(served);
+}
+
+/// A bus that misbehaves on purpose at `addr`: after reading a request it never answers,
+/// closes the connection, or answers with something that is not SOAP. Counts the requests.
+fn misbehaving_bus(addr: &str, how: &'static str) -> Arc<AtomicUsize> {
+    use std::io::Read;
+    let l = TcpListener::bind(addr).unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                let n = s.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    return; // a readiness probe: connected and left
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                match how {
+                    "hangs" => {
+                        // Hold the connection; never answer.
+                        while s.read(&mut buf).is_ok_and(|n| n > 0) {}
+                    }
+                    "closes" => drop(s),
+                    _ => {
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>");
+                    }
+                }
+            });
+        }
+    });
+    seen
+}
+
+/// A bus that hangs mid-call, closes the connection or answers with no SOAP fails the
+/// minute with the reason in its evidence; the run ends within its time limits and never
+/// panics. An address where nothing listens is an error naming the field and the URL.
+#[test]
+fn a_bus_that_hangs_hangs_up_or_speaks_no_soap_fails_with_the_reason() {
+    for (net, how, why) in [
+        (
+            82u8,
+            "hangs",
+            "no answer (timed out waiting for a response)",
+        ),
+        (83, "closes", "the connection was closed without a response"),
+        (84, "html", "HTTP 200 without a SOAP answer"),
+    ] {
+        let layout = Layout::new(&format!("live-bus-misbehaving-{how}"), net);
+        let inner = format!("{}:8700", layout.ip(0, 1));
+        let requests = misbehaving_bus(&inner, how);
+        let target = bus_target(
+            &layout,
+            &inner,
+            None,
+            &format!("{}:9100", layout.ip(0, 9)),
+            "test -s {registry}",
+            3,
+        );
+        let dir = layout.dir.join("suite");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("one.yaml"),
+            "id: live-bus-one-call\ntitle: One call\nsystem: bus\nstart: 2025-06-02T10:00\nuntil: day 0\nparties: {}\nsteps:\n  - at: day 0 10:00\n    bus:\n      seconds: 2\n      systems:\n        - { id: a, state: true }\n        - { id: b, state: true }\n      services:\n        - { id: B_v1, owner: b, mode: sync, published: [inner] }\n      connections:\n        - { initiator: a, service: B_v1 }\n      calls:\n        - { label: one, from: a, service: B_v1, at-seconds: 1 }\n        - { label: two, from: a, service: B_v1, at-seconds: 2 }\nexpect:\n  - clause: eint-app7-5.3\n",
+        )
+        .unwrap();
+        let began = Instant::now();
+        let outcome = run_to_disk(
+            &RunArgs::new(layout.dir.join("out"), 1)
+                .target(target)
+                .suite(dir)
+                .scenario("live-bus-one-call"),
+        )
+        .unwrap();
+        let took = began.elapsed();
+        assert!(took < Duration::from_secs(40), "{how}: took {took:?}");
+        let o = &outcome
+            .report
+            .clauses
+            .iter()
+            .find(|c| c.id == "eint-app7-5.3")
+            .unwrap()
+            .obligations
+            .iter()
+            .find(|o| o.id == "sync-accepted-within-a-minute")
+            .unwrap();
+        assert_eq!(o.verdict, Verdict::Fail, "{how}: {}", o.finding);
+        assert!(o.finding.contains("got no answer"), "{how}: {}", o.finding);
+        assert!(
+            o.evidence.iter().any(|e| e.text.contains(why)),
+            "{how}: `{why}` not in {:?}",
+            o.evidence
+        );
+        assert_eq!(
+            requests.load(Ordering::SeqCst),
+            2,
+            "{how}: both calls were sent"
+        );
+    }
+    // A registry command that fails ends the run with its output, naming the field.
+    let layout = Layout::new("live-bus-registry-fails", 87);
+    let inner = format!("{}:8700", layout.ip(0, 1));
+    let requests = misbehaving_bus(&inner, "html");
+    let target = bus_target(
+        &layout,
+        &inner,
+        None,
+        &format!("{}:9100", layout.ip(0, 9)),
+        "echo cannot reach the admin API of {registry} >&2; exit 4",
+        3,
+    );
+    let (code, _, err) = qaqpa(&[
+        "run",
+        "--target",
+        &target.display().to_string(),
+        "--scenario",
+        "bus-acceptance-time",
+        "--out",
+        &layout.dir.join("out").display().to_string(),
+    ]);
+    assert_ne!(code, 0, "{err}");
+    assert!(
+        err.contains("bus.registry-command")
+            && err.contains("exit status: 4")
+            && err.contains("cannot reach the admin API of"),
+        "{err}"
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "no call was sent");
+
+    // Nothing listens at the product's URL: refused before anything is sent (exit 2),
+    // naming the field and the URL.
+    let layout = Layout::new("live-bus-unreachable", 85);
+    let target = bus_target(
+        &layout,
+        &format!("{}:8700", layout.ip(0, 1)),
+        None,
+        &format!("{}:9100", layout.ip(0, 9)),
+        "true {registry}",
+        3,
+    );
+    let (code, _, err) = qaqpa(&[
+        "run",
+        "--target",
+        &target.display().to_string(),
+        "--scenario",
+        "bus-acceptance-time",
+        "--out",
+        &layout.dir.join("out").display().to_string(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bus.sync-url = http://127.85.0.1:8700/SyncChannel/v10")
+            && err.contains("accepts no connection"),
+        "{err}"
+    );
+    // A missing PEM file is named by its field.
+    std::fs::remove_file(layout.dir.join("harness.key")).unwrap();
+    let (code, _, err) = qaqpa(&[
+        "run",
+        "--target",
+        &target.display().to_string(),
+        "--dry-run",
+        "--out",
+        &layout.dir.join("out").display().to_string(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("bus.signing-key = ")
+            && err.contains("harness.key")
+            && err.contains("cannot read it"),
+        "{err}"
+    );
+}
+
+/// `--dry-run` of a live bus says what goes where (the registry command, the providers, every
+/// call with its URL), sends nothing, and names the scenarios it does not play and why.
+#[test]
+fn a_bus_dry_run_describes_and_sends_nothing() {
+    let layout = Layout::new("live-bus-dry-run", 86);
+    let inner = format!("{}:8700", layout.ip(0, 1));
+    let watcher = TcpListener::bind(&inner).unwrap();
+    watcher.set_nonblocking(true).unwrap();
+    let target = bus_target(
+        &layout,
+        &inner,
+        None,
+        &format!("{}:9100", layout.ip(0, 9)),
+        "load-it {registry}",
+        100,
+    );
+    let (code, stdout, err) = qaqpa(&[
+        "run",
+        "--target",
+        &target.display().to_string(),
+        "--dry-run",
+        "--out",
+        &layout.dir.join("out").display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for expected in [
+        "bus: the product's inner gateway at http://127.86.0.1:8700/SyncChannel/v10",
+        "scenario bus-acceptance-time (",
+        "played live",
+        "the harness loads its registry (2 system(s), 3 service(s), 3 connection(s)) with `load-it {registry}`, then listens on 127.86.0.9:9100",
+        "provider of KGD_ARCHIVE_v1 (sync) at http://127.86.0.9:9100/sys/kgd/provider/KGD_ARCHIVE_v1, answering after 90 s",
+        "push interface of fund at http://127.86.0.9:9100/sys/fund/client",
+        "connections in the registry: fund → KGD_TAXPAYER_DEBT_v2, fund → KGD_ARCHIVE_v1, kgd → FUND_NOTICES_v1; left out (access or publication still awaited): none",
+        "call `notice`: kgd sends sendMessage for FUND_NOTICES_v1 to http://127.86.0.1:8700/AsyncChannel/v10 at 3 s",
+        "scenario bus-registry-changes",
+        "not played: its workflow at the bus-operator desk",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "`{expected}` missing from:\n{stdout}"
+        );
+    }
+    assert!(
+        matches!(watcher.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a dry run connected to the product"
+    );
+    assert!(
+        !layout.dir.join("out").exists(),
+        "a dry run writes no reports"
+    );
+    // A desk scenario's recorded trace stands in for it: the live run judges it, and says so.
+    let recorded = layout.dir.join("recorded");
+    run_to_disk(&RunArgs::new(recorded.clone(), 1).scenario("bus-registry-changes")).unwrap();
+    let evidence = layout.dir.join("evidence");
+    std::fs::create_dir_all(&evidence).unwrap();
+    std::fs::copy(
+        recorded.join("traces/bus-registry-changes.jsonl"),
+        evidence.join("bus-registry-changes.jsonl"),
+    )
+    .unwrap();
+    let (code, stdout, err) = qaqpa(&[
+        "run",
+        "--target",
+        &target.display().to_string(),
+        "--dry-run",
+        "--evidence",
+        &evidence.display().to_string(),
+        "--out",
+        &layout.dir.join("out").display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        stdout.contains("scenario bus-registry-changes (")
+            && stdout.contains("judged from its recorded trace"),
+        "{stdout}"
+    );
+}

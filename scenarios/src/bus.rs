@@ -29,6 +29,8 @@ use crate::ftw::Answer;
 use crate::mail::Seen;
 use crate::web::exchange;
 
+pub mod live;
+
 pub const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 pub const SYNC_TYPES: &str = "http://bip.bee.kz/SyncChannel/v10/Types";
 pub const ASYNC_TYPES: &str = "http://bip.bee.kz/AsyncChannel/v10/Types";
@@ -536,11 +538,15 @@ fn read_query(body: &[u8]) -> Option<(String, String, String)> {
 
 /// What one harness system's endpoints received, with when (episode clock).
 #[derive(Default)]
-struct Inbox {
-    got: Vec<(Duration, BusReceived)>,
+pub(crate) struct Inbox {
+    pub(crate) got: Vec<(Duration, BusReceived)>,
 }
 
-type SharedInbox = Rc<RefCell<Inbox>>;
+pub(crate) type SharedInbox = Rc<RefCell<Inbox>>;
+
+/// The episode's clock as an endpoint reads it: turmoil's in a simulation, the wall clock's
+/// since the episode began in a live one.
+pub(crate) type Clock = Rc<dyn Fn() -> Duration>;
 
 /// Serves one connection to a harness system's endpoints: `/provider/<service>` answers
 /// SendMessage (after the service's delay, or with its fault), `/client` takes pushes.
@@ -553,12 +559,17 @@ async fn serve_system<IO>(
 ) where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
 {
+    let clock: Clock = Rc::new(turmoil::elapsed);
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let system = system.clone();
         let services = services.clone();
         let inbox = inbox.clone();
+        let clock = clock.clone();
         async move {
-            Ok::<_, Infallible>(endpoint(req, &system, &services, push_delay, &inbox).await)
+            let path = req.uri().path().to_string();
+            Ok::<_, Infallible>(
+                endpoint(req, &path, &system, &services, push_delay, &inbox, &clock).await,
+            )
         }
     });
     let _ = hyper::server::conn::http1::Builder::new()
@@ -577,14 +588,17 @@ fn soap_response(status: u16, body: String) -> Response<Full<Bytes>> {
         .expect("a valid response")
 }
 
-async fn endpoint(
+/// A harness system's endpoint answering `req`; `path` is the request's path below the
+/// system's own root (`/provider/<service>` or `/client`).
+pub(crate) async fn endpoint(
     req: Request<Incoming>,
+    path: &str,
     system: &str,
     services: &[ServiceSpec],
     push_delay: f64,
     inbox: &SharedInbox,
+    clock: &Clock,
 ) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_string();
     let body = Limited::new(req.into_body(), 4 << 20)
         .collect()
         .await
@@ -595,7 +609,7 @@ async fn endpoint(
     // reached which is recorded apart (eint-app7-5.5).
     let (test, provider_path) = match path.strip_prefix("/provider-test/") {
         Some(id) => (true, format!("/provider/{id}")),
-        None => (false, path.clone()),
+        None => (false, path.to_string()),
     };
     let path = provider_path;
     let (endpoint, delay) = if path == "/client" {
@@ -608,7 +622,7 @@ async fn endpoint(
     };
     let field = |k: &str| reading.fields.get(k).cloned().unwrap_or_default();
     inbox.borrow_mut().got.push((
-        turmoil::elapsed(),
+        clock(),
         BusReceived {
             system: system.to_string(),
             endpoint: endpoint.into(),
@@ -655,6 +669,41 @@ async fn endpoint(
     )
 }
 
+/// The consents the harness's consent service holds: (subject, service, initiator).
+pub(crate) type Consents = Rc<Vec<(String, String, String)>>;
+
+pub(crate) fn consents(spec: &BusSpec) -> Consents {
+    Rc::new(
+        spec.consents
+            .iter()
+            .map(|c| (c.subject.clone(), c.service.clone(), c.initiator.clone()))
+            .collect(),
+    )
+}
+
+/// The harness's consent service: 200 when the subject consented to that initiator's access
+/// to that service, 403 otherwise.
+pub(crate) async fn consent_answer(
+    req: Request<Incoming>,
+    consents: &Consents,
+) -> Response<Full<Bytes>> {
+    let body = Limited::new(req.into_body(), 64 * 1024)
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let q = read_query(&body);
+    let yes = q.is_some_and(|(s, v, i)| {
+        consents
+            .iter()
+            .any(|c| c.0 == s && c.1 == v && c.2 == i)
+    });
+    Response::builder()
+        .status(if yes { 200 } else { 403 })
+        .body(Full::new(Bytes::from_static(b"")))
+        .expect("a valid response")
+}
+
 /// Runs the episode and returns what the harness's systems saw, in time order.
 pub fn run_episode(
     spec: &BusSpec,
@@ -663,6 +712,14 @@ pub fn run_episode(
     start: Timestamp,
     label: &str,
 ) -> Result<Vec<Seen>, TargetError> {
+    if let Some(product) = target.live_bus() {
+        return live::run_episode(spec, &product, seed, start, label).map_err(|message| {
+            TargetError::Live {
+                target: target.info().name,
+                message,
+            }
+        });
+    }
     let bus = target.bus_gateway(seed)?;
     let mut ep = Episode::new(
         start,
@@ -705,12 +762,7 @@ pub fn run_episode(
         });
     }
     // The state service for access control to personal data, as the harness plays it.
-    let consents: Rc<Vec<(String, String, String)>> = Rc::new(
-        spec.consents
-            .iter()
-            .map(|c| (c.subject.clone(), c.service.clone(), c.initiator.clone()))
-            .collect(),
-    );
+    let consents = consents(spec);
     sim.host(CONSENT_HOST, move || {
         let consents = consents.clone();
         async move {
@@ -721,23 +773,7 @@ pub fn run_episode(
                 tokio::task::spawn_local(async move {
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                         let consents = consents.clone();
-                        async move {
-                            let body = Limited::new(req.into_body(), 64 * 1024)
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes().to_vec())
-                                .unwrap_or_default();
-                            let q = read_query(&body);
-                            let yes = q.is_some_and(|(s, v, i)| {
-                                consents.iter().any(|c| c.0 == s && c.1 == v && c.2 == i)
-                            });
-                            Ok::<_, Infallible>(
-                                Response::builder()
-                                    .status(if yes { 200 } else { 403 })
-                                    .body(Full::new(Bytes::from_static(b"")))
-                                    .expect("a valid response"),
-                            )
-                        }
+                        async move { Ok::<_, Infallible>(consent_answer(req, &consents).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
@@ -770,10 +806,7 @@ pub fn run_episode(
                 };
                 let host = if c.via == "external" { EXTERNAL_HOST } else { INNER_HOST };
                 let xml = request(&channel, &c.label, &c.from, &c.service, when, c.subject.as_deref());
-                let http = format!(
-                    "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
-                    xml.len()
-                );
+                let http = http_post(&path, host, &xml);
                 (i, c.at_seconds, host.to_string(), http, String::new())
             })
             .collect();
@@ -808,6 +841,44 @@ pub fn run_episode(
             message: e.to_string(),
         });
     }
+    let answers: Vec<Answered> = answers
+        .borrow_mut()
+        .drain(..)
+        .map(|(i, sent, answered, ans)| (i, ep.instant(sent), ep.instant(answered), ans))
+        .collect();
+    let received: Vec<(Timestamp, BusReceived)> = inboxes
+        .iter()
+        .flat_map(|inbox| {
+            inbox
+                .borrow()
+                .got
+                .iter()
+                .map(|(at, r)| (ep.instant(*at), r.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    Ok(observations(spec, start, &answers, received))
+}
+
+/// The request text of a SOAP call to `path` on `host`.
+pub(crate) fn http_post(path: &str, host: &str, xml: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: \"\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{xml}",
+        xml.len()
+    )
+}
+
+/// A call's answer: the call's index, when it was sent and answered, and what came.
+pub(crate) type Answered = (usize, Timestamp, Timestamp, Answer);
+
+/// What the harness records of an episode, in time order: its notes of the world it laid out,
+/// each call's outcome as its client got it, and what reached its systems' endpoints.
+pub(crate) fn observations(
+    spec: &BusSpec,
+    start: Timestamp,
+    answers: &[Answered],
+    received: Vec<(Timestamp, BusReceived)>,
+) -> Vec<Seen> {
     let mut seen = Vec::new();
     let note = |what: &str, fields: &[(&str, String)]| Seen {
         at: start,
@@ -871,7 +942,7 @@ pub fn run_episode(
             ],
         ));
     }
-    for (i, sent, answered, ans) in answers.borrow().iter() {
+    for (i, sent, answered, ans) in answers {
         let c = &spec.calls[*i];
         let channel = spec.channel_of(c);
         let (outcome, status, code, error) = match ans {
@@ -895,7 +966,7 @@ pub fn run_episode(
             Answer::NoResponse(why) => ("no-answer", None, None, why.clone()),
         };
         seen.push(Seen {
-            at: ep.instant(*answered),
+            at: *answered,
             probe: format!("client:{}", c.from),
             subject: Subject {
                 kind: SubjectKind::Service,
@@ -911,7 +982,7 @@ pub fn run_episode(
                 operation: if channel == "async" { "sendMessage" } else { "SendMessage" }.into(),
                 message_id: c.label.clone(),
                 subject: c.subject.clone(),
-                sent: ep.instant(*sent),
+                sent: *sent,
                 outcome: outcome.into(),
                 status,
                 error_code: code,
@@ -919,21 +990,19 @@ pub fn run_episode(
             }),
         });
     }
-    for inbox in &inboxes {
-        for (at, r) in inbox.borrow().got.iter() {
-            seen.push(Seen {
-                at: ep.instant(*at),
-                probe: format!("{}:{}", r.endpoint, r.system),
-                subject: Subject {
-                    kind: SubjectKind::Service,
-                    id: r.service.clone(),
-                },
-                event: Event::BusReceived(r.clone()),
-            });
-        }
+    for (at, r) in received {
+        seen.push(Seen {
+            at,
+            probe: format!("{}:{}", r.endpoint, r.system),
+            subject: Subject {
+                kind: SubjectKind::Service,
+                id: r.service.clone(),
+            },
+            event: Event::BusReceived(r),
+        });
     }
     seen.sort_by_key(|s| s.at);
-    Ok(seen)
+    seen
 }
 
 #[cfg(test)]

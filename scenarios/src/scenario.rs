@@ -358,9 +358,14 @@ impl Scenario {
                 Action::Send(_) => {
                     return Err("its applications need the target's desk".into());
                 }
-                Action::Bus(_) => {
-                    return Err("its bus steps need a live bus, which a live target does not yet offer; supply its recorded trace with --evidence DIR".into());
+                // Probes hours apart cannot be played back to back: they would not measure
+                // what they are for (availability over the period).
+                Action::Bus(spec) if spec.repeat.is_some() => {
+                    return Err("its bus probes repeat hours apart over days, longer than a live run; supply its recorded trace with --evidence DIR".into());
                 }
+                // Played against the live bus; what each episode needs of the target file is
+                // checked before the run (`bus::live::layout`).
+                Action::Bus(_) => {}
                 Action::Policy(_) | Action::Replay(_) | Action::Web(_) => {
                     return Err(format!(
                         "its {} steps need the target's packet or web path, which a live target does not yet offer; supply its recorded trace with --evidence DIR",
@@ -432,6 +437,45 @@ expect:
 
     fn any_clause(_: &str) -> Result<(), String> {
         Ok(())
+    }
+
+    /// A bus scenario without a desk plays live; one whose probes repeat hours apart, or one
+    /// with a desk, does not, saying why.
+    #[test]
+    fn live_bus_scenarios_play_unless_they_wait_for_hours_or_a_desk() {
+        let bus = "\
+id: b
+title: b
+system: bus
+start: 2025-06-02T10:00
+until: day 1
+parties: {}
+steps:
+  - at: day 0 10:00
+    bus:
+      seconds: 5
+      systems:
+        - { id: a, state: true }
+      calls:
+        - { label: x, from: a, service: S, at-seconds: 1 }
+expect:
+  - clause: eint-app7-5.3
+";
+        let s = Scenario::parse(bus, "b.yaml", &any_clause).unwrap();
+        assert_eq!(s.live_playable(), Ok(()));
+        let repeated = bus.replace(
+            "      calls:",
+            "      repeat: { every-hours: 2, times: 3 }\n      calls:",
+        );
+        let s = Scenario::parse(&repeated, "b.yaml", &any_clause).unwrap();
+        let why = s.live_playable().unwrap_err();
+        assert!(
+            why.contains("repeat") && why.contains("--evidence"),
+            "{why}"
+        );
+        let desk = bus.replace("system: bus\n", "system: bus\ndesk: bus-operator\n");
+        let s = Scenario::parse(&desk, "b.yaml", &any_clause).unwrap();
+        assert!(s.live_playable().unwrap_err().contains("bus-operator desk"));
     }
 
     #[test]

@@ -83,3 +83,80 @@ pub trait BusGateway {
     /// scenario, and what its operator's desk decided since.
     fn install(&self, sim: &mut turmoil::Sim<'_>, world: &BusWorld);
 }
+
+/// A bus as a live product on real sockets, as its target file describes it: bus episodes then
+/// run on the wall clock against it instead of in the simulation.
+#[derive(Clone)]
+pub struct LiveBus {
+    /// What the target file calls the product (for the trace's notes).
+    pub name: String,
+    /// The inner gateway's (ЭҮШ) SyncChannel and AsyncChannel URLs, `http://host:port/path`.
+    pub sync_url: String,
+    pub async_url: String,
+    /// The external gateway's (ЭҮСШ), when the product offers one.
+    pub external_sync_url: Option<String>,
+    pub external_async_url: Option<String>,
+    /// Where the harness's information systems listen (their providers, push interfaces
+    /// and the consent service, told apart by path): the registry the harness loads into
+    /// the product routes there.
+    pub endpoints: std::net::SocketAddr,
+    /// How the harness loads an episode's registry into the product.
+    pub registry: std::sync::Arc<dyn RegistryLoader>,
+    /// The most a call waits for the bus's answer.
+    pub call_timeout: std::time::Duration,
+    /// The most the product may take to accept connections again after its registry was
+    /// loaded.
+    pub ready_timeout: std::time::Duration,
+    /// The harness's signing material, as read from the target file's PEM files (the
+    /// signing of requests is the business of the bus's WS-Security; carried here so the
+    /// live client has it when it signs).
+    pub signing: Option<BusSigning>,
+    /// The roots (PEM) the harness trusts for the product's `https://` URLs.
+    pub tls_roots: Option<Vec<u8>>,
+}
+
+/// The target file's PEM files for the bus, read and checked.
+#[derive(Clone)]
+pub struct BusSigning {
+    /// The CA root the product trusts (PEM).
+    pub ca_root: Vec<u8>,
+    /// The harness's signing certificate (PEM).
+    pub certificate: Vec<u8>,
+    /// The harness's signing key (PEM). A secret: never written to a trace or report.
+    pub key: Vec<u8>,
+}
+
+/// The key never shows in a debug print.
+impl std::fmt::Debug for BusSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BusSigning")
+            .field("ca_root", &format!("{} bytes", self.ca_root.len()))
+            .field("certificate", &format!("{} bytes", self.certificate.len()))
+            .field("key", &"(secret)")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LiveBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveBus")
+            .field("name", &self.name)
+            .field("sync_url", &self.sync_url)
+            .field("async_url", &self.async_url)
+            .field("external_sync_url", &self.external_sync_url)
+            .field("external_async_url", &self.external_async_url)
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the harness hands a live bus the registry of an episode (the systems, services and
+/// connections as the scenario's operator found them, in the reference's registry format of
+/// `docs/bus.md`): the product's own means, a command the target file gives.
+pub trait RegistryLoader: Send + Sync {
+    /// The command, with `{registry}` standing for the file's path; `None` when the target
+    /// file gives none.
+    fn command(&self) -> Option<String>;
+    /// Runs it for the registry file at `path`, to its end or its time limit.
+    fn load(&self, path: &std::path::Path) -> crate::mailnet::ControlOutcome;
+}

@@ -232,6 +232,11 @@ pub trait Target {
             target: self.info().name,
         })
     }
+    /// The bus as a live product on real sockets, when the target is one: bus episodes then
+    /// run on the wall clock against it instead of in the simulation.
+    fn live_bus(&self) -> Option<crate::busnet::LiveBus> {
+        None
+    }
 }
 
 /// The people behind a reference desk: how long they take, drawn from the scenario's seed,

@@ -152,7 +152,15 @@ pub fn wait_for_greeting(addr: SocketAddr, within: Duration) {
 pub type PerScenario = BTreeMap<(String, String, String), (Verdict, String)>;
 
 pub fn per_scenario(outcome: &RunOutcome, calendar: &BusinessCalendar) -> PerScenario {
-    let suite = Suite::standard().unwrap();
+    per_scenario_in(outcome, calendar, &Suite::standard().unwrap())
+}
+
+/// As [`per_scenario`], the scenarios looked up in `suite`.
+pub fn per_scenario_in(
+    outcome: &RunOutcome,
+    calendar: &BusinessCalendar,
+    suite: &Suite,
+) -> PerScenario {
     let mut out = BTreeMap::new();
     for (id, trace) in &outcome.traces {
         let s = suite.scenarios.iter().find(|s| &s.id == id).unwrap();
