@@ -539,7 +539,14 @@ struct LiveRun {
 impl LiveRun {
     /// Why a chosen scenario is not played, or `None` when it is.
     fn skipped(&self, s: &Scenario) -> Option<String> {
-        s.live_playable().err()
+        if let Err(why) = s.live_playable() {
+            return Some(why);
+        }
+        let bus = self.target.bus()?;
+        s.steps.iter().find_map(|step| match step.action() {
+            Action::Bus(spec) => qaqpa_scenarios::bus::live::needs_external_gateway(spec, bus),
+            _ => None,
+        })
     }
 }
 

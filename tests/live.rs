@@ -1022,6 +1022,7 @@ fn a_bus_dry_run_describes_and_sends_nothing() {
         "bus: the product's inner gateway at http://127.86.0.1:8700/SyncChannel/v10",
         "scenario bus-acceptance-time (",
         "played live",
+        "goes through the external gateway (ЭҮСШ) on the sync channel, which the target file does not name (set bus.external-sync-url)",
         "the harness loads its registry (2 system(s), 3 service(s), 3 connection(s)) with `load-it {registry}`, then listens on 127.86.0.9:9100",
         "provider of KGD_ARCHIVE_v1 (sync) at http://127.86.0.9:9100/sys/kgd/provider/KGD_ARCHIVE_v1, answering after 90 s",
         "push interface of fund at http://127.86.0.9:9100/sys/fund/client",

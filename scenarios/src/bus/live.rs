@@ -156,17 +156,26 @@ pub fn layout(spec: &BusSpec, product: &LiveBus) -> Result<(), String> {
                 .into(),
         );
     }
-    for c in &spec.calls {
-        let channel = spec.channel_of(c);
-        let (field, url) = url_of(product, &c.via, &channel);
-        if url.is_none() {
-            return Err(format!(
-                "call `{}` goes through the external gateway (ЭҮСШ) on the {channel} channel: set {field}",
-                c.label
-            ));
-        }
+    if let Some(why) = needs_external_gateway(spec, product) {
+        return Err(why);
     }
     Ok(())
+}
+
+/// Why the product as its target file describes it offers no gateway a call of the episode
+/// goes through (ЭҮСШ, whose URLs a target file may leave out: a product without an external
+/// gateway), or `None` when it offers every one. Such an episode is not played.
+pub fn needs_external_gateway(spec: &BusSpec, product: &LiveBus) -> Option<String> {
+    spec.calls.iter().find_map(|c| {
+        let channel = spec.channel_of(c);
+        let (field, url) = url_of(product, &c.via, &channel);
+        url.is_none().then(|| {
+            format!(
+                "call `{}` goes through the external gateway (ЭҮСШ) on the {channel} channel, which the target file does not name (set {field})",
+                c.label
+            )
+        })
+    })
 }
 
 fn toml_str(s: &str) -> String {
