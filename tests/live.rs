@@ -676,9 +676,9 @@ impl Drop for ServedBus {
 }
 
 /// `qaqpa serve bus`, judged live through the bus scenarios a live run plays (those without
-/// a desk: the standard suite's acceptance-time and the routing scenario above), earns the
-/// verdicts its simulation earns, obligation by obligation; the desk's scenarios are
-/// not-tested, saying why.
+/// a desk: the standard suite's acceptance-time and external-gateway, and the routing scenario
+/// above), earns the verdicts its simulation earns, obligation by obligation; the desk's
+/// scenarios are not-tested, saying why.
 #[test]
 fn the_served_bus_earns_its_simulated_verdicts() {
     let layout = Layout::new("live-bus-serve-vs-sim", 81);
@@ -698,6 +698,7 @@ fn the_served_bus_earns_its_simulated_verdicts() {
         &RunArgs::new(layout.dir.join("sim"), 1)
             .suite(suite_dir.clone())
             .scenario("bus-acceptance-time")
+            .scenario("bus-external-gateway")
             .scenario("live-bus-routing"),
     )
     .unwrap();
@@ -715,9 +716,13 @@ fn the_served_bus_earns_its_simulated_verdicts() {
             .keys()
             .map(|(s, ..)| s.as_str())
             .collect::<std::collections::BTreeSet<_>>(),
-        ["bus-acceptance-time", "live-bus-routing"]
-            .into_iter()
-            .collect()
+        [
+            "bus-acceptance-time",
+            "bus-external-gateway",
+            "live-bus-routing"
+        ]
+        .into_iter()
+        .collect()
     );
     let verdicts = |v: &livekit::PerScenario| {
         v.iter()

@@ -202,9 +202,10 @@ pub fn registry(spec: &BusSpec, endpoints: SocketAddr) -> String {
     );
     for s in &spec.systems {
         t.push_str(&format!(
-            "\n[[system]]\nid = {}\nstate = {}\n",
+            "\n[[system]]\nid = {}\nstate = {}\nplacement = {}\n",
             toml_str(&s.id),
-            s.state
+            s.state,
+            toml_str(&s.placement)
         ));
         if s.push {
             t.push_str(&format!(
@@ -858,11 +859,11 @@ mod tests {
         assert_eq!(t.matches("[[system]]").count(), 3, "{t}");
         assert!(
             t.contains(
-                "id = \"fund\"\nstate = true\npush = \"http://127.0.0.9:9100/sys/fund/client\"\n"
+                "id = \"fund\"\nstate = true\nplacement = \"inner\"\npush = \"http://127.0.0.9:9100/sys/fund/client\"\n"
             ),
             "{t}"
         );
-        assert!(t.contains("id = \"bank\"\nstate = false\n\n"), "{t}");
+        assert!(t.contains("id = \"bank\"\nstate = false\nplacement = \"inner\"\n\n"), "{t}");
         assert_eq!(
             t.matches("[[service]]").count(),
             1,
