@@ -76,6 +76,7 @@ pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
                     state: s.state,
                     push: s.push,
                     suspended_from: None,
+                    certificate: None,
                 },
             )
             .is_some()

@@ -12,6 +12,7 @@ pub mod errors;
 pub mod http;
 pub mod sim;
 pub mod wsdl;
+pub mod wssec;
 pub mod xml;
 
 pub use desk::DEFECTS;

@@ -123,6 +123,7 @@ impl SimBus {
                     state: s.state || self.has("bus-inner-admits-non-state"),
                     push: s.push.clone(),
                     suspended_from: None,
+                    certificate: s.certificate.clone(),
                 },
             );
         }
@@ -232,6 +233,11 @@ impl BusGateway for SimBus {
             maintenance_until: outage.filter(|o| o.0).map(|o| o.1),
             // Minutes-long episodes: a failed push is retried within seconds.
             push_backoff: Duration::from_secs(2),
+            trust: world
+                .ca_root
+                .clone()
+                .and_then(|r| crate::wssec::Trust::new(r).ok())
+                .map(Arc::new),
             ..Settings::default()
         };
         let shared = Shared::new(

@@ -15,6 +15,9 @@ pub struct BusSystem {
     pub state: bool,
     /// The system's push interface, `http://host:port/path`, when it has one.
     pub push: Option<String>,
+    /// The transport certificate (DER) the system registered with the bus: the one its
+    /// messages are signed with.
+    pub certificate: Option<Vec<u8>>,
 }
 
 /// An integration service as its passport describes it (eint-app3's technical data).
@@ -61,6 +64,8 @@ pub struct BusWorld {
     pub consent: Option<String>,
     /// The instant the episode starts (the business calendar's).
     pub at: jiff::Timestamp,
+    /// The root (DER) transport certificates are issued under: the NCA RK stand-in's.
+    pub ca_root: Option<Vec<u8>>,
 }
 
 /// The HTTP port of both gateways.
