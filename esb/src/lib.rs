@@ -19,5 +19,5 @@ pub use desk::DEFECTS;
 
 /// Every named defect of the bus: its operator's desk and the bus itself.
 pub fn defects() -> impl Iterator<Item = &'static qaqpa_sim::target::Defect> {
-    desk::DEFECTS.iter().chain(sim::DEFECTS)
+    desk::DEFECTS.iter().chain(sim::DEFECTS).chain(wssec::DEFECTS)
 }

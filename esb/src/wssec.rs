@@ -21,6 +21,7 @@ use std::sync::{Mutex, Once};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use jiff::Timestamp;
+use qaqpa_sim::target::Defect;
 use xmlsec::{XmlSecKey, XmlSecKeyFormat, XmlSecSignatureContext};
 
 use crate::bus::Settings;
@@ -41,6 +42,46 @@ const SIGNATURE_METHODS: [&str; 2] = [
 ];
 const X509V3: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3";
+
+/// The bus's named defects in sender authentication: each fails eint-app5's network obligations
+/// (the transport EDS certificate the connection form registers is what the bus checks).
+pub const DEFECTS: &[Defect] = &[
+    Defect {
+        id: "bus-signature-not-checked",
+        system: "bus",
+        description: "the bus never checks WS-Security signatures: unsigned, altered and replayed messages are relayed",
+        clauses: &["eint-app5"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-certificate-not-bound-to-sender",
+        system: "bus",
+        description: "the bus accepts a good signature with any certificate of the NCA RK, not only the one registered for the senderId",
+        clauses: &["eint-app5"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-expired-certificate-accepted",
+        system: "bus",
+        description: "the bus accepts signatures made with a transport certificate whose validity has ended",
+        clauses: &["eint-app5"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-untrusted-ca-accepted",
+        system: "bus",
+        description: "the bus accepts transport certificates that do not chain to the NCA RK root (a foreign root bearing its name)",
+        clauses: &["eint-app5"],
+        warns: &[],
+    },
+    Defect {
+        id: "bus-wrapping-accepted",
+        system: "bus",
+        description: "the bus verifies the signature it finds without checking that it covers the Body it processes: signature-wrapping attacks (a signed Body moved under the Header, a Reference to another element, an Id held twice) get through",
+        clauses: &["eint-app5"],
+        warns: &[],
+    },
+];
 
 /// The most elements a `ds:Signature` may hold: a good one has about a dozen.
 const MAX_SIGNATURE_ELEMENTS: usize = 64;

@@ -20,6 +20,7 @@ macro_rules! oracle_names {
 }
 
 mod bus;
+mod bus_wssec;
 mod deadline;
 mod defacement;
 pub mod form;
@@ -382,6 +383,18 @@ static ORACLES: &[&dyn Oracle] = &[
         clause: "eint-app7-5.2",
         obligation: "bus-accepts-round-the-clock",
         describe: "the bus accepts the harness's probes round the clock, nights and days off included, outside the technological breaks announced 3 working days ahead",
+    },
+    &bus_wssec::ForgedRefused {
+        clause: "eint-app5",
+        obligation: "unauthenticated-refused",
+        describe: "every message the harness sent unsigned, altered after signing, signed with another system's certificate, with a signature replayed from another message, or signed with a certificate that is expired or not the NCA RK root's, is answered with a fault and reaches no provider",
+        wrapping: false,
+    },
+    &bus_wssec::ForgedRefused {
+        clause: "eint-app5",
+        obligation: "wrapped-signature-refused",
+        describe: "every message whose good signature covers another element than the Body the bus would process (a signed Body moved under the Header beside a second one, a Reference to a header element, an Id held twice) is answered with a fault and reaches no provider",
+        wrapping: true,
     },
     &bus::AcceptedWithinAMinute {
         obligation: "sync-accepted-within-a-minute",
