@@ -13,6 +13,7 @@ pub mod http;
 pub mod sim;
 pub mod wsdl;
 pub mod wssec;
+pub mod xsd;
 pub mod xml;
 
 pub use desk::DEFECTS;

@@ -414,6 +414,8 @@ fn verify(src: &[u8], cert: &[u8], spki: &[u8], strict: bool) -> Result<bool, Er
         .parse_string_with_options(
             src,
             ParserOptions {
+                // libxml's default recovers from errors: a message must be well-formed.
+                recover: false,
                 no_net: true,
                 no_error: true,
                 no_warning: true,

@@ -129,7 +129,14 @@ fn sign_parts(
 <soap:Body{body_attr}>{body}</soap:Body></soap:Envelope>"
     );
     let doc = Parser::default()
-        .parse_string(&template)
+        .parse_string_with_options(
+            &template,
+            libxml::parser::ParserOptions {
+                recover: false,
+                no_net: true,
+                ..libxml::parser::ParserOptions::default()
+            },
+        )
         .map_err(|e| WssecError::Parse(format!("{e:?}")))?;
     register_ids(&doc);
     let key = XmlSecKey::from_memory(&cred.key_pkcs8, XmlSecKeyFormat::Der, None)

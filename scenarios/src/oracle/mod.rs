@@ -21,6 +21,7 @@ macro_rules! oracle_names {
 
 mod bus;
 mod bus_wssec;
+mod bus_xsd;
 mod deadline;
 mod defacement;
 pub mod form;
@@ -384,6 +385,7 @@ static ORACLES: &[&dyn Oracle] = &[
         obligation: "bus-accepts-round-the-clock",
         describe: "the bus accepts the harness's probes round the clock, nights and days off included, outside the technological breaks announced 3 working days ahead",
     },
+    &bus_xsd::SamplesValidAgainstXsd,
     &bus_wssec::ForgedRefused {
         clause: "eint-app5",
         obligation: "unauthenticated-refused",
