@@ -30,6 +30,10 @@ struct SystemFile {
     state: bool,
     #[serde(default)]
     push: Option<String>,
+    /// The system's transport certificate (PEM or DER file, relative to the registry file's
+    /// folder): with `--ca-root`, the only certificate its messages may be signed with.
+    #[serde(default)]
+    certificate: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,8 +58,18 @@ struct ConnectionFile {
     service: String,
 }
 
-/// Reads a registry file's text; `origin` names it in errors.
+/// Reads a registry file's text; `origin` names it in errors. Certificate files are read
+/// relative to the current folder.
 pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
+    read_registry_in(text, origin, std::path::Path::new(""))
+}
+
+/// Reads a registry file's text, its certificate files relative to `dir`.
+pub fn read_registry_in(
+    text: &str,
+    origin: &str,
+    dir: &std::path::Path,
+) -> Result<Registry, String> {
     let f: File = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
     let mut reg = Registry::default();
     if let Some(c) = &f.consent {
@@ -67,6 +81,24 @@ pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
             crate::http::split_url(p).map_err(|e| format!("{origin}: system `{}`: push: {e}", s.id))?;
         }
         let id = s.id.clone();
+        let certificate = match &s.certificate {
+            None => None,
+            Some(f) => {
+                let path = dir.join(f);
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    format!("{origin}: system `{id}`: certificate {}: {e}", path.display())
+                })?;
+                let der = crate::wssec::der_of(&bytes, &path.display().to_string())
+                    .map_err(|e| format!("{origin}: system `{id}`: {e}"))?;
+                x509_parser::parse_x509_certificate(&der).map_err(|e| {
+                    format!(
+                        "{origin}: system `{id}`: certificate {} is not an X.509 certificate: {e}",
+                        path.display()
+                    )
+                })?;
+                Some(der)
+            }
+        };
         if reg
             .systems
             .insert(
@@ -76,7 +108,7 @@ pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
                     state: s.state,
                     push: s.push,
                     suspended_from: None,
-                    certificate: None,
+                    certificate,
                 },
             )
             .is_some()

@@ -85,6 +85,44 @@ fn method_of(key_pkcs8: &[u8]) -> &'static str {
     }
 }
 
+/// The first PEM block labelled `label` in `text`, decoded; `what` names the input in errors.
+fn pem_block(text: &[u8], label: &str, what: &str) -> Result<Vec<u8>, String> {
+    let text = std::str::from_utf8(text).map_err(|_| format!("{what}: not PEM text"))?;
+    let begin = format!("-----BEGIN {label}-----");
+    let b64: String = text
+        .lines()
+        .skip_while(|l| l.trim() != begin)
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    if b64.is_empty() {
+        return Err(format!("{what}: no `{begin}` block"));
+    }
+    B64.decode(b64.trim())
+        .map_err(|e| format!("{what}: the PEM block is not base64: {e}"))
+}
+
+/// A transport credential from PEM files' contents: a `CERTIFICATE` and an unencrypted
+/// PKCS#8 `PRIVATE KEY` (P-256 or RSA), as a live target file names them.
+pub fn transport_from_pem(cert: &[u8], key: &[u8]) -> Result<Transport, String> {
+    Ok(Transport {
+        cert_der: pem_block(cert, "CERTIFICATE", "the signing certificate")?,
+        key_pkcs8: pem_block(key, "PRIVATE KEY", "the signing key (unencrypted PKCS#8)")?,
+    })
+}
+
+/// DER as a PEM block labelled `label`.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    let b64 = B64.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 /// The unsigned envelope around a Body's content.
 pub fn envelope(body: &str) -> String {
     format!(
@@ -349,6 +387,20 @@ mod tests {
         assert!(t.contains(body) && !t.contains(decoy));
         let o = forge(Forgery::OtherSystem, body, decoy, &own, &other).unwrap();
         assert!(o.contains(&B64.encode(&other.cert_der)));
+    }
+
+    #[test]
+    fn pem_files_round_trip_and_their_errors_name_the_input() {
+        let (own, _) = creds();
+        let back = transport_from_pem(
+            pem("CERTIFICATE", &own.cert_der).as_bytes(),
+            pem("PRIVATE KEY", &own.key_pkcs8).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(back, own);
+        let e = transport_from_pem(b"junk", pem("PRIVATE KEY", &own.key_pkcs8).as_bytes())
+            .unwrap_err();
+        assert!(e.contains("signing certificate") && e.contains("BEGIN CERTIFICATE"), "{e}");
     }
 
     #[test]
