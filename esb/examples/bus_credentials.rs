@@ -7,6 +7,9 @@
 //!     days ago for a year) and DIR/SYSTEM.key.pem (unencrypted PKCS#8, P-256).
 //!   cargo run -p qaqpa-esb --example bus_credentials -- sign CERT.pem KEY.pem < BODY > ENVELOPE
 //!     signs the Body content read from standard input.
+//!   cargo run -p qaqpa-esb --example bus_credentials -- seeds DIR
+//!     writes seeds for the `soap_envelope` fuzz target: a SendMessage and a sendMessage signed
+//!     by the Fund (seed 1, the target's own test root), and each forgery of `wssec::Forgery`.
 
 use std::io::Read;
 
@@ -37,6 +40,28 @@ fn run() -> Result<(), String> {
             }
             Ok(())
         }
+        Some("seeds") if args.len() == 2 => {
+            let dir = std::path::Path::new(&args[1]);
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let at: jiff::Timestamp = "2025-03-18T05:00:00Z".parse().expect("an instant");
+            let mut pki = TestPki::new(1, at).map_err(|e| e.to_string())?;
+            let fund = pki.transport("fund", TransportCertificate::Valid, at).map_err(|e| e.to_string())?;
+            let kgd = pki.transport("kgd", TransportCertificate::Valid, at).map_err(|e| e.to_string())?;
+            let sync = |data: &str| format!(
+                "<t:SendMessage xmlns:t=\"http://bip.bee.kz/SyncChannel/v10/Types\"><request><requestInfo><messageId>m-1</messageId><serviceId>S</serviceId><messageDate>2025-03-18T05:00:00Z</messageDate><sender><senderId>fund</senderId></sender></requestInfo><requestData><data>{data}</data></requestData></request></t:SendMessage>"
+            );
+            let asyn = "<t:sendMessage xmlns:t=\"http://bip.bee.kz/AsyncChannel/v10/Types\"><request><messageInfo><serviceId>S</serviceId><messageType>REQUEST</messageType><messageDate>2025-03-18T05:00:00Z</messageDate><sender><senderId>fund</senderId></sender></messageInfo><messageData><data>q</data></messageData></request></t:sendMessage>";
+            let mut n = 0;
+            for f in wssec::Forgery::ALL {
+                let xml = wssec::forge(f, &sync("real"), &sync("decoy"), &fund, &kgd).map_err(|e| e.to_string())?;
+                std::fs::write(dir.join(format!("wssec-{}.xml", f.as_str())), xml).map_err(|e| e.to_string())?;
+                n += 1;
+            }
+            let xml = wssec::sign(asyn, &fund).map_err(|e| e.to_string())?;
+            std::fs::write(dir.join("wssec-async.xml"), xml).map_err(|e| e.to_string())?;
+            eprintln!("bus_credentials: {} seeds in {}", n + 1, dir.display());
+            Ok(())
+        }
         Some("sign") if args.len() == 3 => {
             let read = |p: &str| std::fs::read(p).map_err(|e| format!("{p}: {e}"));
             let cred = wssec::transport_from_pem(&read(&args[1])?, &read(&args[2])?)?;
@@ -48,7 +73,7 @@ fn run() -> Result<(), String> {
             print!("{signed}");
             Ok(())
         }
-        _ => Err("usage: bus_credentials issue DIR SEED SYSTEM... | sign CERT.pem KEY.pem < BODY".into()),
+        _ => Err("usage: bus_credentials issue DIR SEED SYSTEM... | sign CERT.pem KEY.pem < BODY | seeds DIR".into()),
     }
 }
 
