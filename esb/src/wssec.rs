@@ -34,6 +34,7 @@ pub const WSSE_NS: &str =
 pub const WSU_NS: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
 pub const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 const SIGNATURE_METHODS: [&str; 2] = [
@@ -323,10 +324,16 @@ pub fn authenticate(
                 "the signature's Reference names `{uri}`, not the soap:Body (`#{body_id}`): what is signed is not what would be processed"
             )));
         }
+        // The Ids a same-document reference resolves against: the `wsu:Id`s the bus registers
+        // and the `xml:id`s libxml2 knows by itself (a payload's own `id` attributes are data).
         let mut ids = std::collections::BTreeSet::new();
         for e in walk(&env.root) {
-            for (_, name, value) in &e.attrs {
-                if matches!(name.as_str(), "Id" | "ID" | "id") && !ids.insert(value.as_str()) {
+            for (ns, name, value) in &e.attrs {
+                let is_id = matches!(
+                    (ns.as_deref(), name.as_str()),
+                    (Some(WSU_NS), "Id") | (Some(XML_NS), "id")
+                );
+                if is_id && !ids.insert(value.as_str()) {
                     return Err(refuse(format!(
                         "two elements carry the Id `{value}`: a reference to it is ambiguous"
                     )));
@@ -573,6 +580,14 @@ mod tests {
         assert!(ok(Forgery::Valid, &w.expired, &["bus-expired-certificate-accepted"]));
         assert!(!ok(Forgery::Valid, &w.expired, &["bus-untrusted-ca-accepted"]));
         assert!(ok(Forgery::Valid, &w.foreign, &["bus-untrusted-ca-accepted"]));
+    }
+
+    #[test]
+    fn a_payload_s_own_repeated_ids_are_data_not_a_wrapping() {
+        let w = world();
+        let b = body("<item id=\"1\"/><item id=\"1\"/>");
+        let xml = forge(Forgery::Valid, &b, &b, &w.fund, &w.kgd).unwrap();
+        check(&w, &xml, &w.fund.cert_der, &[]).unwrap();
     }
 
     #[test]
