@@ -155,6 +155,13 @@ pub fn parse(input: &[u8], limits: Limits) -> Result<Element, XmlError> {
         return parse_from(input, limits);
     };
     let shift = BOM.len();
+    if rest.starts_with(BOM) {
+        // quick-xml would skip it too, uncounted; XML allows one mark, before everything.
+        return Err(XmlError::Malformed {
+            at: shift as u64,
+            message: "a second byte order mark: the document must begin with `<`".into(),
+        });
+    }
     let mut root = parse_from(rest, limits).map_err(|e| match e {
         XmlError::Malformed { at, message } => XmlError::Malformed {
             at: at + shift as u64,
@@ -456,5 +463,10 @@ mod tests {
         let data = &root.children[0];
         assert_eq!(&doc[data.inner.clone()], b"real");
         assert_eq!(&doc[data.span.clone()], b"<data>real</data>");
+        let twice = b"\xEF\xBB\xBF\xEF\xBB\xBF<a><data>real</data></a>";
+        assert!(matches!(
+            parse(twice, Limits::default()),
+            Err(XmlError::Malformed { at: 3, .. })
+        ));
     }
 }
