@@ -21,8 +21,8 @@ pub const DEFECTS: &[Defect] = &[
     Defect {
         id: "bus-routes-before-grant",
         system: "bus",
-        description: "the bus routes a service, and an initiator's calls to it, as soon as its test act is in, before the operator publishes the passport and grants access",
-        clauses: &["eint-27", "eint-45"],
+        description: "the bus routes a service, and an initiator's calls to it, as soon as its test act is in, before the operator publishes the passport and grants access (a service the operator refused, its samples not keeping its XSD, too)",
+        clauses: &["eint-14", "eint-27", "eint-45"],
         warns: &[],
     },
     Defect {
