@@ -411,6 +411,31 @@ fn certificate(signature: &Element, security: &Element) -> Result<Vec<u8>, Error
         .map_err(|e| refuse(format!("the signer's certificate is not base64: {e}")))
 }
 
+thread_local! {
+    /// Keys already loaded, per certificate: OpenSSL 3.0 decodes a key slowly, and the same
+    /// few certificates sign call after call. Per thread: an xmlsec key is not shared across
+    /// threads; a duplicate (a reference to the same OpenSSL key) goes to each verification.
+    static KEYS: std::cell::RefCell<BTreeMap<Vec<u8>, XmlSecKey>> =
+        const { std::cell::RefCell::new(BTreeMap::new()) };
+}
+
+fn key_of(cert: &[u8], spki: &[u8]) -> Result<XmlSecKey, ErrorInfo> {
+    KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        if let Some(k) = keys.get(cert) {
+            return Ok(k.clone());
+        }
+        let key = XmlSecKey::from_memory(cert, XmlSecKeyFormat::CertDer, None)
+            .or_else(|_| XmlSecKey::from_memory(spki, XmlSecKeyFormat::Der, None))
+            .map_err(|_| refuse("libxmlsec1 cannot use the signer's certificate's key"))?;
+        if keys.len() >= CACHE_LIMIT {
+            keys.clear();
+        }
+        keys.insert(cert.to_vec(), key.clone());
+        Ok(key)
+    })
+}
+
 /// libxmlsec1's verdict on the signature at Header/Security/Signature of `src`, with the key of
 /// `cert`. Ids are registered for every `wsu:Id` (the strict checks made sure they are unique;
 /// a lax bus lets the first of equal Ids win, as libxml2 does).
@@ -468,9 +493,7 @@ fn verify(src: &[u8], cert: &[u8], spki: &[u8], strict: bool) -> Result<bool, Er
         .ok()
         .and_then(|o| o.get_nodes_as_vec().into_iter().next())
         .ok_or_else(|| refuse("libxml2 finds no ds:Signature in the Security header"))?;
-    let key = XmlSecKey::from_memory(cert, XmlSecKeyFormat::CertDer, None)
-        .or_else(|_| XmlSecKey::from_memory(spki, XmlSecKeyFormat::Der, None))
-        .map_err(|_| refuse("libxmlsec1 cannot use the signer's certificate's key"))?;
+    let key = key_of(cert, spki)?;
     let mut dsig = XmlSecSignatureContext::new();
     dsig.insert_key(key);
     unsafe {
