@@ -31,6 +31,11 @@ pub struct ServeBusArgs {
     /// the identifiers of its previous run again.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The CA root (PEM or DER) transport certificates must chain to (the NCA RK's). With it,
+    /// every message must carry its sender's WS-Security signature made with the certificate
+    /// the registry names for it (docs/bus.md); without it, signatures are not required.
+    #[arg(long)]
+    pub ca_root: Option<PathBuf>,
 }
 
 pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
@@ -38,7 +43,8 @@ pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
         Some(p) => {
             let text =
                 std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            qaqpa_esb::config::read_registry(&text, &p.display().to_string())?
+            let dir = p.parent().unwrap_or(std::path::Path::new(""));
+            qaqpa_esb::config::read_registry_in(&text, &p.display().to_string(), dir)?
         }
         None => Registry::default(),
     };
@@ -47,18 +53,36 @@ pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
     } else {
         Gateway::Inner
     };
+    let trust = match &args.ca_root {
+        Some(p) => {
+            let bytes = std::fs::read(p).map_err(|e| format!("--ca-root {}: {e}", p.display()))?;
+            Some(Arc::new(qaqpa_esb::wssec::Trust::from_file_bytes(
+                &bytes,
+                &format!("--ca-root {}", p.display()),
+            )?))
+        }
+        None => None,
+    };
+    let signatures = if trust.is_some() {
+        "signatures required"
+    } else {
+        "signatures not required (no --ca-root)"
+    };
     let listener = std::net::TcpListener::bind(&args.listen)
         .map_err(|e| format!("--listen {}: {e}", args.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!(
-        "qaqpa: bus ({} gateway) listening on {addr}: http://{addr}/SyncChannel/v10?wsdl, http://{addr}/AsyncChannel/v10?wsdl; {} services, {} systems",
+        "qaqpa: bus ({} gateway) listening on {addr}: http://{addr}/SyncChannel/v10?wsdl, http://{addr}/AsyncChannel/v10?wsdl; {} services, {} systems; {signatures}",
         gateway.as_str(),
         registry.services.len(),
         registry.systems.len()
     );
     let shared = Shared::new(
         registry,
-        Settings::default(),
+        Settings {
+            trust,
+            ..Settings::default()
+        },
         args.seed.unwrap_or_else(|| {
             let t = jiff::Timestamp::now();
             (t.as_second() as u64) ^ u64::from(t.subsec_nanosecond().unsigned_abs()).rotate_left(32)

@@ -86,6 +86,9 @@ pub struct SystemEntry {
     pub placement: Placement,
     /// From this instant every interaction of the system is suspended (eint-65, app7-5.7).
     pub suspended_from: Option<Timestamp>,
+    /// The system's registered transport certificate (DER): the only one its messages may be
+    /// signed with.
+    pub certificate: Option<Vec<u8>>,
 }
 
 /// A service passport, as far as routing needs it.
@@ -207,6 +210,9 @@ pub struct Settings {
     pub body_timeout: Duration,
     /// An announced technological break: until then every call gets a Maintenance fault.
     pub maintenance_until: Option<Timestamp>,
+    /// The root transport certificates must chain to: with one, every message must carry the
+    /// sender's WS-Security signature (`crate::wssec`); without, signatures are not required.
+    pub trust: Option<Arc<crate::wssec::Trust>>,
     pub defects: Vec<&'static str>,
 }
 
@@ -220,6 +226,7 @@ impl Default for Settings {
             head_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             maintenance_until: None,
+            trust: None,
             defects: Vec::new(),
         }
     }
@@ -415,6 +422,9 @@ impl Bus {
                 if !op.is(SYNC_TYPES, "SendMessage") {
                     return self.fault(path, None, unknown_op(op, SYNC_TYPES, &["SendMessage"]));
                 }
+                if let Err(e) = self.authenticated(&env, body, op) {
+                    return self.fault(path, None, e);
+                }
                 match SyncRequest::read(op, body) {
                     Ok(r) => self.send_sync(r, out).await,
                     Err(e) => self.fault(path, None, e),
@@ -425,6 +435,9 @@ impl Bus {
                 let name = op.name.as_str();
                 if op.ns.as_deref() != Some(ASYNC_TYPES) || !ops.contains(&name) {
                     return self.fault(path, None, unknown_op(op, ASYNC_TYPES, &ops));
+                }
+                if let Err(e) = self.authenticated(&env, body, op) {
+                    return self.fault(path, Some(name), e);
                 }
                 let r = match name {
                     "sendMessage" => match AsyncMessage::read(op, body) {
@@ -456,6 +469,39 @@ impl Bus {
                 ),
             ),
         }
+    }
+
+    /// Sender authentication (`crate::wssec`), when the bus has a root to trust. A sender the
+    /// registry does not know is left to routing (`SenderUnknown`), a missing `senderId` to the
+    /// field checks.
+    fn authenticated(
+        &self,
+        env: &contract::Envelope,
+        body: &[u8],
+        op: &crate::xml::Element,
+    ) -> Result<(), ErrorInfo> {
+        let Some(trust) = &self.shared.settings.trust else {
+            return Ok(());
+        };
+        let Some(sender) = crate::wssec::sender_of(op) else {
+            return Ok(());
+        };
+        let registered = {
+            let reg = self.shared.registry.lock().expect("registry");
+            match reg.systems.get(&sender) {
+                None => return Ok(()),
+                Some(s) => s.certificate.clone(),
+            }
+        };
+        crate::wssec::authenticate(
+            env,
+            body,
+            &sender,
+            registered.as_deref(),
+            trust,
+            self.shared.now(),
+            &self.shared.settings,
+        )
     }
 
     /// The checks every call passes before the bus carries it: the sender is known and not

@@ -33,6 +33,10 @@ struct SystemFile {
     /// `inner` (the default), `outer` or `internet`: where the system sits.
     #[serde(default)]
     placement: Option<String>,
+    /// The system's transport certificate (PEM or DER file, relative to the registry file's
+    /// folder): with `--ca-root`, the only certificate its messages may be signed with.
+    #[serde(default)]
+    certificate: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,8 +64,18 @@ struct ConnectionFile {
     service: String,
 }
 
-/// Reads a registry file's text; `origin` names it in errors.
+/// Reads a registry file's text; `origin` names it in errors. Certificate files are read
+/// relative to the current folder.
 pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
+    read_registry_in(text, origin, std::path::Path::new(""))
+}
+
+/// Reads a registry file's text, its certificate files relative to `dir`.
+pub fn read_registry_in(
+    text: &str,
+    origin: &str,
+    dir: &std::path::Path,
+) -> Result<Registry, String> {
     let f: File = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
     let mut reg = Registry::default();
     if let Some(c) = &f.consent {
@@ -79,6 +93,24 @@ pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
                 format!("{origin}: system `{id}`: placement `{p}` (expected inner, outer or internet)")
             })?,
         };
+        let certificate = match &s.certificate {
+            None => None,
+            Some(f) => {
+                let path = dir.join(f);
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    format!("{origin}: system `{id}`: certificate {}: {e}", path.display())
+                })?;
+                let der = crate::wssec::der_of(&bytes, &path.display().to_string())
+                    .map_err(|e| format!("{origin}: system `{id}`: {e}"))?;
+                x509_parser::parse_x509_certificate(&der).map_err(|e| {
+                    format!(
+                        "{origin}: system `{id}`: certificate {} is not an X.509 certificate: {e}",
+                        path.display()
+                    )
+                })?;
+                Some(der)
+            }
+        };
         if reg
             .systems
             .insert(
@@ -89,6 +121,7 @@ pub fn read_registry(text: &str, origin: &str) -> Result<Registry, String> {
                     push: s.push,
                     placement,
                     suspended_from: None,
+                    certificate,
                 },
             )
             .is_some()

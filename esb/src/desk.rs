@@ -145,6 +145,13 @@ pub const DEFECTS: &[Defect] = &[
         warns: &[],
     },
     Defect {
+        id: "bus-xsd-not-checked",
+        system: "bus",
+        description: "the operator publishes a service whose request and response samples do not validate against its XSD",
+        clauses: &["eint-14"],
+        warns: &[],
+    },
+    Defect {
         id: "bus-test-act-unchecked",
         system: "bus",
         description: "the operator agrees test acts on their conclusion alone, whatever else of Appendix 4 is missing",
@@ -689,6 +696,26 @@ impl OperatorDesk {
                 "the application came by {}: update applications are made on the e-government portal after authorisation",
                 app.channel.as_str()
             ));
+        }
+        // eint-14: the service's XSD comes with request and response samples that keep it.
+        if app.doc == DocKind::PublicationTestAct
+            && let Some(xsd) = app.fields.get("xsd").filter(|x| !x.trim().is_empty())
+            && !self.clerk.has("bus-xsd-not-checked")
+        {
+            let mut samples = Vec::new();
+            for f in ["request-sample", "response-sample"] {
+                match app.fields.get(f).filter(|s| !s.trim().is_empty()) {
+                    Some(s) => samples.push((f, s.as_str())),
+                    None => problems.push(format!(
+                        "{f} is missing or empty: the XSD comes with XML examples of request and response (eint-14)"
+                    )),
+                }
+            }
+            problems.extend(
+                crate::xsd::problems(xsd, &samples)
+                    .into_iter()
+                    .map(|p| format!("{p} (eint-14)")),
+            );
         }
         if p.required.contains(&"conclusion")
             && let Some(c) = app.fields.get("conclusion")

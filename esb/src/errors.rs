@@ -47,6 +47,9 @@ pub enum ErrorCode {
     SignatureInvalid,
     /// The call needs the subject's consent to access personal data, and there is none.
     ConsentRequired,
+    /// The signer's certificate does not chain to the configured root (NCA RK), or is not
+    /// valid at the bus's instant.
+    CertificateUntrusted,
     /// The service is in an announced technological break.
     Maintenance,
     /// The service's provider could not be reached.
@@ -65,7 +68,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::MalformedXml,
         ErrorCode::DoctypeForbidden,
         ErrorCode::TooLarge,
@@ -83,6 +86,7 @@ impl ErrorCode {
         ErrorCode::NotPublishedHere,
         ErrorCode::SignatureInvalid,
         ErrorCode::ConsentRequired,
+        ErrorCode::CertificateUntrusted,
         ErrorCode::Maintenance,
         ErrorCode::ProviderUnavailable,
         ErrorCode::ProviderTimeout,
@@ -112,6 +116,7 @@ impl ErrorCode {
             ErrorCode::NotPublishedHere => "SHEP-205",
             ErrorCode::SignatureInvalid => "SHEP-206",
             ErrorCode::ConsentRequired => "SHEP-207",
+            ErrorCode::CertificateUntrusted => "SHEP-208",
             ErrorCode::Maintenance => "SHEP-300",
             ErrorCode::ProviderUnavailable => "SHEP-301",
             ErrorCode::ProviderTimeout => "SHEP-302",

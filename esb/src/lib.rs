@@ -14,11 +14,13 @@ pub mod external;
 pub mod http;
 pub mod sim;
 pub mod wsdl;
+pub mod wssec;
+pub mod xsd;
 pub mod xml;
 
 pub use desk::DEFECTS;
 
 /// Every named defect of the bus: its operator's desk and the bus itself.
 pub fn defects() -> impl Iterator<Item = &'static qaqpa_sim::target::Defect> {
-    desk::DEFECTS.iter().chain(sim::DEFECTS)
+    desk::DEFECTS.iter().chain(sim::DEFECTS).chain(wssec::DEFECTS)
 }

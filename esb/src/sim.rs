@@ -22,8 +22,8 @@ pub const DEFECTS: &[Defect] = &[
     Defect {
         id: "bus-routes-before-grant",
         system: "bus",
-        description: "the bus routes a service, and an initiator's calls to it, as soon as its test act is in, before the operator publishes the passport and grants access",
-        clauses: &["eint-27", "eint-45"],
+        description: "the bus routes a service, and an initiator's calls to it, as soon as its test act is in, before the operator publishes the passport and grants access (a service the operator refused, its samples not keeping its XSD, too)",
+        clauses: &["eint-14", "eint-27", "eint-45"],
         warns: &[],
     },
     Defect {
@@ -157,6 +157,7 @@ impl SimBus {
                         Placement::parse(&s.placement).unwrap_or_default()
                     },
                     suspended_from: None,
+                    certificate: s.certificate.clone(),
                 },
             );
         }
@@ -296,6 +297,11 @@ impl BusGateway for SimBus {
             maintenance_until: outage.filter(|o| o.0).map(|o| o.1),
             // Minutes-long episodes: a failed push is retried within seconds.
             push_backoff: Duration::from_secs(2),
+            trust: world
+                .ca_root
+                .clone()
+                .and_then(|r| crate::wssec::Trust::new(r).ok())
+                .map(Arc::new),
             ..Settings::default()
         };
         let shared = Shared::new(

@@ -146,8 +146,39 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Parses `input` into its root element within `limits`.
+/// Parses `input` into its root element within `limits`. The spans index `input`, a leading
+/// UTF-8 byte order mark included (quick-xml skips it without counting it, so the document
+/// after it is read and every span moved past it).
 pub fn parse(input: &[u8], limits: Limits) -> Result<Element, XmlError> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    let Some(rest) = input.strip_prefix(BOM) else {
+        return parse_from(input, limits);
+    };
+    let shift = BOM.len();
+    if rest.starts_with(BOM) {
+        // quick-xml would skip it too, uncounted; XML allows one mark, before everything.
+        return Err(XmlError::Malformed {
+            at: shift as u64,
+            message: "a second byte order mark: the document must begin with `<`".into(),
+        });
+    }
+    let mut root = parse_from(rest, limits).map_err(|e| match e {
+        XmlError::Malformed { at, message } => XmlError::Malformed {
+            at: at + shift as u64,
+            message,
+        },
+        other => other,
+    })?;
+    let mut stack = vec![&mut root];
+    while let Some(e) = stack.pop() {
+        e.span = e.span.start + shift..e.span.end + shift;
+        e.inner = e.inner.start + shift..e.inner.end + shift;
+        stack.extend(e.children.iter_mut());
+    }
+    Ok(root)
+}
+
+fn parse_from(input: &[u8], limits: Limits) -> Result<Element, XmlError> {
     let mut reader = NsReader::from_reader(input);
     reader.config_mut().check_end_names = true;
     let mut stack: Vec<Element> = Vec::new();
@@ -421,5 +452,21 @@ mod tests {
                 p(bad)
             );
         }
+    }
+
+    /// Found by the soap_envelope fuzz target: a leading byte order mark moved every span by
+    /// its three bytes, so a relayed `data` was cut short.
+    #[test]
+    fn a_byte_order_mark_does_not_move_the_spans() {
+        let doc = b"\xEF\xBB\xBF<a><data>real</data></a>";
+        let root = parse(doc, Limits::default()).unwrap();
+        let data = &root.children[0];
+        assert_eq!(&doc[data.inner.clone()], b"real");
+        assert_eq!(&doc[data.span.clone()], b"<data>real</data>");
+        let twice = b"\xEF\xBB\xBF\xEF\xBB\xBF<a><data>real</data></a>";
+        assert!(matches!(
+            parse(twice, Limits::default()),
+            Err(XmlError::Malformed { at: 3, .. })
+        ));
     }
 }

@@ -1,6 +1,8 @@
 //! Any bytes through the bus's SOAP envelope reader and every message reader of the SHEP v10
 //! contract: no input may panic, and a request that reads must write back to a document that
-//! reads to the same fields.
+//! reads to the same fields. Every envelope that reads also goes through sender authentication
+//! (`esb::wssec`: the WS-Security checks, libxml2's parse and libxmlsec1's verification) with a
+//! test root and the Fund's registered certificate; seeds: `bus_credentials seeds`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -9,6 +11,22 @@ use qaqpa_esb::contract::{
     SyncResponse,
 };
 use qaqpa_esb::errors::ErrorInfo;
+use qaqpa_esb::wssec::Trust;
+use qaqpa_sim::eds::{TestPki, TransportCertificate};
+
+/// The test root and the Fund's certificate, made once (seed 1, as the seeds were).
+fn trust() -> &'static (Trust, Vec<u8>, jiff::Timestamp) {
+    static T: std::sync::OnceLock<(Trust, Vec<u8>, jiff::Timestamp)> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let at: jiff::Timestamp = "2025-03-18T05:00:00Z".parse().expect("an instant");
+        let mut pki = TestPki::new(1, at).expect("the test CA");
+        let fund = pki
+            .transport("fund", TransportCertificate::Valid, at)
+            .expect("a certificate");
+        let trust = Trust::new(pki.nca_root_der().to_vec()).expect("the root parses");
+        (trust, fund.cert_der, at)
+    })
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(env) = contract::read_envelope(data) else {
@@ -17,6 +35,16 @@ fuzz_target!(|data: &[u8]| {
     let Ok(op) = env.operation() else {
         return;
     };
+    let (trust, cert, at) = trust();
+    let _ = qaqpa_esb::wssec::authenticate(
+        &env,
+        data,
+        "fund",
+        Some(cert),
+        trust,
+        *at,
+        &qaqpa_esb::bus::Settings::default(),
+    );
     if let Ok(r) = SyncRequest::read(op, data) {
         let again = contract::envelope(&r.write());
         let env2 = contract::read_envelope(again.as_bytes()).expect("a written request reads");

@@ -20,7 +20,9 @@ use jiff::Timestamp;
 use qaqpa_sim::busnet::{
     ASYNC_PATH, BUS_PORT, BusConnection, BusService, BusSystem, BusWorld, SYNC_PATH,
 };
+use qaqpa_sim::eds::{TestPki, Transport, TransportCertificate};
 use qaqpa_sim::episode::Episode;
+use qaqpa_sim::wssec::Forgery;
 use qaqpa_sim::target::{Target, TargetError};
 use qaqpa_sim::trace::{BusCall, BusReceived, Event, NetworkNote, Subject, SubjectKind};
 use serde::Deserialize;
@@ -113,6 +115,11 @@ pub struct SystemSpec {
     /// (the outer-circuit segment of systems interacting over the Internet) or `internet`.
     #[serde(default = "inner")]
     pub placement: String,
+    /// The transport certificate the test CA issued the system and the bus has registered
+    /// for it: `valid` (the default), `expired`, or `foreign-ca` (a root bearing the NCA RK's
+    /// name but not its key).
+    #[serde(default)]
+    pub certificate: TransportCertificate,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -172,6 +179,12 @@ pub struct CallSpec {
     /// the channel's path prefixed with [`TEST_PREFIX`].
     #[serde(default = "production")]
     pub contour: String,
+    /// How the message is signed: `valid` (the default: WS-Security over the Body with the
+    /// sender's registered certificate) or a forgery the bus must refuse: `unsigned`,
+    /// `tampered`, `other-system`, `wrapped`, `reference-elsewhere`, `duplicate-id`,
+    /// `replayed` (`qaqpa_sim::wssec::Forgery`).
+    #[serde(default)]
+    pub signature: Forgery,
 }
 
 fn production() -> String {
@@ -316,8 +329,9 @@ impl BusSpec {
         })
     }
 
-    fn world(&self, at: Timestamp) -> BusWorld {
+    fn world(&self, at: Timestamp, pki: &Credentials) -> BusWorld {
         BusWorld {
+            ca_root: Some(pki.root.clone()),
             inner: INNER_HOST.into(),
             external: EXTERNAL_HOST.into(),
             systems: self
@@ -330,6 +344,7 @@ impl BusSpec {
                     push: s
                         .push
                         .then(|| format!("http://{}:{SYSTEM_PORT}/client", host_of(&s.id))),
+                    certificate: pki.of.get(&s.id).map(|t| t.cert_der.clone()),
                 })
                 .collect(),
             services: self
@@ -384,7 +399,67 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// The SOAP request a harness system sends for a call.
+/// The transport credentials of an episode's systems, issued by the scenario's test CA (the
+/// NCA RK stand-in), and its root.
+pub struct Credentials {
+    pub root: Vec<u8>,
+    pub of: BTreeMap<String, Transport>,
+    /// The systems whose certificate is valid (the others' the bus must not trust).
+    pub trusted: Vec<String>,
+    /// A credential of a system the bus does not know, for `other-system` when the episode
+    /// has a single system.
+    pub stranger: Transport,
+}
+
+impl Credentials {
+    pub fn issue(spec: &BusSpec, seed: u64, at: Timestamp) -> Result<Credentials, String> {
+        let e = |e: qaqpa_sim::eds::EdsError| format!("the test CA: {e}");
+        let mut pki = TestPki::new(seed, at).map_err(e)?;
+        let mut of = BTreeMap::new();
+        let trusted = spec
+            .systems
+            .iter()
+            .filter(|s| s.certificate == TransportCertificate::Valid)
+            .map(|s| s.id.clone())
+            .collect();
+        for s in &spec.systems {
+            of.insert(s.id.clone(), pki.transport(&s.id, s.certificate, at).map_err(e)?);
+        }
+        let stranger = pki
+            .transport("unregistered-system", TransportCertificate::Valid, at)
+            .map_err(e)?;
+        Ok(Credentials {
+            root: pki.nca_root_der().to_vec(),
+            of,
+            trusted,
+            stranger,
+        })
+    }
+
+    /// The message `from` sends for `body` the way `signature` says (`decoy`: another
+    /// message of its own, what the forgeries that reuse a real signature took it from).
+    pub fn sign(
+        &self,
+        from: &str,
+        signature: Forgery,
+        body: &str,
+        decoy: &str,
+    ) -> Result<String, String> {
+        let own = self.of.get(from).unwrap_or(&self.stranger);
+        // Another registered system whose certificate is sound: only the binding to the
+        // sender is wrong.
+        let other = self
+            .trusted
+            .iter()
+            .find(|id| id.as_str() != from)
+            .and_then(|id| self.of.get(id))
+            .unwrap_or(&self.stranger);
+        qaqpa_sim::wssec::forge(signature, body, decoy, own, other)
+            .map_err(|e| format!("signing the message of `{from}`: {e}"))
+    }
+}
+
+/// The SOAP request a harness system sends for a call, unsigned.
 pub fn request(
     channel: &str,
     message_id: &str,
@@ -393,15 +468,28 @@ pub fn request(
     date: Timestamp,
     subject: Option<&str>,
 ) -> String {
+    qaqpa_sim::wssec::envelope(&request_body(channel, message_id, from, service, date, subject, message_id))
+}
+
+/// The Body's content of a call's request; `data` is its business query.
+pub fn request_body(
+    channel: &str,
+    message_id: &str,
+    from: &str,
+    service: &str,
+    date: Timestamp,
+    subject: Option<&str>,
+    data: &str,
+) -> String {
     let props = subject
         .map(|s| format!("<properties><key>subject</key><value>{}</value></properties>", escape(s)))
         .unwrap_or_default();
-    let body = if channel == "async" {
+    if channel == "async" {
         format!(
             "<t:sendMessage xmlns:t=\"{ASYNC_TYPES}\"><request><messageInfo><serviceId>{}</serviceId><messageType>REQUEST</messageType><messageDate>{date}</messageDate><sender><senderId>{}</senderId></sender>{props}</messageInfo><messageData><data><q:query xmlns:q=\"urn:qaqpa:harness\">{}</q:query></data></messageData></request></t:sendMessage>",
             escape(service),
             escape(from),
-            escape(message_id)
+            escape(data)
         )
     } else {
         format!(
@@ -409,12 +497,9 @@ pub fn request(
             escape(message_id),
             escape(service),
             escape(from),
-            escape(message_id)
+            escape(data)
         )
-    };
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{SOAP_ENV}\"><soap:Body>{body}</soap:Body></soap:Envelope>"
-    )
+    }
 }
 
 /// What a SOAP answer says, read with a real XML parser: the Body's first element (namespace,
@@ -728,7 +813,11 @@ pub fn run_episode(
         Duration::from_secs(spec.episode_seconds()),
     );
     ep.tick = Duration::from_millis(10);
-    let world = spec.world(start);
+    let creds = Credentials::issue(spec, seed, start).map_err(|message| TargetError::Bus {
+        target: target.info().name,
+        message,
+    })?;
+    let world = spec.world(start, &creds);
     let mut b = ep.builder();
     b.min_message_latency(Duration::from_millis(1))
         .max_message_latency(Duration::from_millis(5));
@@ -805,11 +894,20 @@ pub fn run_episode(
                     path.to_string()
                 };
                 let host = if c.via == "external" { EXTERNAL_HOST } else { INNER_HOST };
-                let xml = request(&channel, &c.label, &c.from, &c.service, when, c.subject.as_deref());
+                let body = |data: &str| {
+                    request_body(&channel, &c.label, &c.from, &c.service, when, c.subject.as_deref(), data)
+                };
+                // The decoy: a message the sender really signed, with other business data.
+                let xml = creds
+                    .sign(&c.from, c.signature, &body(&c.label), &body(&format!("{}-signed", c.label)))
+                    .map_err(|message| TargetError::Bus {
+                        target: target.info().name,
+                        message,
+                    })?;
                 let http = http_post(&path, host, &xml);
-                (i, c.at_seconds, host.to_string(), http, String::new())
+                Ok((i, c.at_seconds, host.to_string(), http, String::new()))
             })
-            .collect();
+            .collect::<Result<_, TargetError>>()?;
         let got = answers.clone();
         // The client runs on the system's own host, beside its endpoints.
         sim.client(format!("{}-client", host_of(&system)), async move {
@@ -921,6 +1019,27 @@ pub(crate) fn observations(
                 ("faulty", s.faulty.to_string()),
             ],
         ));
+    }
+    // What the harness signed otherwise than well: a forged message, or a system's
+    // certificate the bus must not trust.
+    for c in &spec.calls {
+        let cert = spec
+            .systems
+            .iter()
+            .find(|s| s.id == c.from)
+            .map(|s| s.certificate)
+            .unwrap_or_default();
+        if c.signature != Forgery::Valid || cert != TransportCertificate::Valid {
+            seen.push(note(
+                "bus-signed",
+                &[
+                    ("label", c.label.clone()),
+                    ("from", c.from.clone()),
+                    ("signature", c.signature.as_str().to_string()),
+                    ("certificate", cert.as_str().to_string()),
+                ],
+            ));
+        }
     }
     for c in &spec.consents {
         seen.push(note(

@@ -20,6 +20,9 @@ pub struct BusSystem {
     /// over the Internet) or `internet` (placed on the Internet); the last two reach
     /// inner-circuit systems only through ЭҮСШ (ureq-139.10, 139.11).
     pub placement: String,
+    /// The transport certificate (DER) the system registered with the bus: the one its
+    /// messages are signed with.
+    pub certificate: Option<Vec<u8>>,
 }
 
 /// An integration service as its passport describes it (eint-app3's technical data).
@@ -68,6 +71,8 @@ pub struct BusWorld {
     pub consent: Option<String>,
     /// The instant the episode starts (the business calendar's).
     pub at: jiff::Timestamp,
+    /// The root (DER) transport certificates are issued under: the NCA RK stand-in's.
+    pub ca_root: Option<Vec<u8>>,
 }
 
 /// The HTTP port of both gateways.

@@ -356,6 +356,103 @@ impl TestPki {
     }
 }
 
+/// A sending system's transport credential for the bus (WS-Security): its private key as
+/// PKCS#8 DER and its certificate, DER. The harness's signer (`crate::wssec`) takes these as
+/// inputs, so a live run can sign with a key and certificate read from files instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transport {
+    pub key_pkcs8: Vec<u8>,
+    pub cert_der: Vec<u8>,
+}
+
+/// Which transport certificate the test CA issues a bus system.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportCertificate {
+    /// Issued by the NCA RK stand-in, valid from a month before the episode for a year.
+    #[default]
+    Valid,
+    /// Issued by the NCA RK stand-in; its validity ended a month before the episode.
+    Expired,
+    /// Issued by the foreign root that bears the NCA RK root's name but not its key.
+    ForeignCa,
+}
+
+impl TransportCertificate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportCertificate::Valid => "valid",
+            TransportCertificate::Expired => "expired",
+            TransportCertificate::ForeignCa => "foreign-ca",
+        }
+    }
+}
+
+/// A P-256 private key drawn from the seed under `label`, as PKCS#8 v1 DER (with its public
+/// key, as ring wants it). XML Signature 1.x, which libxmlsec1 1.2 implements, has no Ed25519,
+/// so the bus's transport keys are ECDSA P-256: a 32-byte scalar from the seeded generator
+/// (drawn again in the negligible case it is zero or not below the group order), its public
+/// point and PKCS#8 encoding computed by the `p256` crate. Same seed, same key.
+pub fn p256_key(seed: u64, label: &str) -> Vec<u8> {
+    use p256::pkcs8::EncodePrivateKey;
+    let mut rng = crate::seed::rng(seed, label);
+    loop {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        if let Ok(sk) = p256::SecretKey::from_bytes(&bytes.into()) {
+            return sk
+                .to_pkcs8_der()
+                .expect("a P-256 key encodes as PKCS#8")
+                .as_bytes()
+                .to_vec();
+        }
+    }
+}
+
+impl TestPki {
+    /// Issues the bus system `system` its transport certificate for an episode starting at
+    /// `at` (subject `CN=<system>`), with its deterministic P-256 key.
+    pub fn transport(
+        &mut self,
+        system: &str,
+        kind: TransportCertificate,
+        at: Timestamp,
+    ) -> Result<Transport, EdsError> {
+        let key_pkcs8 = p256_key(self.seed, &format!("bus-transport:{system}"));
+        let key = KeyPair::try_from(key_pkcs8.as_slice())?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CountryName, "KZ");
+        dn.push(DnType::OrganizationName, "qaqpa test bus participant");
+        dn.push(DnType::CommonName, system);
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::ContentCommitment,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(SerialNumber::from(self.next_serial.to_be_bytes().to_vec()));
+        self.next_serial += 1;
+        let validity = match kind {
+            TransportCertificate::Expired => (-395, -30),
+            _ => (-30, 335),
+        };
+        set_validity(&mut params, at, validity)?;
+        let ca = if kind == TransportCertificate::ForeignCa {
+            &self.foreign
+        } else {
+            &self.nca
+        };
+        let issuer = Issuer::from_params(&ca.params, &ca.key);
+        let cert_der = params.signed_by(&key, &issuer)?.der().to_vec();
+        Ok(Transport {
+            key_pkcs8,
+            cert_der,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,5 +560,26 @@ mod tests {
             .err()
             .expect("a root valid for 20 more years");
         assert!(e.to_string().contains("9999"), "{e}");
+    }
+
+    #[test]
+    fn transport_credentials_are_p256_deterministic_and_chain_to_their_root() {
+        let issue = |seed: u64, kind| {
+            let mut pki = TestPki::new(seed, t0()).unwrap();
+            pki.transport("fund", kind, t0()).unwrap()
+        };
+        let a = issue(7, TransportCertificate::Valid);
+        assert_eq!(a, issue(7, TransportCertificate::Valid));
+        assert_ne!(a.key_pkcs8, issue(8, TransportCertificate::Valid).key_pkcs8);
+        // id-ecPublicKey and prime256v1 in the key's algorithm identifier (RFC 5480).
+        let ec = [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+        let p256 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+        for oid in [&ec[..], &p256[..]] {
+            assert!(a.key_pkcs8.windows(oid.len()).any(|w| w == oid));
+            assert!(a.cert_der.windows(oid.len()).any(|w| w == oid));
+        }
+        assert!(a.cert_der.windows(4).any(|w| w == b"fund"), "CN=fund");
+        assert_ne!(a.cert_der, issue(7, TransportCertificate::Expired).cert_der);
+        assert_eq!(a.key_pkcs8, issue(7, TransportCertificate::ForeignCa).key_pkcs8);
     }
 }

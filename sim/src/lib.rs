@@ -19,5 +19,6 @@ pub mod target;
 pub mod trace;
 pub mod webnet;
 pub mod wire;
+pub mod wssec;
 
 pub use jiff;

@@ -24,6 +24,8 @@ mod bus_agreement;
 mod bus_admission;
 mod bus_switch_off;
 mod bus_topology;
+mod bus_wssec;
+mod bus_xsd;
 mod deadline;
 mod defacement;
 pub mod form;
@@ -407,6 +409,19 @@ static ORACLES: &[&dyn Oracle] = &[
     },
     &bus_agreement::AcceptedAroundTheClock,
     &bus_agreement::RebootsAnnounced,
+    &bus_xsd::SamplesValidAgainstXsd,
+    &bus_wssec::ForgedRefused {
+        clause: "eint-app5",
+        obligation: "unauthenticated-refused",
+        describe: "every message the harness sent unsigned, altered after signing, signed with another system's certificate, with a signature replayed from another message, or signed with a certificate that is expired or not the NCA RK root's, is answered with a fault and reaches no provider",
+        wrapping: false,
+    },
+    &bus_wssec::ForgedRefused {
+        clause: "eint-app5",
+        obligation: "wrapped-signature-refused",
+        describe: "every message whose good signature covers another element than the Body the bus would process (a signed Body moved under the Header beside a second one, a Reference to a header element, an Id held twice) is answered with a fault and reaches no provider",
+        wrapping: true,
+    },
     &bus::AcceptedWithinAMinute {
         obligation: "sync-accepted-within-a-minute",
         describe: "every call on the synchronous channel is answered (a response or an ErrorInfo fault) within 60 s of its sending, measured at the harness's client",
