@@ -544,7 +544,8 @@ impl LiveRun {
         }
         let bus = self.target.bus()?;
         s.steps.iter().find_map(|step| match step.action() {
-            Action::Bus(spec) => qaqpa_scenarios::bus::live::needs_external_gateway(spec, bus),
+            Action::Bus(spec) => qaqpa_scenarios::bus::live::needs_harness_certificates(spec)
+                .or_else(|| qaqpa_scenarios::bus::live::needs_external_gateway(spec, bus)),
             _ => None,
         })
     }

@@ -162,6 +162,32 @@ pub fn layout(spec: &BusSpec, product: &LiveBus) -> Result<(), String> {
     Ok(())
 }
 
+/// Why a live run cannot play the episode's sender-authentication cases: they need every
+/// system's transport certificate issued by the harness's test CA and registered in the
+/// product (an expired one, one under a foreign root, another system's for a forgery), while
+/// a live run holds only the target file's one signing key, and its calls go unsigned until
+/// live signing lands. `None` when the episode has no such case.
+pub fn needs_harness_certificates(spec: &BusSpec) -> Option<String> {
+    use qaqpa_sim::eds::TransportCertificate;
+    use qaqpa_sim::wssec::Forgery;
+    let forged = spec.calls.iter().find(|c| c.signature != Forgery::Valid);
+    let certified = spec
+        .systems
+        .iter()
+        .find(|s| s.certificate != TransportCertificate::Valid);
+    match (forged, certified) {
+        (Some(c), _) => Some(format!(
+            "its call `{}` is a signature forgery, which needs the harness's test-CA certificates registered in the product; a live run signs with the target file's key alone; supply its recorded trace with --evidence DIR",
+            c.label
+        )),
+        (None, Some(s)) => Some(format!(
+            "its system `{}` holds a transport certificate of the harness's test CA that is not valid, which a live product would have to register; supply its recorded trace with --evidence DIR",
+            s.id
+        )),
+        (None, None) => None,
+    }
+}
+
 /// Why the product as its target file describes it offers no gateway a call of the episode
 /// goes through (ЭҮСШ, whose URLs a target file may leave out: a product without an external
 /// gateway), or `None` when it offers every one. Such an episode is not played.
