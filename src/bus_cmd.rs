@@ -41,8 +41,7 @@ pub struct ServeBusArgs {
 pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
     let registry = match &args.registry {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
             let dir = p.parent().unwrap_or(std::path::Path::new(""));
             qaqpa_esb::config::read_registry_in(&text, &p.display().to_string(), dir)?
         }
@@ -92,7 +91,8 @@ pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
     let threads = usize::from(args.threads);
     let external = match &args.external_listen {
         Some(a) => {
-            let l = std::net::TcpListener::bind(a).map_err(|e| format!("--external-listen {a}: {e}"))?;
+            let l = std::net::TcpListener::bind(a)
+                .map_err(|e| format!("--external-listen {a}: {e}"))?;
             let ext = l.local_addr().map_err(|e| e.to_string())?;
             eprintln!(
                 "qaqpa: bus (external gateway ЭҮСШ) listening on {ext}: http://{ext}/SyncChannel/v10?wsdl, http://{ext}/AsyncChannel/v10?wsdl"
@@ -100,9 +100,7 @@ pub fn serve_bus(args: &ServeBusArgs) -> Result<(), String> {
             let shared = shared.clone();
             Some((
                 ext,
-                std::thread::spawn(move || {
-                    qaqpa_esb::external::serve_tcp(shared, l, threads)
-                }),
+                std::thread::spawn(move || qaqpa_esb::external::serve_tcp(shared, l, threads)),
             ))
         }
         None => None,

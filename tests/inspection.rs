@@ -204,7 +204,10 @@ fn an_inspected_session_shows_a_minted_chain_and_relays_the_page() {
     assert_eq!(c.received.sha256, tls::sha256_hex(&page));
     let o = o.expect("the origin served the gateway's session");
     assert_eq!(o.request, "GET / HTTP/1.1");
-    assert_eq!(o.received, c.sent, "the origin got the workstation's request unchanged");
+    assert_eq!(
+        o.received, c.sent,
+        "the origin got the workstation's request unchanged"
+    );
     assert_eq!(o.server_name.as_deref(), Some("www.bbc.com"));
     // Its TCP bytes were the gateway's own session, not the workstation's.
     assert_eq!(o.unchanged_from, None);

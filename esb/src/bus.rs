@@ -174,7 +174,14 @@ impl Registry {
 
     /// Whether `initiator` may call `service` now, in production or on the test contour. A
     /// connection exists only where one was applied for (eint-33): no record, no access.
-    fn connected(&self, initiator: &str, service: &str, now: Timestamp, test: bool, defects: &Settings) -> bool {
+    fn connected(
+        &self,
+        initiator: &str,
+        service: &str,
+        now: Timestamp,
+        test: bool,
+        defects: &Settings,
+    ) -> bool {
         let mut records = self
             .connections
             .iter()
@@ -311,7 +318,12 @@ impl Shared {
 
     /// The state of a stored message (tests, the operator's console).
     pub fn message_state(&self, id: &str) -> Option<MessageState> {
-        self.store.lock().expect("store").messages.get(id).map(|m| m.state)
+        self.store
+            .lock()
+            .expect("store")
+            .messages
+            .get(id)
+            .map(|m| m.state)
     }
 }
 
@@ -431,7 +443,12 @@ impl Bus {
                 }
             }
             ASYNC_PATH => {
-                let ops = ["sendMessage", "getMessages", "getMessageStatus", "sendDeliveryNotification"];
+                let ops = [
+                    "sendMessage",
+                    "getMessages",
+                    "getMessageStatus",
+                    "sendDeliveryNotification",
+                ];
                 let name = op.name.as_str();
                 if op.ns.as_deref() != Some(ASYNC_TYPES) || !ops.contains(&name) {
                     return self.fault(path, None, unknown_op(op, ASYNC_TYPES, &ops));
@@ -556,7 +573,11 @@ impl Bus {
                 ErrorCode::WrongChannel,
                 format!(
                     "`{service}` is an {} service",
-                    if svc.mode == Mode::Sync { "synchronous" } else { "asynchronous" }
+                    if svc.mode == Mode::Sync {
+                        "synchronous"
+                    } else {
+                        "asynchronous"
+                    }
                 ),
             ));
         }
@@ -597,7 +618,13 @@ impl Bus {
                 ),
             ));
         };
-        let url = self.shared.registry.lock().expect("registry").consent.clone();
+        let url = self
+            .shared
+            .registry
+            .lock()
+            .expect("registry")
+            .consent
+            .clone();
         let Some(url) = url else {
             return Err(ErrorInfo::new(
                 ErrorCode::ConsentRequired,
@@ -701,7 +728,10 @@ impl Bus {
             }
         };
         let Ok(op) = env.operation() else {
-            return provider_fault(format!("the provider of `{}` answered an empty Body", svc.id), None);
+            return provider_fault(
+                format!("the provider of `{}` answered an empty Body", svc.id),
+                None,
+            );
         };
         if op.is(contract::SOAP_ENV, "Fault") {
             let sub = op
@@ -732,7 +762,10 @@ impl Bus {
             Ok(r) => r,
             Err(e) => {
                 return provider_fault(
-                    format!("the provider of `{}` answered an incomplete response", svc.id),
+                    format!(
+                        "the provider of `{}` answered an incomplete response",
+                        svc.id
+                    ),
                     Some(e),
                 );
             }
@@ -955,7 +988,11 @@ impl Bus {
                     escape(&id),
                     state.as_str(),
                     state.as_str(),
-                    if delivered { "delivered to the receiver" } else { "the receiver did not take the message" }
+                    if delivered {
+                        "delivered to the receiver"
+                    } else {
+                        "the receiver did not take the message"
+                    }
                 );
                 let _ = poster
                     .post(&url, contract::envelope(&xml), PUSH_TIMEOUT)
@@ -989,8 +1026,12 @@ impl Bus {
                     s.receiver == g.sender.sender_id
                         && s.message.info.service_id == g.service_id
                         && s.state == MessageState::OnDelivery
-                        && g.message_id.as_ref().is_none_or(|m| s.message.info.message_id.as_ref() == Some(m))
-                        && g.correlation_id.as_ref().is_none_or(|c| s.message.info.correlation_id.as_ref() == Some(c))
+                        && g.message_id
+                            .as_ref()
+                            .is_none_or(|m| s.message.info.message_id.as_ref() == Some(m))
+                        && g.correlation_id
+                            .as_ref()
+                            .is_none_or(|c| s.message.info.correlation_id.as_ref() == Some(c))
                 })
             })
             .take(amount)
@@ -1014,7 +1055,8 @@ impl Bus {
             .messages
             .get(&g.message_id)
             .filter(|s| {
-                s.receiver == g.sender.sender_id || s.message.info.sender.sender_id == g.sender.sender_id
+                s.receiver == g.sender.sender_id
+                    || s.message.info.sender.sender_id == g.sender.sender_id
             })
             .ok_or_else(|| {
                 ErrorInfo::new(
@@ -1040,7 +1082,9 @@ impl Bus {
             let s = store
                 .messages
                 .get_mut(&n.message_id)
-                .filter(|s| s.receiver == n.sender.sender_id && s.message.info.service_id == n.service_id)
+                .filter(|s| {
+                    s.receiver == n.sender.sender_id && s.message.info.service_id == n.service_id
+                })
                 .ok_or_else(|| {
                     ErrorInfo::new(
                         ErrorCode::MessageNotFound,

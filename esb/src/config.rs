@@ -84,13 +84,16 @@ pub fn read_registry_in(
     reg.consent = f.consent;
     for s in f.system {
         if let Some(p) = &s.push {
-            crate::http::split_url(p).map_err(|e| format!("{origin}: system `{}`: push: {e}", s.id))?;
+            crate::http::split_url(p)
+                .map_err(|e| format!("{origin}: system `{}`: push: {e}", s.id))?;
         }
         let id = s.id.clone();
         let placement = match s.placement.as_deref() {
             None => Placement::Inner,
             Some(p) => Placement::parse(p).ok_or_else(|| {
-                format!("{origin}: system `{id}`: placement `{p}` (expected inner, outer or internet)")
+                format!(
+                    "{origin}: system `{id}`: placement `{p}` (expected inner, outer or internet)"
+                )
             })?,
         };
         let certificate = match &s.certificate {
@@ -98,7 +101,10 @@ pub fn read_registry_in(
             Some(f) => {
                 let path = dir.join(f);
                 let bytes = std::fs::read(&path).map_err(|e| {
-                    format!("{origin}: system `{id}`: certificate {}: {e}", path.display())
+                    format!(
+                        "{origin}: system `{id}`: certificate {}: {e}",
+                        path.display()
+                    )
                 })?;
                 let der = crate::wssec::der_of(&bytes, &path.display().to_string())
                     .map_err(|e| format!("{origin}: system `{id}`: {e}"))?;
@@ -230,15 +236,27 @@ service = "GBDFL_PERSON_INFO_v4"
         for (from, to, says) in [
             ("mode = \"sync\"", "mode = \"push\"", "mode `push`"),
             ("owner = \"gbdfl\"", "owner = \"nobody\"", "owner `nobody`"),
-            ("initiator = \"fund\"", "initiator = \"x\"", "initiator is not"),
+            (
+                "initiator = \"fund\"",
+                "initiator = \"x\"",
+                "initiator is not",
+            ),
             ("provider = \"http://", "provider = \"ftp://", "provider:"),
-            ("state = true\n[[service]]", "stat = true\n[[service]]", "unknown field"),
+            (
+                "state = true\n[[service]]",
+                "stat = true\n[[service]]",
+                "unknown field",
+            ),
             (
                 "state = true\n[[service]]",
                 "state = true\nplacement = \"moon\"\n[[service]]",
                 "placement `moon` (expected inner, outer or internet)",
             ),
-            ("mode = \"sync\"", "mode = \"sync\"\nprovider-test = \"gopher://x\"", "provider-test:"),
+            (
+                "mode = \"sync\"",
+                "mode = \"sync\"\nprovider-test = \"gopher://x\"",
+                "provider-test:",
+            ),
         ] {
             let e = read_registry(&GOOD.replacen(from, to, 1), "reg.toml").unwrap_err();
             assert!(e.starts_with("reg.toml") && e.contains(says), "{to}: {e}");

@@ -34,7 +34,8 @@ fn invalid(path: &str, why: impl std::fmt::Display) -> ErrorInfo {
 }
 
 fn required(e: &Element, name: &str, path: &str) -> Result<String, ErrorInfo> {
-    e.text_of(name).ok_or_else(|| missing(&format!("{path}.{name}")))
+    e.text_of(name)
+        .ok_or_else(|| missing(&format!("{path}.{name}")))
 }
 
 fn required_child<'a>(e: &'a Element, name: &str, path: &str) -> Result<&'a Element, ErrorInfo> {
@@ -208,10 +209,7 @@ impl SyncRequest {
                 service_id: required(info, "serviceId", p)?,
                 message_date,
                 route_id: info.text_of("routeId"),
-                sender: SenderInfo::read(
-                    required_child(info, "sender", p)?,
-                    "requestInfo.sender",
-                )?,
+                sender: SenderInfo::read(required_child(info, "sender", p)?, "requestInfo.sender")?,
                 properties: read_properties(info),
                 session_id: info.text_of("sessionId"),
             },
@@ -453,12 +451,13 @@ pub struct GetMessages {
 impl GetMessages {
     pub fn read(op: &Element) -> Result<GetMessages, ErrorInfo> {
         let req = required_child(op, "request", "getMessages")?;
-        let amount = match req.text_of("amount") {
-            None => None,
-            Some(a) => Some(a.parse::<u32>().map_err(|_| {
-                invalid("request.amount", format!("`{a}` is not a whole number"))
-            })?),
-        };
+        let amount =
+            match req.text_of("amount") {
+                None => None,
+                Some(a) => Some(a.parse::<u32>().map_err(|_| {
+                    invalid("request.amount", format!("`{a}` is not a whole number"))
+                })?),
+            };
         let request_date = req.text_of("requestDate");
         if let Some(d) = &request_date {
             check_date(d, "request.requestDate")?;
@@ -619,7 +618,10 @@ pub fn read_envelope(src: &[u8]) -> Result<Envelope, ErrorInfo> {
     if src.len() > MAX_BODY {
         return Err(ErrorInfo::new(
             ErrorCode::TooLarge,
-            format!("the body is {} bytes; the bus accepts at most {MAX_BODY}", src.len()),
+            format!(
+                "the body is {} bytes; the bus accepts at most {MAX_BODY}",
+                src.len()
+            ),
         ));
     }
     if std::str::from_utf8(src).is_err() {
@@ -704,8 +706,8 @@ mod tests {
         let env2 = read_envelope(again.as_bytes()).unwrap();
         let r2 = SyncRequest::read(env2.operation().unwrap(), again.as_bytes()).unwrap();
         assert_eq!(r2.info, r.info);
-        let payload = crate::xml::parse(r2.data.data.unwrap().as_bytes(), Default::default())
-            .unwrap();
+        let payload =
+            crate::xml::parse(r2.data.data.unwrap().as_bytes(), Default::default()).unwrap();
         assert!(payload.children[0].is("urn:payload", "iin"));
     }
 
@@ -735,7 +737,12 @@ mod tests {
         let e = read_envelope(b"\xff\xfe<a/>").err().unwrap();
         assert!(e.is(ErrorCode::MalformedXml));
         let two = SYNC.replace("</s:Body>", "</s:Body><s:Body/>");
-        assert!(read_envelope(two.as_bytes()).err().unwrap().is(ErrorCode::NotSoapEnvelope));
+        assert!(
+            read_envelope(two.as_bytes())
+                .err()
+                .unwrap()
+                .is(ErrorCode::NotSoapEnvelope)
+        );
         let big = vec![b' '; MAX_BODY + 1];
         assert!(read_envelope(&big).err().unwrap().is(ErrorCode::TooLarge));
     }

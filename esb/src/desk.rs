@@ -29,7 +29,14 @@ pub const DEFECTS: &[Defect] = &[
         id: "bus-return-without-reasons",
         system: "bus",
         description: "the operator's desk returns incomplete applications and test acts without saying what is wrong",
-        clauses: &["eint-27", "eint-45-10", "eint-45-14", "eint-app3", "eint-app4", "eint-app5"],
+        clauses: &[
+            "eint-27",
+            "eint-45-10",
+            "eint-45-14",
+            "eint-app3",
+            "eint-app4",
+            "eint-app5",
+        ],
         warns: &[],
     },
     Defect {
@@ -92,7 +99,13 @@ pub const DEFECTS: &[Defect] = &[
         id: "bus-reboot-unannounced",
         system: "bus",
         description: "the operator reboots the bus at 02:00 on the first working day of an availability period, two hours down, without telling anyone",
-        clauses: &["eint-app7-1", "eint-app7-5.1", "eint-app7-5.2", "eint-app7-5.4", "eint-app7-5.6"],
+        clauses: &[
+            "eint-app7-1",
+            "eint-app7-5.1",
+            "eint-app7-5.2",
+            "eint-app7-5.4",
+            "eint-app7-5.6",
+        ],
         warns: &[],
     },
     Defect {
@@ -394,13 +407,20 @@ impl OperatorDesk {
                         DocKind::ReturnedForRework,
                         Channel::Portal,
                         BTreeMap::new(),
-                        vec!["system is missing or empty: which system's test act was revoked".into()],
+                        vec![
+                            "system is missing or empty: which system's test act was revoked"
+                                .into(),
+                        ],
                     ),
                 );
             }
             return;
         };
-        let days = if self.clerk.has("bus-suspension-late") { 2 } else { 1 };
+        let days = if self.clerk.has("bus-suspension-late") {
+            2
+        } else {
+            1
+        };
         let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), days) else {
             return;
         };
@@ -461,22 +481,22 @@ impl OperatorDesk {
             day = next;
         }
         let start = clock::instant(day.at(23, 0, 0, 0));
-        let end = day.tomorrow().ok().map(|d| clock::instant(d.at(3, 0, 0, 0)));
+        let end = day
+            .tomorrow()
+            .ok()
+            .map(|d| clock::instant(d.at(3, 0, 0, 0)));
         if let (Ok(start), Some(Ok(end))) = (start, end)
             && end <= until
         {
             let announce = if self.clerk.has("bus-break-announced-late") {
-                env.calendar
-                    .add_working_days(day, 0)
-                    .ok()
-                    .and_then(|_| {
-                        // one working day before the break's day
-                        let mut d = day.yesterday().ok()?;
-                        while !env.calendar.is_working_day(d).ok()? {
-                            d = d.yesterday().ok()?;
-                        }
-                        env.office_time(d, 60)
-                    })
+                env.calendar.add_working_days(day, 0).ok().and_then(|_| {
+                    // one working day before the break's day
+                    let mut d = day.yesterday().ok()?;
+                    while !env.calendar.is_working_day(d).ok()? {
+                        d = d.yesterday().ok()?;
+                    }
+                    env.office_time(d, 60)
+                })
             } else {
                 env.office_time(today, 60).map(|t| t.max(now))
             };
@@ -487,7 +507,15 @@ impl OperatorDesk {
                 if let Some(s) = app.fields.get("service-id") {
                     fields.insert("service".to_string(), s.clone());
                 }
-                env.send_at(at, app.answer(DocKind::MaintenanceNotice, Channel::Portal, fields, Vec::new()));
+                env.send_at(
+                    at,
+                    app.answer(
+                        DocKind::MaintenanceNotice,
+                        Channel::Portal,
+                        fields,
+                        Vec::new(),
+                    ),
+                );
                 // The break opens with a reboot of the bus (eint-app7-5.6: announced by the
                 // notice that gives the break's time): two hours in which it takes no
                 // connection, then maintenance faults until the break ends.
@@ -558,7 +586,11 @@ impl OperatorDesk {
             self.switch_offs.retain(|(_, r)| r.case != app.case);
             return;
         }
-        if app.fields.get("service-id").is_none_or(|s| s.trim().is_empty()) {
+        if app
+            .fields
+            .get("service-id")
+            .is_none_or(|s| s.trim().is_empty())
+        {
             if let Some(at) = env.answer_at(&mut self.clerk, clock::local(now).date(), 1) {
                 env.send_at(
                     at,
@@ -579,7 +611,11 @@ impl OperatorDesk {
     }
 
     fn switch_off(&mut self, now: Timestamp, report: &Document, env: &mut DeskEnv<'_>) {
-        let Some(service) = report.fields.get("service-id").map(|s| s.trim().to_string()) else {
+        let Some(service) = report
+            .fields
+            .get("service-id")
+            .map(|s| s.trim().to_string())
+        else {
             return;
         };
         if !self.clerk.has("bus-switch-off-not-applied") {
@@ -593,7 +629,11 @@ impl OperatorDesk {
             let named = report
                 .fields
                 .get("participants")
-                .map(|p| p.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+                .map(|p| {
+                    p.split(',')
+                        .map(|s| s.trim().to_string())
+                        .collect::<Vec<_>>()
+                })
                 .unwrap_or_default();
             for p in report.fields.get("owner").cloned().into_iter().chain(named) {
                 if !p.is_empty() && !told.contains(&p) {
@@ -603,7 +643,12 @@ impl OperatorDesk {
         }
         let fields: BTreeMap<String, String> = [("service".to_string(), service)].into();
         for to in told {
-            let mut doc = report.answer(DocKind::ServiceSwitchedOff, Channel::Portal, fields.clone(), Vec::new());
+            let mut doc = report.answer(
+                DocKind::ServiceSwitchedOff,
+                Channel::Portal,
+                fields.clone(),
+                Vec::new(),
+            );
             doc.to = to;
             env.send_at(now, doc);
         }
@@ -618,7 +663,9 @@ impl OperatorDesk {
             .borrow()
             .iter()
             .filter_map(|d| match d {
-                Decision::Outage { from: a, until: b, .. } => {
+                Decision::Outage {
+                    from: a, until: b, ..
+                } => {
                     let s = (*a).max(from);
                     let e = (*b).min(until);
                     (e > s).then(|| e.duration_since(s).as_secs_f64())
@@ -750,7 +797,9 @@ fn testing_key(app: &Document) -> Option<(String, String)> {
         .trim()
         .to_string();
     match app.doc {
-        DocKind::PublicationApplication | DocKind::PublicationTestAct => Some((service, String::new())),
+        DocKind::PublicationApplication | DocKind::PublicationTestAct => {
+            Some((service, String::new()))
+        }
         DocKind::ConnectionApplication | DocKind::ConnectionTestAct => {
             Some((service, app.from.clone()))
         }
@@ -764,12 +813,22 @@ impl Desk for OperatorDesk {
     }
 
     fn wake(&mut self, now: Timestamp, env: &mut DeskEnv<'_>) {
-        let due: Vec<_> = self.switch_offs.iter().filter(|r| r.0 <= now).cloned().collect();
+        let due: Vec<_> = self
+            .switch_offs
+            .iter()
+            .filter(|r| r.0 <= now)
+            .cloned()
+            .collect();
         self.switch_offs.retain(|r| r.0 > now);
         for (_, report) in due {
             self.switch_off(now, &report, env);
         }
-        let due: Vec<_> = self.reports.iter().filter(|r| r.0 <= now).cloned().collect();
+        let due: Vec<_> = self
+            .reports
+            .iter()
+            .filter(|r| r.0 <= now)
+            .cloned()
+            .collect();
         self.reports.retain(|r| r.0 > now);
         for (_, app, from, until) in due {
             let index = if self.clerk.has("bus-index-flattering") {
@@ -782,7 +841,15 @@ impl Desk for OperatorDesk {
             if let Some(s) = app.fields.get("service-id") {
                 fields.insert("service".to_string(), s.clone());
             }
-            env.send_at(now, app.answer(DocKind::AvailabilityReport, Channel::Portal, fields, Vec::new()));
+            env.send_at(
+                now,
+                app.answer(
+                    DocKind::AvailabilityReport,
+                    Channel::Portal,
+                    fields,
+                    Vec::new(),
+                ),
+            );
         }
     }
 
@@ -822,7 +889,10 @@ impl Desk for OperatorDesk {
         let key = testing_key(app);
         if let Some(started) = key.as_ref().and_then(|k| self.testing.get(k)).copied()
             && self.clerk.has("bus-testing-overrun")
-            && matches!(app.doc, DocKind::PublicationTestAct | DocKind::ConnectionTestAct)
+            && matches!(
+                app.doc,
+                DocKind::PublicationTestAct | DocKind::ConnectionTestAct
+            )
         {
             // The operator keeps the testing open for its full quarter and agrees the act a
             // week after.

@@ -173,7 +173,9 @@ impl<D: Dialer> Outbound for HttpOut<D> {
     }
 
     fn handle(&self) -> Rc<dyn Outbound> {
-        self.me.upgrade().expect("the outbound side is alive while used")
+        self.me
+            .upgrade()
+            .expect("the outbound side is alive while used")
     }
 }
 
@@ -239,7 +241,8 @@ async fn answer(
         .strip_prefix(crate::bus::TEST_PREFIX)
         .filter(|c| c.starts_with('/'))
         .unwrap_or(channel);
-    if parts.method != hyper::Method::POST || (production != SYNC_PATH && production != ASYNC_PATH) {
+    if parts.method != hyper::Method::POST || (production != SYNC_PATH && production != ASYNC_PATH)
+    {
         let mut a = bus.fault(
             channel,
             None,
@@ -252,7 +255,11 @@ async fn answer(
                 ),
             ),
         );
-        a.status = if parts.method == hyper::Method::POST { 404 } else { 405 };
+        a.status = if parts.method == hyper::Method::POST {
+            404
+        } else {
+            405
+        };
         return Ok(reply(a, false));
     }
     let declared = parts
@@ -271,11 +278,17 @@ async fn answer(
         a.status = 413;
         return Ok(reply(a, true));
     }
-    let body = match tokio::time::timeout(bus.shared.settings.body_timeout, Limited::new(body, MAX_BODY).collect()).await
+    let body = match tokio::time::timeout(
+        bus.shared.settings.body_timeout,
+        Limited::new(body, MAX_BODY).collect(),
+    )
+    .await
     {
         Ok(Ok(b)) => b.to_bytes(),
         Ok(Err(e)) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 let mut a = bus.fault(channel, None, too_large());
                 a.status = 413;
                 return Ok(reply(a, true));

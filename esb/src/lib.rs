@@ -15,12 +15,15 @@ pub mod http;
 pub mod sim;
 pub mod wsdl;
 pub mod wssec;
-pub mod xsd;
 pub mod xml;
+pub mod xsd;
 
 pub use desk::DEFECTS;
 
 /// Every named defect of the bus: its operator's desk and the bus itself.
 pub fn defects() -> impl Iterator<Item = &'static qaqpa_sim::target::Defect> {
-    desk::DEFECTS.iter().chain(sim::DEFECTS).chain(wssec::DEFECTS)
+    desk::DEFECTS
+        .iter()
+        .chain(sim::DEFECTS)
+        .chain(wssec::DEFECTS)
 }

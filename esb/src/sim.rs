@@ -171,7 +171,11 @@ impl SimBus {
                     owner: s.owner.clone(),
                     provider: s.provider.clone(),
                     provider_test: s.provider_test.clone(),
-                    mode: if s.mode == "async" { Mode::Async } else { Mode::Sync },
+                    mode: if s.mode == "async" {
+                        Mode::Async
+                    } else {
+                        Mode::Sync
+                    },
                     inner: s.inner,
                     external: s.external,
                     personal_data: s.personal_data,
@@ -309,8 +313,10 @@ impl BusGateway for SimBus {
             settings,
             qaqpa_sim::seed::derive(self.seed, &format!("bus-{}", at.as_second())),
             Arc::new(move || {
-                at.checked_add(jiff::SignedDuration::try_from(turmoil::elapsed()).unwrap_or_default())
-                    .unwrap_or(at)
+                at.checked_add(
+                    jiff::SignedDuration::try_from(turmoil::elapsed()).unwrap_or_default(),
+                )
+                .unwrap_or(at)
             }),
         );
         for (host, gateway) in [
@@ -327,7 +333,10 @@ impl BusGateway for SimBus {
                 shared = Shared::new(
                     self.registry(world),
                     Settings {
-                        maintenance_until: Some(at.saturating_add(jiff::SignedDuration::from_hours(12)).unwrap_or(at)),
+                        maintenance_until: Some(
+                            at.saturating_add(jiff::SignedDuration::from_hours(12))
+                                .unwrap_or(at),
+                        ),
                         ..shared.settings.clone()
                     },
                     0,

@@ -246,12 +246,18 @@ mod tests {
     /// declare (what a stock client resolves first).
     #[test]
     fn every_part_names_a_declared_element() {
-        for w in [sync_wsdl("http://h/SyncChannel/v10"), async_wsdl("http://h/AsyncChannel/v10")] {
+        for w in [
+            sync_wsdl("http://h/SyncChannel/v10"),
+            async_wsdl("http://h/AsyncChannel/v10"),
+        ] {
             let root = crate::xml::parse(w.as_bytes(), Default::default()).unwrap();
             let declared: Vec<String> = root
                 .descendants()
                 .into_iter()
-                .filter(|e| e.name == "element" && e.attr(None, "type").is_some() || e.name == "element" && e.children.iter().any(|c| c.name == "complexType"))
+                .filter(|e| {
+                    e.name == "element" && e.attr(None, "type").is_some()
+                        || e.name == "element" && e.children.iter().any(|c| c.name == "complexType")
+                })
                 .filter_map(|e| e.attr(None, "name").map(str::to_string))
                 .collect();
             let parts: Vec<&str> = root

@@ -358,8 +358,7 @@ pub fn authenticate(
             "the signer's certificate is not valid at {now}: expired or not yet valid"
         )));
     }
-    if registered != Some(cert.as_slice()) && !settings.has("bus-certificate-not-bound-to-sender")
-    {
+    if registered != Some(cert.as_slice()) && !settings.has("bus-certificate-not-bound-to-sender") {
         return Err(refuse(format!(
             "the signer's certificate is not the transport certificate registered for senderId `{sender}`"
         )));
@@ -381,7 +380,9 @@ fn certificate(signature: &Element, security: &Element) -> Result<Vec<u8>, Error
         let r = one(str_, WSSE_NS, "Reference", "wsse:SecurityTokenReference")?;
         let uri = attr(r, None, "URI").unwrap_or("");
         let id = uri.strip_prefix('#').ok_or_else(|| {
-            refuse(format!("wsse:Reference URI `{uri}` does not name a token of the message"))
+            refuse(format!(
+                "wsse:Reference URI `{uri}` does not name a token of the message"
+            ))
         })?;
         let mut tokens = children(security, WSSE_NS, "BinarySecurityToken")
             .filter(|t| attr(t, Some(WSU_NS), "Id") == Some(id));
@@ -400,7 +401,9 @@ fn certificate(signature: &Element, security: &Element) -> Result<Vec<u8>, Error
         }
         token.text.clone()
     } else if let Some(data) = children(info, DS_NS, "X509Data").next() {
-        one(data, DS_NS, "X509Certificate", "ds:X509Data")?.text.clone()
+        one(data, DS_NS, "X509Certificate", "ds:X509Data")?
+            .text
+            .clone()
     } else {
         return Err(refuse(
             "the ds:KeyInfo names no X.509 certificate (a wsse:SecurityTokenReference or ds:X509Data)",
@@ -454,7 +457,11 @@ fn verify(src: &[u8], cert: &[u8], spki: &[u8], strict: bool) -> Result<bool, Er
                 ..ParserOptions::default()
             },
         )
-        .map_err(|e| refuse(format!("libxml2 could not parse the message to verify it: {e:?}")))?;
+        .map_err(|e| {
+            refuse(format!(
+                "libxml2 could not parse the message to verify it: {e:?}"
+            ))
+        })?;
     let ctx = libxml::xpath::Context::new(&doc)
         .map_err(|_| ErrorInfo::new(ErrorCode::Internal, "libxml2: no XPath context"))?;
     for (p, ns) in [
@@ -540,22 +547,43 @@ mod tests {
         let now: Timestamp = "2025-03-18T05:00:00Z".parse().unwrap();
         let mut pki = TestPki::new(11, now).unwrap();
         World {
-            fund: pki.transport("fund", TransportCertificate::Valid, now).unwrap(),
-            kgd: pki.transport("kgd", TransportCertificate::Valid, now).unwrap(),
-            expired: pki.transport("fund", TransportCertificate::Expired, now).unwrap(),
-            foreign: pki.transport("fund", TransportCertificate::ForeignCa, now).unwrap(),
+            fund: pki
+                .transport("fund", TransportCertificate::Valid, now)
+                .unwrap(),
+            kgd: pki
+                .transport("kgd", TransportCertificate::Valid, now)
+                .unwrap(),
+            expired: pki
+                .transport("fund", TransportCertificate::Expired, now)
+                .unwrap(),
+            foreign: pki
+                .transport("fund", TransportCertificate::ForeignCa, now)
+                .unwrap(),
             trust: Trust::new(pki.nca_root_der().to_vec()).unwrap(),
             now,
         }
     }
 
-    fn check(w: &World, xml: &str, registered: &[u8], defects: &[&'static str]) -> Result<(), ErrorInfo> {
+    fn check(
+        w: &World,
+        xml: &str,
+        registered: &[u8],
+        defects: &[&'static str],
+    ) -> Result<(), ErrorInfo> {
         let env = crate::contract::read_envelope(xml.as_bytes()).unwrap();
         let settings = Settings {
             defects: defects.to_vec(),
             ..Settings::default()
         };
-        authenticate(&env, xml.as_bytes(), "fund", Some(registered), &w.trust, w.now, &settings)
+        authenticate(
+            &env,
+            xml.as_bytes(),
+            "fund",
+            Some(registered),
+            &w.trust,
+            w.now,
+            &settings,
+        )
     }
 
     fn forged(w: &World, f: Forgery, own: &Transport) -> String {
@@ -565,7 +593,13 @@ mod tests {
     #[test]
     fn a_good_signature_with_the_registered_certificate_is_accepted() {
         let w = world();
-        check(&w, &forged(&w, Forgery::Valid, &w.fund), &w.fund.cert_der, &[]).unwrap();
+        check(
+            &w,
+            &forged(&w, Forgery::Valid, &w.fund),
+            &w.fund.cert_der,
+            &[],
+        )
+        .unwrap();
     }
 
     #[test]
@@ -590,7 +624,11 @@ mod tests {
             check(&w, &forged(&w, f, cred), &cred.cert_der, defects).is_ok()
         };
         // The wrapping defect: a verifier that checks the signature it finds, not what it names.
-        for f in [Forgery::Wrapped, Forgery::DuplicateId, Forgery::ReferenceElsewhere] {
+        for f in [
+            Forgery::Wrapped,
+            Forgery::DuplicateId,
+            Forgery::ReferenceElsewhere,
+        ] {
             assert!(!ok(f, &w.fund, &[]), "{f:?}");
             assert!(ok(f, &w.fund, &["bus-wrapping-accepted"]), "{f:?}");
         }
@@ -599,10 +637,26 @@ mod tests {
             assert!(!ok(f, &w.fund, &["bus-wrapping-accepted"]), "{f:?}");
             assert!(ok(f, &w.fund, &["bus-signature-not-checked"]), "{f:?}");
         }
-        assert!(ok(Forgery::OtherSystem, &w.fund, &["bus-certificate-not-bound-to-sender"]));
-        assert!(ok(Forgery::Valid, &w.expired, &["bus-expired-certificate-accepted"]));
-        assert!(!ok(Forgery::Valid, &w.expired, &["bus-untrusted-ca-accepted"]));
-        assert!(ok(Forgery::Valid, &w.foreign, &["bus-untrusted-ca-accepted"]));
+        assert!(ok(
+            Forgery::OtherSystem,
+            &w.fund,
+            &["bus-certificate-not-bound-to-sender"]
+        ));
+        assert!(ok(
+            Forgery::Valid,
+            &w.expired,
+            &["bus-expired-certificate-accepted"]
+        ));
+        assert!(!ok(
+            Forgery::Valid,
+            &w.expired,
+            &["bus-untrusted-ca-accepted"]
+        ));
+        assert!(ok(
+            Forgery::Valid,
+            &w.foreign,
+            &["bus-untrusted-ca-accepted"]
+        ));
     }
 
     #[test]

@@ -33,15 +33,26 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum XmlError {
     /// Not well-formed XML; the position is a byte offset.
-    Malformed { at: u64, message: String },
+    Malformed {
+        at: u64,
+        message: String,
+    },
     /// A document type declaration: entity declarations are never processed.
     Doctype,
-    TooDeep { limit: usize },
-    TooManyElements { limit: usize },
+    TooDeep {
+        limit: usize,
+    },
+    TooManyElements {
+        limit: usize,
+    },
     /// A prefix used but never declared.
-    UnboundPrefix { prefix: String },
+    UnboundPrefix {
+        prefix: String,
+    },
     /// An entity reference other than the five XML predefines and character references.
-    UnknownEntity { name: String },
+    UnknownEntity {
+        name: String,
+    },
     /// No root element.
     Empty,
 }
@@ -302,7 +313,9 @@ fn parse_from(input: &[u8], limits: Limits) -> Result<Element, XmlError> {
                 let s = c.decode().map_err(|e| malformed(before as u64, &e))?;
                 match stack.last_mut() {
                     Some(top) => top.text.push_str(&s),
-                    None => return Err(malformed(before as u64, &"CDATA outside the root element")),
+                    None => {
+                        return Err(malformed(before as u64, &"CDATA outside the root element"));
+                    }
                 }
             }
             Event::GeneralRef(r) => {
@@ -404,7 +417,10 @@ mod tests {
         assert_eq!(a.ns.as_deref(), Some("urn:t"), "default namespace applies");
         assert_eq!(a.text, "t<1A<c>");
         assert_eq!(a.attr(None, "x"), Some("1&2"));
-        assert_eq!(&doc[op.span.clone()], r#"<op xmlns="urn:t"><a x="1&amp;2">t&lt;1&#65;<![CDATA[<c>]]></a></op>"#);
+        assert_eq!(
+            &doc[op.span.clone()],
+            r#"<op xmlns="urn:t"><a x="1&amp;2">t&lt;1&#65;<![CDATA[<c>]]></a></op>"#
+        );
         assert_eq!(&doc[a.inner.clone()], "t&lt;1&#65;<![CDATA[<c>]]>");
         assert!(
             a.scope.contains(&("".into(), "urn:t".into()))

@@ -34,7 +34,12 @@ fn messages(errors: Vec<libxml::error::StructuredError>) -> String {
         .iter()
         .take(3)
         .map(|e| {
-            let text = e.message.as_deref().unwrap_or("(no message)").trim().to_string();
+            let text = e
+                .message
+                .as_deref()
+                .unwrap_or("(no message)")
+                .trim()
+                .to_string();
             match e.line {
                 Some(l) if l > 0 => format!("line {l}: {text}"),
                 _ => text,
@@ -65,7 +70,9 @@ pub fn problems(xsd: &str, samples: &[(&str, &str)]) -> Vec<String> {
     let mut out = Vec::new();
     for (field, text) in samples {
         if doctype(text) {
-            out.push(format!("{field} carries a DOCTYPE: a sample message declares no entities"));
+            out.push(format!(
+                "{field} carries a DOCTYPE: a sample message declares no entities"
+            ));
             continue;
         }
         let doc = match Parser::default().parse_string_with_options(
@@ -86,7 +93,10 @@ pub fn problems(xsd: &str, samples: &[(&str, &str)]) -> Vec<String> {
             }
         };
         if let Err(e) = ctx.validate_document(&doc) {
-            out.push(format!("{field} does not validate against the xsd: {}", messages(e)));
+            out.push(format!(
+                "{field} does not validate against the xsd: {}",
+                messages(e)
+            ));
         }
     }
     out
@@ -110,7 +120,10 @@ mod tests {
         let bad = r#"<req xmlns="urn:t"><iin>90010130012X</iin></req>"#;
         let p = problems(XSD, &[("request-sample", good), ("response-sample", bad)]);
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(p[0].starts_with("response-sample does not validate"), "{p:?}");
+        assert!(
+            p[0].starts_with("response-sample does not validate"),
+            "{p:?}"
+        );
         let other_root = r#"<answer xmlns="urn:t"/>"#;
         assert_eq!(problems(XSD, &[("request-sample", other_root)]).len(), 1);
         let p = problems(XSD, &[("request-sample", "<req")]);

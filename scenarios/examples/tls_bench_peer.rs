@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tokio_rustls::rustls::pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName,
+};
 use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -172,8 +174,8 @@ async fn session(
         format!("GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n")
             .as_bytes(),
     )
-        .await
-        .map_err(|e| e.to_string())?;
+    .await
+    .map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     let mut first = Vec::new();
@@ -214,8 +216,12 @@ async fn load(args: &[String]) -> Result<(), String> {
         .with_no_client_auth();
     config.resumption = rustls::client::Resumption::disabled();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let conns: usize = arg(args, "--connections").and_then(|c| c.parse().ok()).unwrap_or(16);
-    let secs: f64 = arg(args, "--seconds").and_then(|c| c.parse().ok()).unwrap_or(5.0);
+    let conns: usize = arg(args, "--connections")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(16);
+    let secs: f64 = arg(args, "--seconds")
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(5.0);
     let path = match arg(args, "--bytes") {
         Some(n) => format!("/bytes/{n}"),
         None => "/".into(),
@@ -231,10 +237,18 @@ async fn load(args: &[String]) -> Result<(), String> {
         .run_until(async {
             let mut tasks = Vec::new();
             for _ in 0..conns {
-                let (proxy, target, path, connector) =
-                    (proxy.clone(), target.clone(), path.clone(), connector.clone());
-                let (done, bytes, errors, first_error) =
-                    (done.clone(), bytes.clone(), errors.clone(), first_error.clone());
+                let (proxy, target, path, connector) = (
+                    proxy.clone(),
+                    target.clone(),
+                    path.clone(),
+                    connector.clone(),
+                );
+                let (done, bytes, errors, first_error) = (
+                    done.clone(),
+                    bytes.clone(),
+                    errors.clone(),
+                    first_error.clone(),
+                );
                 tasks.push(tokio::task::spawn_local(async move {
                     while Instant::now() < until {
                         match session(&proxy, &target, &path, &connector).await {

@@ -22,9 +22,9 @@ use qaqpa_sim::busnet::{
 };
 use qaqpa_sim::eds::{TestPki, Transport, TransportCertificate};
 use qaqpa_sim::episode::Episode;
-use qaqpa_sim::wssec::Forgery;
 use qaqpa_sim::target::{Target, TargetError};
 use qaqpa_sim::trace::{BusCall, BusReceived, Event, NetworkNote, Subject, SubjectKind};
+use qaqpa_sim::wssec::Forgery;
 use serde::Deserialize;
 
 use crate::ftw::Answer;
@@ -201,7 +201,8 @@ fn inner() -> String {
 fn id_ok(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl BusSpec {
@@ -250,7 +251,10 @@ impl BusSpec {
                 ));
             }
             if !(s.push_delay_seconds >= 0.0 && s.push_delay_seconds <= 600.0) {
-                return Err(format!("system `{}`: push-delay-seconds out of 0..=600", s.id));
+                return Err(format!(
+                    "system `{}`: push-delay-seconds out of 0..=600",
+                    s.id
+                ));
             }
             ids.push(&s.id);
         }
@@ -267,10 +271,12 @@ impl BusSpec {
         for s in &self.services {
             system(&s.owner, &format!("service `{}`: owner", s.id))?;
             if s.mode != "sync" && s.mode != "async" {
-                return Err(format!("service `{}`: mode `{}` (expected sync or async)", s.id, s.mode));
+                return Err(format!(
+                    "service `{}`: mode `{}` (expected sync or async)",
+                    s.id, s.mode
+                ));
             }
-            if s.published.is_empty()
-                || s.published.iter().any(|g| g != "inner" && g != "external")
+            if s.published.is_empty() || s.published.iter().any(|g| g != "inner" && g != "external")
             {
                 return Err(format!(
                     "service `{}`: published {:?} (expected inner and/or external)",
@@ -284,13 +290,19 @@ impl BusSpec {
         for c in &self.connections {
             system(&c.initiator, "connection: initiator")?;
             if !self.services.iter().any(|s| s.id == c.service) {
-                return Err(format!("connection: service `{}` is not among `services`", c.service));
+                return Err(format!(
+                    "connection: service `{}` is not among `services`",
+                    c.service
+                ));
             }
         }
         for c in &self.calls {
             system(&c.from, &format!("call `{}`: from", c.label))?;
             if c.via != "inner" && c.via != "external" {
-                return Err(format!("call `{}`: via `{}` (expected inner or external)", c.label, c.via));
+                return Err(format!(
+                    "call `{}`: via `{}` (expected inner or external)",
+                    c.label, c.via
+                ));
             }
             if c.contour != "production" && c.contour != "test" {
                 return Err(format!(
@@ -302,7 +314,10 @@ impl BusSpec {
                 && ch != "sync"
                 && ch != "async"
             {
-                return Err(format!("call `{}`: channel `{ch}` (expected sync or async)", c.label));
+                return Err(format!(
+                    "call `{}`: channel `{ch}` (expected sync or async)",
+                    c.label
+                ));
             }
             if !(c.at_seconds >= 0.0 && c.at_seconds <= self.seconds as f64) {
                 return Err(format!(
@@ -423,7 +438,10 @@ impl Credentials {
             .map(|s| s.id.clone())
             .collect();
         for s in &spec.systems {
-            of.insert(s.id.clone(), pki.transport(&s.id, s.certificate, at).map_err(e)?);
+            of.insert(
+                s.id.clone(),
+                pki.transport(&s.id, s.certificate, at).map_err(e)?,
+            );
         }
         let stranger = pki
             .transport("unregistered-system", TransportCertificate::Valid, at)
@@ -468,7 +486,9 @@ pub fn request(
     date: Timestamp,
     subject: Option<&str>,
 ) -> String {
-    qaqpa_sim::wssec::envelope(&request_body(channel, message_id, from, service, date, subject, message_id))
+    qaqpa_sim::wssec::envelope(&request_body(
+        channel, message_id, from, service, date, subject, message_id,
+    ))
 }
 
 /// The Body's content of a call's request; `data` is its business query.
@@ -482,7 +502,12 @@ pub fn request_body(
     data: &str,
 ) -> String {
     let props = subject
-        .map(|s| format!("<properties><key>subject</key><value>{}</value></properties>", escape(s)))
+        .map(|s| {
+            format!(
+                "<properties><key>subject</key><value>{}</value></properties>",
+                escape(s)
+            )
+        })
         .unwrap_or_default();
     if channel == "async" {
         format!(
@@ -703,7 +728,10 @@ pub(crate) async fn endpoint(
         let svc = path
             .strip_prefix("/provider/")
             .and_then(|id| services.iter().find(|s| s.id == id));
-        (if test { "provider-test" } else { "provider" }, svc.map_or(0.0, |s| s.delay_seconds))
+        (
+            if test { "provider-test" } else { "provider" },
+            svc.map_or(0.0, |s| s.delay_seconds),
+        )
     };
     let field = |k: &str| reading.fields.get(k).cloned().unwrap_or_default();
     inbox.borrow_mut().got.push((
@@ -729,10 +757,7 @@ pub(crate) async fn endpoint(
             .body_element
             .map(|(_, n)| n)
             .unwrap_or_else(|| "sendMessage".into());
-        return soap_response(
-            200,
-            format!("<t:{op}Response xmlns:t=\"{ASYNC_TYPES}\"/>"),
-        );
+        return soap_response(200, format!("<t:{op}Response xmlns:t=\"{ASYNC_TYPES}\"/>"));
     }
     let svc = path
         .strip_prefix("/provider/")
@@ -778,11 +803,7 @@ pub(crate) async fn consent_answer(
         .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
     let q = read_query(&body);
-    let yes = q.is_some_and(|(s, v, i)| {
-        consents
-            .iter()
-            .any(|c| c.0 == s && c.1 == v && c.2 == i)
-    });
+    let yes = q.is_some_and(|(s, v, i)| consents.iter().any(|c| c.0 == s && c.1 == v && c.2 == i));
     Response::builder()
         .status(if yes { 200 } else { 403 })
         .body(Full::new(Bytes::from_static(b"")))
@@ -880,26 +901,51 @@ pub fn run_episode(
         by_system.entry(c.from.clone()).or_default().push(i);
     }
     for (system, mut calls) in by_system {
-        calls.sort_by(|a, b| spec.calls[*a].at_seconds.total_cmp(&spec.calls[*b].at_seconds));
+        calls.sort_by(|a, b| {
+            spec.calls[*a]
+                .at_seconds
+                .total_cmp(&spec.calls[*b].at_seconds)
+        });
         let reqs: Vec<(usize, f64, String, String, String)> = calls
             .iter()
             .map(|&i| {
                 let c = &spec.calls[i];
                 let channel = spec.channel_of(c);
                 let when = ep.instant(Duration::from_secs_f64(c.at_seconds));
-                let path = if channel == "async" { ASYNC_PATH } else { SYNC_PATH };
+                let path = if channel == "async" {
+                    ASYNC_PATH
+                } else {
+                    SYNC_PATH
+                };
                 let path = if c.contour == "test" {
                     format!("{TEST_PREFIX}{path}")
                 } else {
                     path.to_string()
                 };
-                let host = if c.via == "external" { EXTERNAL_HOST } else { INNER_HOST };
+                let host = if c.via == "external" {
+                    EXTERNAL_HOST
+                } else {
+                    INNER_HOST
+                };
                 let body = |data: &str| {
-                    request_body(&channel, &c.label, &c.from, &c.service, when, c.subject.as_deref(), data)
+                    request_body(
+                        &channel,
+                        &c.label,
+                        &c.from,
+                        &c.service,
+                        when,
+                        c.subject.as_deref(),
+                        data,
+                    )
                 };
                 // The decoy: a message the sender really signed, with other business data.
                 let xml = creds
-                    .sign(&c.from, c.signature, &body(&c.label), &body(&format!("{}-signed", c.label)))
+                    .sign(
+                        &c.from,
+                        c.signature,
+                        &body(&c.label),
+                        &body(&format!("{}-signed", c.label)),
+                    )
                     .map_err(|message| TargetError::Bus {
                         target: target.info().name,
                         message,
@@ -919,11 +965,11 @@ pub fn run_episode(
                 // Calls do not wait for each other: a slow answer must not delay the next.
                 pending.push(tokio::task::spawn_local(async move {
                     let sent = turmoil::elapsed();
-                    let ans = match turmoil::net::TcpStream::connect((host.as_str(), BUS_PORT)).await
-                    {
-                        Ok(s) => exchange(s, http.as_bytes(), CLIENT_WAIT).await,
-                        Err(e) => Answer::NoResponse(format!("connect: {e}")),
-                    };
+                    let ans =
+                        match turmoil::net::TcpStream::connect((host.as_str(), BUS_PORT)).await {
+                            Ok(s) => exchange(s, http.as_bytes(), CLIENT_WAIT).await,
+                            Err(e) => Answer::NoResponse(format!("connect: {e}")),
+                        };
                     got.borrow_mut().push((i, sent, turmoil::elapsed(), ans));
                 }));
             }
@@ -1098,7 +1144,12 @@ pub(crate) fn observations(
                 gateway: c.via.clone(),
                 channel: channel.clone(),
                 contour: (c.contour == "test").then(|| "test".to_string()),
-                operation: if channel == "async" { "sendMessage" } else { "SendMessage" }.into(),
+                operation: if channel == "async" {
+                    "sendMessage"
+                } else {
+                    "SendMessage"
+                }
+                .into(),
                 message_id: c.label.clone(),
                 subject: c.subject.clone(),
                 sent: *sent,
@@ -1136,7 +1187,14 @@ mod tests {
         let r = read_soap(fault.as_bytes()).unwrap();
         assert!(r.is_fault());
         assert_eq!(r.error_code.as_deref(), Some("SHEP-202"));
-        let req = request("sync", "m-1", "fund", "S&1", "2025-03-18T05:00:00Z".parse().unwrap(), Some("900101300123"));
+        let req = request(
+            "sync",
+            "m-1",
+            "fund",
+            "S&1",
+            "2025-03-18T05:00:00Z".parse().unwrap(),
+            Some("900101300123"),
+        );
         let r = read_soap(req.as_bytes()).unwrap();
         assert_eq!(
             r.body_element,

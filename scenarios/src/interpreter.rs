@@ -45,15 +45,21 @@ fn packet_wires<'g>(
             file: file.to_string(),
             message,
         };
-        let dev = target.packet_device(seed).map_err(|source| PlayError::Target {
-            file: file.to_string(),
-            source,
-        })?;
+        let dev = target
+            .packet_device(seed)
+            .map_err(|source| PlayError::Target {
+                file: file.to_string(),
+                source,
+            })?;
         let mut w = Wires::new(dev, seed, now).map_err(err)?;
         let trust = w.origin_trust();
         device(&mut w)
             .and_then(|d| d.apply(now, &trust))
-            .map_err(|e| err(format!("installing the harness's public CA in the device's trust store: {e}")))?;
+            .map_err(|e| {
+                err(format!(
+                    "installing the harness's public CA in the device's trust store: {e}"
+                ))
+            })?;
         let mut fields = std::collections::BTreeMap::new();
         fields.insert(
             "certificate".to_string(),
@@ -218,10 +224,17 @@ pub fn schedule(calendar: &BusinessCalendar, scenario: &Scenario) -> Result<Sche
             .into());
         }
         let episode = match step.action() {
-            Action::Mail(spec) => Some(spec.seconds.saturating_add(crate::mail::CLOSING_GRACE_SECS)),
-            Action::Bus(spec) => Some(spec.repeat.as_ref().map_or(0, |r| {
-                r.offset(r.times.saturating_sub(1)).as_secs().max(0) as u64
-            }).saturating_add(spec.episode_seconds())),
+            Action::Mail(spec) => {
+                Some(spec.seconds.saturating_add(crate::mail::CLOSING_GRACE_SECS))
+            }
+            Action::Bus(spec) => Some(
+                spec.repeat
+                    .as_ref()
+                    .map_or(0, |r| {
+                        r.offset(r.times.saturating_sub(1)).as_secs().max(0) as u64
+                    })
+                    .saturating_add(spec.episode_seconds()),
+            ),
             _ => None,
         };
         if let Some(lasts) = episode {

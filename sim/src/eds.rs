@@ -366,7 +366,9 @@ pub struct Transport {
 }
 
 /// Which transport certificate the test CA issues a bus system.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransportCertificate {
     /// Issued by the NCA RK stand-in, valid from a month before the episode for a year.
@@ -580,6 +582,9 @@ mod tests {
         }
         assert!(a.cert_der.windows(4).any(|w| w == b"fund"), "CN=fund");
         assert_ne!(a.cert_der, issue(7, TransportCertificate::Expired).cert_der);
-        assert_eq!(a.key_pkcs8, issue(7, TransportCertificate::ForeignCa).key_pkcs8);
+        assert_eq!(
+            a.key_pkcs8,
+            issue(7, TransportCertificate::ForeignCa).key_pkcs8
+        );
     }
 }

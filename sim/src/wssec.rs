@@ -39,8 +39,7 @@ pub const ECDSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha
 pub const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 pub const X509V3: &str =
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3";
-pub const BASE64_BINARY: &str =
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary";
+pub const BASE64_BINARY: &str = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary";
 
 /// The `wsu:Id` a signed message's Body carries, and its certificate token's.
 pub const BODY_ID: &str = "Body-1";
@@ -48,9 +47,7 @@ pub const TOKEN_ID: &str = "X509-1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WssecError {
-    #[error(
-        "the transport key is not a PKCS#8 (DER) P-256 or RSA private key libxmlsec1 can load"
-    )]
+    #[error("the transport key is not a PKCS#8 (DER) P-256 or RSA private key libxmlsec1 can load")]
     Key,
     #[error("libxml2 could not parse the envelope to sign: {0}")]
     Parse(String),
@@ -217,7 +214,9 @@ fn register_ids(doc: &libxml::tree::Document) {
 }
 
 /// What a sender puts on a message in place of a good signature.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Forgery {
     /// A good signature over the Body, with the sender's own certificate.
@@ -330,7 +329,11 @@ pub fn forge(
                 "<w:Wrapper xmlns:w=\"urn:qaqpa:attacker\">{}</w:Wrapper>{}",
                 p.body, p.header
             );
-            assemble(p.start, &header, &format!("<soap:Body{id}>{body}</soap:Body>"))
+            assemble(
+                p.start,
+                &header,
+                &format!("<soap:Body{id}>{body}</soap:Body>"),
+            )
         }
         Forgery::ReferenceElsewhere => sign_parts(
             body,
@@ -351,8 +354,10 @@ mod tests {
         let t0 = "2025-03-18T05:00:00Z".parse().unwrap();
         let mut pki = TestPki::new(3, t0).unwrap();
         (
-            pki.transport("fund", TransportCertificate::Valid, t0).unwrap(),
-            pki.transport("kgd", TransportCertificate::Valid, t0).unwrap(),
+            pki.transport("fund", TransportCertificate::Valid, t0)
+                .unwrap(),
+            pki.transport("kgd", TransportCertificate::Valid, t0)
+                .unwrap(),
         )
     }
 
@@ -360,11 +365,20 @@ mod tests {
     fn a_signed_envelope_carries_the_token_signature_and_body_id() {
         let (own, _) = creds();
         let xml = sign("<t:Op xmlns:t=\"urn:t\"><a>1</a></t:Op>", &own).unwrap();
-        assert!(xml.contains("<soap:Body wsu:Id=\"Body-1\"><t:Op xmlns:t=\"urn:t\"><a>1</a></t:Op></soap:Body>"), "{xml}");
+        assert!(
+            xml.contains(
+                "<soap:Body wsu:Id=\"Body-1\"><t:Op xmlns:t=\"urn:t\"><a>1</a></t:Op></soap:Body>"
+            ),
+            "{xml}"
+        );
         assert!(xml.contains(ECDSA_SHA256));
         assert!(xml.contains(&B64.encode(&own.cert_der)));
         // xmlsec filled the digest and the signature value in.
-        assert!(!xml.contains("<ds:DigestValue></ds:DigestValue>") && !xml.contains("<ds:DigestValue/>"), "{xml}");
+        assert!(
+            !xml.contains("<ds:DigestValue></ds:DigestValue>")
+                && !xml.contains("<ds:DigestValue/>"),
+            "{xml}"
+        );
         assert!(!xml.contains("<ds:SignatureValue/>"), "{xml}");
     }
 
@@ -376,7 +390,10 @@ mod tests {
         let w = forge(Forgery::Wrapped, body, decoy, &own, &other).unwrap();
         let wrapper = w.find("<w:Wrapper").unwrap();
         assert!(w[wrapper..].find(decoy).unwrap() < w[wrapper..].find(body).unwrap());
-        assert!(w.ends_with(&format!("<soap:Body>{body}</soap:Body></soap:Envelope>")), "{w}");
+        assert!(
+            w.ends_with(&format!("<soap:Body>{body}</soap:Body></soap:Envelope>")),
+            "{w}"
+        );
         let d = forge(Forgery::DuplicateId, body, decoy, &own, &other).unwrap();
         assert_eq!(d.matches("wsu:Id=\"Body-1\"").count(), 2);
         let r = forge(Forgery::ReferenceElsewhere, body, decoy, &own, &other).unwrap();
@@ -398,9 +415,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(back, own);
-        let e = transport_from_pem(b"junk", pem("PRIVATE KEY", &own.key_pkcs8).as_bytes())
-            .unwrap_err();
-        assert!(e.contains("signing certificate") && e.contains("BEGIN CERTIFICATE"), "{e}");
+        let e =
+            transport_from_pem(b"junk", pem("PRIVATE KEY", &own.key_pkcs8).as_bytes()).unwrap_err();
+        assert!(
+            e.contains("signing certificate") && e.contains("BEGIN CERTIFICATE"),
+            "{e}"
+        );
     }
 
     #[test]

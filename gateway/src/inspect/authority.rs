@@ -101,14 +101,10 @@ fn day(at: Timestamp, days: i64) -> Result<((i32, u8, u8), Timestamp), Authority
             around: at.to_string(),
         })
     };
-    let instant = jiff::civil::Date::new(
-        i16::try_from(y).map_err(|_| out())?,
-        m as i8,
-        d as i8,
-    )
-    .and_then(|date| date.to_zoned(jiff::tz::TimeZone::UTC))
-    .map(|z| z.timestamp())
-    .map_err(|_| out())?;
+    let instant = jiff::civil::Date::new(i16::try_from(y).map_err(|_| out())?, m as i8, d as i8)
+        .and_then(|date| date.to_zoned(jiff::tz::TimeZone::UTC))
+        .map(|z| z.timestamp())
+        .map_err(|_| out())?;
     Ok(((y, m, d), instant))
 }
 
@@ -341,7 +337,10 @@ mod tests {
     fn the_same_seed_gives_the_same_root_and_leaves() {
         let run = |seed| {
             let mut a = InspectionAuthority::new(Keys::Seeded(seed), AuthorityFaults::default());
-            (a.root_der(t0()).unwrap().to_vec(), leaf_der(&mut a, t0(), "www.bbc.com"))
+            (
+                a.root_der(t0()).unwrap().to_vec(),
+                leaf_der(&mut a, t0(), "www.bbc.com"),
+            )
         };
         assert_eq!(run(1), run(1));
         assert_ne!(run(1).0, run(2).0);

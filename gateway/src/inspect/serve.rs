@@ -71,20 +71,16 @@ async fn connection(mut client: TcpStream, config: BumpConfig) -> Result<(), Str
     let (target, early) = tokio::time::timeout(SETUP_TIMEOUT, connect_request(&mut client))
         .await
         .map_err(|_| "no request in time".to_string())??;
-    let addr: SocketAddr = match tokio::time::timeout(
-        SETUP_TIMEOUT,
-        tokio::net::lookup_host(target.as_str()),
-    )
-    .await
-    {
-        Ok(Ok(mut a)) => a.next().ok_or("no address")?,
-        _ => {
-            let _ = client
-                .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-                .await;
-            return Err(format!("{target}: no address"));
-        }
-    };
+    let addr: SocketAddr =
+        match tokio::time::timeout(SETUP_TIMEOUT, tokio::net::lookup_host(target.as_str())).await {
+            Ok(Ok(mut a)) => a.next().ok_or("no address")?,
+            _ => {
+                let _ = client
+                    .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+                return Err(format!("{target}: no address"));
+            }
+        };
     let origin = match tokio::time::timeout(SETUP_TIMEOUT, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         _ => {

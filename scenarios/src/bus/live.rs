@@ -889,7 +889,10 @@ mod tests {
             ),
             "{t}"
         );
-        assert!(t.contains("id = \"bank\"\nstate = false\nplacement = \"inner\"\n\n"), "{t}");
+        assert!(
+            t.contains("id = \"bank\"\nstate = false\nplacement = \"inner\"\n\n"),
+            "{t}"
+        );
         assert_eq!(
             t.matches("[[service]]").count(),
             1,

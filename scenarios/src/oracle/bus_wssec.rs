@@ -38,8 +38,12 @@ impl Oracle for ForgedRefused {
                 continue;
             }
             let get = |k: &str| n.fields.get(k).map(String::as_str).unwrap_or("");
-            let (label, from, signature, certificate) =
-                (get("label"), get("from"), get("signature"), get("certificate"));
+            let (label, from, signature, certificate) = (
+                get("label"),
+                get("from"),
+                get("signature"),
+                get("certificate"),
+            );
             let wrapped = WRAPPING.contains(&signature);
             if wrapped != self.wrapping {
                 continue;
@@ -94,13 +98,20 @@ impl Oracle for ForgedRefused {
                         at: clock::display(r.at),
                         probe: r.probe.clone(),
                         subject: format!("service {}", b.service),
-                        text: format!("the provider {} received message {label} of {from}", b.system),
+                        text: format!(
+                            "the provider {} received message {label} of {from}",
+                            b.system
+                        ),
                         seq: Some(r.seq),
                     });
                 }
             }
             cases.push(CaseVerdict {
-                verdict: if refused { Verdict::Pass } else { Verdict::Fail },
+                verdict: if refused {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                },
                 finding: if refused {
                     format!("call {label} ({how}) was refused")
                 } else if call.outcome == "fault" {

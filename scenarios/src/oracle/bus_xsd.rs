@@ -84,7 +84,9 @@ impl Oracle for SamplesValidAgainstXsd {
                 continue;
             }
             let (Some(service), Some(xsd)) = (
-                act.fields.get("service-key").or(act.fields.get("service-id")),
+                act.fields
+                    .get("service-key")
+                    .or(act.fields.get("service-id")),
                 act.fields.get("xsd").filter(|x| !x.trim().is_empty()),
             ) else {
                 continue;
@@ -113,7 +115,11 @@ impl Oracle for SamplesValidAgainstXsd {
                 });
                 let refused = c.outcome == "fault" && !reached;
                 cases.push(CaseVerdict {
-                    verdict: if refused { Verdict::Pass } else { Verdict::Fail },
+                    verdict: if refused {
+                        Verdict::Pass
+                    } else {
+                        Verdict::Fail
+                    },
                     finding: format!(
                         "call {} to {service}, whose samples do not keep its XSD, {}",
                         c.label,
@@ -158,8 +164,16 @@ mod tests {
         assert_eq!(deficiency(xsd, Some(ok), Some(ok)), None);
         // "twelve" is no xs:int.
         let bad = r#"<q xmlns="urn:a">twelve</q>"#;
-        assert!(deficiency(xsd, Some(ok), Some(bad)).unwrap().contains("response-sample"));
-        assert!(deficiency(xsd, None, Some(ok)).unwrap().contains("request-sample is missing"));
+        assert!(
+            deficiency(xsd, Some(ok), Some(bad))
+                .unwrap()
+                .contains("response-sample")
+        );
+        assert!(
+            deficiency(xsd, None, Some(ok))
+                .unwrap()
+                .contains("request-sample is missing")
+        );
         assert!(deficiency("<x", Some(ok), Some(ok)).is_some());
     }
 }

@@ -20,8 +20,8 @@ macro_rules! oracle_names {
 }
 
 mod bus;
-mod bus_agreement;
 mod bus_admission;
+mod bus_agreement;
 mod bus_switch_off;
 mod bus_topology;
 mod bus_wssec;
