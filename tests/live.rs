@@ -470,31 +470,15 @@ fn the_served_reference_earns_its_simulated_verdicts() {
         "live run of the UGEM suite took {took:?}\n{}",
         table(&live_v)
     );
-    assert_eq!(
-        live_v
-            .keys()
-            .map(|(s, ..)| s.as_str())
-            .collect::<std::collections::BTreeSet<_>>(),
-        [
+    same_verdicts(
+        &live_v,
+        &sim_v,
+        &[
             "ugem-queue-survives-drawn-faults",
             "ugem-queue-survives-faults",
             "ugem-relay-not-open",
-            "ugem-spam-burst"
-        ]
-        .into_iter()
-        .collect()
-    );
-    let verdicts = |v: &livekit::PerScenario| {
-        v.iter()
-            .map(|(k, (verdict, _))| (k.clone(), *verdict))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        verdicts(&live_v),
-        verdicts(&sim_v),
-        "live:\n{}\nsimulated:\n{}",
-        table(&live_v),
-        table(&sim_v)
+            "ugem-spam-burst",
+        ],
     );
     // And what they are: the reference passes every network obligation it is judged on.
     let passed = |s: &str, c: &str, o: &str| {
@@ -711,30 +695,14 @@ fn the_served_bus_earns_its_simulated_verdicts() {
         "live run of the bus scenarios took {took:?}\n{}",
         table(&live_v)
     );
-    assert_eq!(
-        live_v
-            .keys()
-            .map(|(s, ..)| s.as_str())
-            .collect::<std::collections::BTreeSet<_>>(),
-        [
+    same_verdicts(
+        &live_v,
+        &sim_v,
+        &[
             "bus-acceptance-time",
             "bus-external-gateway",
-            "live-bus-routing"
-        ]
-        .into_iter()
-        .collect()
-    );
-    let verdicts = |v: &livekit::PerScenario| {
-        v.iter()
-            .map(|(k, (verdict, _))| (k.clone(), *verdict))
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(
-        verdicts(&live_v),
-        verdicts(&sim_v),
-        "live:\n{}\nsimulated:\n{}",
-        table(&live_v),
-        table(&sim_v)
+            "live-bus-routing",
+        ],
     );
     // Beneath the verdicts, every call got the same answer, live and simulated: accepted, or
     // refused with the same ErrorInfo code.
@@ -1074,5 +1042,29 @@ fn a_bus_dry_run_describes_and_sends_nothing() {
         stdout.contains("scenario bus-registry-changes (")
             && stdout.contains("judged from its recorded trace"),
         "{stdout}"
+    );
+}
+
+/// The live run played exactly `played` and earned, obligation by obligation, the verdicts
+/// the simulated run earned on the same scenarios.
+fn same_verdicts(live_v: &livekit::PerScenario, sim_v: &livekit::PerScenario, played: &[&str]) {
+    assert_eq!(
+        live_v
+            .keys()
+            .map(|(s, ..)| s.as_str())
+            .collect::<std::collections::BTreeSet<_>>(),
+        played.iter().copied().collect()
+    );
+    let verdicts = |v: &livekit::PerScenario| {
+        v.iter()
+            .map(|(k, (verdict, _))| (k.clone(), *verdict))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        verdicts(live_v),
+        verdicts(sim_v),
+        "live:\n{}\nsimulated:\n{}",
+        table(live_v),
+        table(sim_v)
     );
 }

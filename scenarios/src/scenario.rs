@@ -354,6 +354,11 @@ impl Scenario {
         }
         for step in &self.steps {
             match step.action() {
+                // A scan would probe every port of the product's host, which runs services its
+                // target file does not declare (the harness's own listeners among them).
+                Action::Mail(spec) if spec.port_scan.is_some() => {
+                    return Err("its port scan would probe the product's whole host, which the target file does not describe; supply its recorded trace with --evidence DIR".into());
+                }
                 Action::Mail(_) => {}
                 Action::Send(_) => {
                     return Err("its applications need the target's desk".into());
