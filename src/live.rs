@@ -107,6 +107,24 @@ pub fn read_tls_roots(b: &Bus, dir: &Path, origin: &str) -> Result<Option<Vec<u8
         Some(p) => ("bus.tls-root", p),
         None => ("bus.ca-root", &b.ca_root),
     };
+    let (full, bytes) = read_named_file(field, path, dir, origin)?;
+    qaqpa_scenarios::bus::live::tls_client(&bytes).map_err(|e| {
+        format!(
+            "{origin}: {field} = {}: the roots for the bus's https:// URLs: {e}",
+            full.display()
+        )
+    })?;
+    Ok(Some(bytes))
+}
+
+/// Reads a file a target-file field names (relative to the target file's folder): its full
+/// path and bytes, or an error naming the field and the path.
+fn read_named_file(
+    field: &str,
+    path: &Path,
+    dir: &Path,
+    origin: &str,
+) -> Result<(std::path::PathBuf, Vec<u8>), String> {
     let full = if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -118,30 +136,14 @@ pub fn read_tls_roots(b: &Bus, dir: &Path, origin: &str) -> Result<Option<Vec<u8
             full.display()
         )
     })?;
-    qaqpa_scenarios::bus::live::tls_client(&bytes).map_err(|e| {
-        format!(
-            "{origin}: {field} = {}: the roots for the bus's https:// URLs: {e}",
-            full.display()
-        )
-    })?;
-    Ok(Some(bytes))
+    Ok((full, bytes))
 }
 
 /// Reads the bus's PEM files: the CA root and the signing certificate must hold a
 /// certificate, the signing key a private key. An error names the field and the path.
 pub fn read_signing(b: &Bus, dir: &Path, origin: &str) -> Result<BusSigning, String> {
     let read = |field: &str, path: &Path, want: &dyn Fn(&str) -> bool, expected: &str| {
-        let full = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            dir.join(path)
-        };
-        let bytes = std::fs::read(&full).map_err(|e| {
-            format!(
-                "{origin}: {field} = {}: cannot read it: {e}",
-                full.display()
-            )
-        })?;
+        let (full, bytes) = read_named_file(field, path, dir, origin)?;
         let blocks = pem::parse_many(&bytes).map_err(|e| {
             format!(
                 "{origin}: {field} = {}: not a PEM file: {e}",
